@@ -1,0 +1,35 @@
+# The two set-up commands: `make demo` and `make test`. Both create .venv with python3 and install into it.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test bench lint dev clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/codecvdc demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+lint: $(STAMP)
+	$(BIN)/ruff check codecvdc_assets tests bench
+	$(BIN)/ruff format --check codecvdc_assets tests bench
+
+# The Dagster UI on the same home as the CLI.
+dev: $(STAMP)
+	$(BIN)/codecvdc ui
+
+clean:
+	rm -rf $(VENV) .codecvdc

@@ -1,0 +1,1 @@
+"""Reserved for later stages (see DESIGN.md section 1)."""

@@ -1,0 +1,1 @@
+"""Dagster-free video logic: probing, I-frame scan, segmentation, frame sampling."""

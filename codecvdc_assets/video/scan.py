@@ -1,0 +1,257 @@
+"""One decode pass per video: content cuts (PySceneDetect) + 1 fps frame sampling + boundary images.
+
+PyAV decodes with threads; each frame is scaled once by swscale to a small BGR analysis image for
+PySceneDetect's ContentDetector (the same ~256 px width its own auto-downscale uses, so its default
+threshold keeps its meaning). Frames on the sampling grid, frames where the detector fires and
+I-frames (possible split points) are encoded to JPEG. Grid frames go straight to the content-addressed
+frame store; the others wait in a spool folder until segmentation says which ones start a segment, so
+memory stays bounded whatever the video length.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import av
+import cv2
+import numpy as np
+from av.video.reformatter import VideoReformatter
+from scenedetect import ContentDetector, FrameTimecode
+from scenedetect.detector import FlashFilter
+
+from .errors import VideoError
+from .probe import VideoProbe, open_container, video_stream
+from .segmentation import (
+    CONTENT_PRIMARY,
+    GopStats,
+    GridSampler,
+    Segment,
+    SegmentParams,
+    choose_mode,
+    gop_stats,
+    plan_segments,
+)
+
+
+class FrameSink(Protocol):
+    """Where JPEGs go; `put` returns the content hash. Implemented by storage.frame_store.FrameStore."""
+
+    def put(self, data: bytes) -> str: ...
+
+    def put_file(self, path: str) -> str: ...
+
+
+@dataclass(frozen=True)
+class FrameImage:
+    frame_idx: int
+    t_s: float
+    sha256: str
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class SampledFrame:
+    segment_idx: int
+    frame_idx: int
+    t_s: float
+    sha256: str
+    width: int
+    height: int
+    is_sample: bool  # on the 1/sample_fps grid
+    is_anchor: bool  # first frame of its segment (the keyframe anchor)
+
+
+@dataclass
+class ScanResult:
+    mode: str
+    mode_reason: str
+    gop: GopStats
+    n_frames: int
+    end_s: float
+    segments: list[Segment]
+    frames: list[SampledFrame]
+    cut_frames: list[int] = field(default_factory=list)
+
+
+ProgressFn = Callable[[float], None]
+
+
+def scan_video(
+    info: VideoProbe,
+    params: SegmentParams,
+    sink: FrameSink,
+    spool_root: str | None = None,
+    progress: ProgressFn | None = None,
+) -> ScanResult:
+    """Decode `info.path` once; return the segments and the sampled frames (already in `sink`)."""
+    path = info.path
+    stats = gop_stats(info.keyframe_s, max(info.n_packets, 1), params)
+    mode, reason = choose_mode(stats, params)
+    # All-intra streams have no usable I-frame split points; skip their images.
+    keep_iframes = stats.degenerate is None or not stats.degenerate.startswith("all-intra")
+    iframe_pts = info.keyframe_pts if keep_iframes else frozenset()
+
+    detector = ContentDetector(
+        threshold=params.content_threshold,
+        min_scene_len=params.detector_min_scene_len,
+        filter_mode=FlashFilter.Mode.MERGE,  # PySceneDetect's default: rapid cut sequences are one flash
+    )
+    # MERGE reports a cut up to `event_buffer_length` frames late: keep that many recent frames, scaled
+    # down to the JPEG size when larger, so memory is bounded whatever the source resolution.
+    recent: deque[tuple[int, float, av.VideoFrame]] = deque(maxlen=detector.event_buffer_length + 2)
+    sampler = GridSampler(params.sample_fps)
+    det_fps = info.fps if info.fps > 0 else 25.0
+    aw, ah = _scaled(info.width, info.height, params.analysis_width)
+    jw, jh = _fit(info.width, info.height, params.frame_max_side)
+    shrink_recent = info.width * info.height > jw * jh
+    tb = info.time_base
+
+    times: list[float] = []
+    scores: list[float] = []
+    cuts: list[int] = []
+    grid: dict[int, FrameImage] = {}
+    spooled: dict[int, tuple[str, float]] = {}  # frame idx -> (spool path, t) for boundary candidates
+    spool = tempfile.mkdtemp(prefix="scan-", dir=spool_root)
+
+    # One reformatter per target keeps swscale's context cached (a new one per frame costs ~1 ms).
+    to_small, to_jpeg, to_recent = VideoReformatter(), VideoReformatter(), VideoReformatter()
+
+    def encode(frame: av.VideoFrame) -> bytes:
+        image = to_jpeg.reformat(frame, width=jw, height=jh, format="bgr24", interpolation="BILINEAR")
+        ok, buf = cv2.imencode(".jpg", image.to_ndarray(), [cv2.IMWRITE_JPEG_QUALITY, params.jpeg_quality])
+        if not ok:
+            raise VideoError(path, f"JPEG encoding failed at {frame.time} s")
+        return buf.tobytes()
+
+    def to_spool(idx: int, t: float, frame: av.VideoFrame) -> None:
+        if idx in grid or idx in spooled:
+            return
+        target = os.path.join(spool, f"{idx}.jpg")
+        with open(target, "wb") as fh:
+            fh.write(encode(frame))
+        spooled[idx] = (target, t)
+
+    last_t = -1.0
+    try:
+        with open_container(path) as container:
+            stream = video_stream(container, path)
+            stream.thread_type = "AUTO"
+            try:
+                for frame in container.decode(stream):
+                    idx = len(times)
+                    t = (
+                        float((frame.pts - info.start_pts) * tb)
+                        if frame.pts is not None
+                        else last_t + 1 / det_fps
+                    )
+                    if t <= last_t:  # broken or duplicated timestamps: keep time strictly increasing
+                        t = last_t + 1e-6
+                    last_t = t
+                    times.append(t)
+                    # POINT sampling = PySceneDetect's own downscale, so its threshold keeps its meaning.
+                    small = to_small.reformat(
+                        frame, width=aw, height=ah, format="bgr24", interpolation="POINT"
+                    )
+                    small = small.to_ndarray()
+                    fired = detector.process_frame(FrameTimecode(idx, det_fps), small)
+                    scores.append(float(getattr(detector, "_frame_score", 0.0) or 0.0))
+                    if sampler.take(t):
+                        grid[idx] = FrameImage(idx, t, sink.put(encode(frame)), jw, jh)
+                    elif frame.pts in iframe_pts:
+                        to_spool(idx, t, frame)
+                    recent.append(
+                        (idx, t, to_recent.reformat(frame, width=jw, height=jh) if shrink_recent else frame)
+                    )
+                    for cut in fired:
+                        cuts.append(cut.frame_num)
+                        for r_idx, r_t, r_frame in recent:
+                            if r_idx == cut.frame_num:
+                                to_spool(r_idx, r_t, r_frame)
+                    if progress and idx % 250 == 0 and info.duration_s > 0:
+                        progress(min(t / info.duration_s, 1.0))
+            except av.FFmpegError as exc:
+                raise VideoError(path, f"decoding failed after {len(times)} frames ({exc})") from exc
+            finally:
+                recent.clear()
+        if not times:
+            raise VideoError(path, "no decodable video frames")
+        frame_s = np.asarray(times)
+        frame_dur = 1.0 / det_fps
+        end_s = max(float(frame_s[-1]) + frame_dur, min(info.duration_s, float(frame_s[-1]) + 2 * frame_dur))
+        if info.duration_s > 2.0 and frame_s[-1] < 0.9 * info.duration_s - 1.0:
+            raise VideoError(
+                path, f"truncated: decoded {frame_s[-1]:.2f} s of {info.duration_s:.2f} s declared duration"
+            )
+        segments = plan_segments(
+            frame_s,
+            end_s,
+            info.keyframe_s if keep_iframes else [],
+            cuts,
+            np.asarray(scores),
+            sorted(set(grid) | set(spooled)),
+            mode if stats.n_iframes else CONTENT_PRIMARY,
+            params,
+        )
+        frames = _collect_frames(segments, grid, spooled, sink, jw, jh)
+    finally:
+        shutil.rmtree(spool, ignore_errors=True)
+    if progress:
+        progress(1.0)
+    return ScanResult(mode, reason, stats, len(times), end_s, segments, frames, cuts)
+
+
+def _collect_frames(
+    segments: list[Segment],
+    grid: dict[int, FrameImage],
+    spooled: dict[int, tuple[str, float]],
+    sink: FrameSink,
+    width: int,
+    height: int,
+) -> list[SampledFrame]:
+    rows: list[SampledFrame] = []
+    grid_idx = sorted(grid)
+    for seg in segments:
+        start = seg.start_frame
+        if start in grid:
+            anchor = grid[start]
+        elif start in spooled:
+            spool_path, t = spooled[start]
+            anchor = FrameImage(start, t, sink.put_file(spool_path), width, height)
+        else:  # cannot happen for planned boundaries; fall back to the segment's first grid frame
+            inside = [i for i in grid_idx if seg.start_frame <= i < seg.end_frame]
+            if not inside:
+                continue
+            anchor = grid[inside[0]]
+        rows.append(_row(seg.segment_idx, anchor, is_sample=anchor.frame_idx in grid, is_anchor=True))
+        for i in grid_idx:
+            if seg.start_frame <= i < seg.end_frame and i != anchor.frame_idx:
+                rows.append(_row(seg.segment_idx, grid[i], is_sample=True, is_anchor=False))
+    return rows
+
+
+def _row(segment_idx: int, img: FrameImage, is_sample: bool, is_anchor: bool) -> SampledFrame:
+    return SampledFrame(
+        segment_idx, img.frame_idx, img.t_s, img.sha256, img.width, img.height, is_sample, is_anchor
+    )
+
+
+def _scaled(width: int, height: int, target_width: int) -> tuple[int, int]:
+    if width <= target_width:
+        return _even(width), _even(height)
+    return _even(target_width), _even(max(2, round(height * target_width / width)))
+
+
+def _fit(width: int, height: int, max_side: int) -> tuple[int, int]:
+    scale = min(1.0, max_side / max(width, height, 1))
+    return _even(round(width * scale)), _even(round(height * scale))
+
+
+def _even(x: int) -> int:
+    return max(2, int(x) // 2 * 2)
