@@ -191,7 +191,7 @@ def _split_long(
 ) -> list[int]:
     max_s = params.max_duration_s
     cand = np.asarray(sorted(set(splittable)), dtype=int)
-    iframes = np.asarray(sorted(iframe_s), dtype=float)
+    at_iframe = set(nearest_frames(frame_s, iframe_s))
     out: list[int] = []
     for i, start in enumerate(starts):
         out.append(start)
@@ -200,48 +200,32 @@ def _split_long(
         while stop_t - frame_s[cur] > max_s:
             remaining = stop_t - frame_s[cur]
             target = frame_s[cur] + remaining / math.ceil(remaining / max_s)
-            lo = max(frame_s[cur] + max(params.min_duration_s, 1e-9), target - max_s / 4)
+            lo = max(frame_s[cur] + params.min_duration_s, target - max_s / 4)
             hi = min(frame_s[cur] + max_s, target + max_s / 4, stop_t - params.min_duration_s)
-            pick = _pick_split(cand, frame_s, iframes, scores, lo, hi, target, params)
-            if pick is None or pick <= cur:
+            t = frame_s[cand] if len(cand) else np.empty(0)
+            inside = [int(c) for c in cand[(t >= lo) & (t <= hi)] if c > cur]
+            if not inside:
                 break
-            t_iframe = _near(iframes, frame_s[pick], 0.5 / max(params.sample_fps, 1e-9))
-            bounds[pick] = ("max_duration", t_iframe)
+            iframes_inside = [c for c in inside if c in at_iframe]
+            if iframes_inside:  # prefer an I-frame: the codec already starts a clean picture there
+                pick = min(iframes_inside, key=lambda c: abs(frame_s[c] - target))
+            else:  # else the lowest-change frame, then the one closest to the balanced target
+                pick = min(inside, key=lambda c: (round(float(scores[c]), 3), abs(frame_s[c] - target)))
+            bounds[pick] = ("max_duration", float(frame_s[pick]) if pick in at_iframe else None)
             out.append(pick)
             cur = pick
     return out
 
 
-def _pick_split(
-    cand: np.ndarray,
-    frame_s: np.ndarray,
-    iframes: np.ndarray,
-    scores: np.ndarray,
-    lo: float,
-    hi: float,
-    target: float,
-    params: SegmentParams,
-) -> int | None:
-    if not len(cand):
-        return None
-    t = frame_s[cand]
-    inside = cand[(t >= lo) & (t <= hi)]
-    if not len(inside):
-        return None
-    tol = 0.5 / params.sample_fps if params.sample_fps else 0.0
-    at_iframe = [c for c in inside if _near(iframes, frame_s[c], min(tol, 0.02)) is not None]
-    if at_iframe:
-        return int(min(at_iframe, key=lambda c: abs(frame_s[c] - target)))
-    # Lowest change first, then closest to the balanced target.
-    return int(min(inside, key=lambda c: (round(float(scores[c]), 3), abs(frame_s[c] - target))))
-
-
-def _near(sorted_times: np.ndarray, t: float, tol: float) -> float | None:
-    if not len(sorted_times):
-        return None
-    j = int(np.searchsorted(sorted_times, t))
-    best = min((k for k in (j - 1, j) if 0 <= k < len(sorted_times)), key=lambda k: abs(sorted_times[k] - t))
-    return float(sorted_times[best]) if abs(sorted_times[best] - t) <= tol else None
+def nearest_frames(frame_s: np.ndarray, times: Sequence[float]) -> list[int]:
+    """Index of the frame whose timestamp is nearest to each time."""
+    if not len(frame_s):
+        return []
+    idx = np.clip(np.searchsorted(frame_s, np.asarray(times, dtype=float)), 1, len(frame_s) - 1)
+    left = frame_s[idx - 1]
+    right = frame_s[idx]
+    pick = np.where(np.abs(np.asarray(times) - left) <= np.abs(right - np.asarray(times)), idx - 1, idx)
+    return [int(x) for x in pick] if len(frame_s) > 1 else [0] * len(times)
 
 
 class GridSampler:

@@ -1,0 +1,1 @@
+"""Thin Dagster shells around the Dagster-free logic packages; one module per stage."""

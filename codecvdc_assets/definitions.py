@@ -1,0 +1,45 @@
+"""The code location: `dagster dev -w workspace.yaml` loads `defs` from here.
+
+The active profile (CODECVDC_PROFILE, default `embedded`; resources/<name>.yaml) configures the
+resources; asset code versions are derived from that configuration.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dagster as dg
+
+from .assets.segments import build_segments_assets
+from .assets.videos import build_videos_asset
+from .resources import LakeResource, SegmentationResource, VideoRootsResource
+from .schedules import SCHEDULES
+from .sensors import video_files_sensor
+from .settings import codecvdc_home, load_profile
+
+
+def build_resources(profile: dict[str, Any], home: str | None = None) -> dict[str, Any]:
+    return {
+        "lake": LakeResource(home=home or str(codecvdc_home())),
+        "segmentation": SegmentationResource(**(profile.get("segmentation") or {})),
+        "video_roots": VideoRootsResource(roots=[str(r) for r in profile.get("video_roots") or []]),
+    }
+
+
+def build_assets(resources: dict[str, Any]) -> list[dg.AssetsDefinition]:
+    seg = resources["segmentation"]
+    return [build_videos_asset(seg), build_segments_assets(seg)]
+
+
+def build_definitions(profile_name: str | None = None, home: str | None = None) -> dg.Definitions:
+    profile = load_profile(profile_name)
+    resources = build_resources(profile, home)
+    return dg.Definitions(
+        assets=build_assets(resources),
+        sensors=[video_files_sensor],
+        schedules=SCHEDULES,
+        resources=resources,
+    )
+
+
+defs = build_definitions()

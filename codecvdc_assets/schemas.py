@@ -1,0 +1,117 @@
+"""pandera models, one per lake table (DESIGN.md section 9). Validated lazily before every write."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pandera.pandas as pa
+from pandera.typing import Series
+
+from .video.segmentation import CONTENT_PRIMARY, IFRAME_PRIMARY
+
+BOUNDARY_SOURCES = ["start", "content", "iframe+content", "max_duration"]
+
+
+class VideosSchema(pa.DataFrameModel):
+    video_id: Series[str] = pa.Field(str_matches=r"^[a-z0-9][a-z0-9_-]*-[0-9a-f]{10}$")
+    path: Series[str]
+    sha256: Series[str] = pa.Field(str_matches=r"^[0-9a-f]{64}$")
+    size_bytes: Series[int] = pa.Field(gt=0)
+    container: Series[str]
+    codec: Series[str]
+    width: Series[int] = pa.Field(gt=0)
+    height: Series[int] = pa.Field(gt=0)
+    fps: Series[float] = pa.Field(gt=0)
+    duration_s: Series[float] = pa.Field(gt=0)
+    start_offset_s: Series[float]
+    n_packets: Series[int] = pa.Field(gt=0)
+    has_audio: Series[bool]
+    audio_codec: Series[str] = pa.Field(nullable=True)
+    n_iframes: Series[int] = pa.Field(ge=1)
+    gop_mean_s: Series[pd.Float64Dtype] = pa.Field(nullable=True)
+    gop_cv: Series[pd.Float64Dtype] = pa.Field(nullable=True, ge=0)
+    keyframe_ratio: Series[float] = pa.Field(ge=0, le=1)
+    seg_mode: Series[str] = pa.Field(isin=[IFRAME_PRIMARY, CONTENT_PRIMARY])
+    mode_reason: Series[str]
+
+    class Config:
+        strict = True
+        coerce = True
+
+
+class SegmentsSchema(pa.DataFrameModel):
+    video_id: Series[str]
+    segment_idx: Series[int] = pa.Field(ge=0)
+    start_s: Series[float] = pa.Field(ge=0)
+    end_s: Series[float]
+    duration_s: Series[float] = pa.Field(gt=0)
+    start_frame: Series[int] = pa.Field(ge=0)
+    end_frame: Series[int] = pa.Field(gt=0)
+    boundary_source: Series[str] = pa.Field(isin=BOUNDARY_SOURCES)
+    iframe_s: Series[pd.Float64Dtype] = pa.Field(nullable=True)
+    seg_mode: Series[str] = pa.Field(isin=[IFRAME_PRIMARY, CONTENT_PRIMARY])
+    gop_cv: Series[pd.Float64Dtype] = pa.Field(nullable=True)
+
+    @pa.dataframe_check
+    def contiguous(cls, df: pd.DataFrame) -> bool:
+        """Segments tile the video: each starts where the previous one ended."""
+        df = df.sort_values("segment_idx")
+        ok_idx = (df["segment_idx"].to_numpy() == range(len(df))).all()
+        ok_frames = (df["start_frame"].iloc[1:].to_numpy() == df["end_frame"].iloc[:-1].to_numpy()).all()
+        return bool(ok_idx and ok_frames and (df["end_s"] > df["start_s"]).all())
+
+    class Config:
+        strict = True
+        coerce = True
+
+
+class FramesSchema(pa.DataFrameModel):
+    video_id: Series[str]
+    segment_idx: Series[int] = pa.Field(ge=0)
+    frame_idx: Series[int] = pa.Field(ge=0)
+    t_s: Series[float] = pa.Field(ge=0)
+    sha256: Series[str] = pa.Field(str_matches=r"^[0-9a-f]{64}$")
+    width: Series[int] = pa.Field(gt=0)
+    height: Series[int] = pa.Field(gt=0)
+    is_sample: Series[bool]
+    is_anchor: Series[bool]
+    uri: Series[str]
+
+    @pa.dataframe_check
+    def strictly_increasing(cls, df: pd.DataFrame) -> bool:
+        return bool(df["t_s"].is_monotonic_increasing and df["t_s"].is_unique)
+
+    class Config:
+        strict = True
+        coerce = True
+
+
+class FailuresSchema(pa.DataFrameModel):
+    video_id: Series[str]
+    asset: Series[str]
+    error_type: Series[str]
+    message: Series[str]
+    run_id: Series[str] = pa.Field(nullable=True)
+    failed_at: Series[pd.Timestamp]
+
+    class Config:
+        strict = True
+        coerce = True
+
+
+TABLE_SCHEMAS: dict[str, type[pa.DataFrameModel]] = {
+    "videos": VideosSchema,
+    "segments": SegmentsSchema,
+    "frames": FramesSchema,
+    "failures": FailuresSchema,
+}
+
+
+def validate(table: str, df: pd.DataFrame) -> pd.DataFrame:
+    """Validate lazily (all problems reported at once) and return the coerced frame."""
+    return TABLE_SCHEMAS[table].validate(df, lazy=True)
+
+
+def empty_frame(table: str) -> pd.DataFrame:
+    """A zero-row frame with the table's columns and dtypes (for schema-only Parquet files)."""
+    schema = TABLE_SCHEMAS[table].to_schema()
+    return pd.DataFrame({name: pd.Series(dtype=col.dtype.type) for name, col in schema.columns.items()})

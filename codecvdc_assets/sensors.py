@@ -1,0 +1,45 @@
+"""`video_files`: registers every new video file under the configured roots as a partition.
+
+Reads only inside the roots (links leading out are skipped), never builds a key from a raw name
+(ids are sanitized, video/ids.py), and registers at most `MAX_PER_TICK` files per evaluation so a
+100K-file root is taken in bounded batches (the next tick continues where this one stopped).
+"""
+
+import dagster as dg
+
+from .partitions import videos_partitions
+from .resources import LakeResource, VideoRootsResource
+from .storage.registry import find_videos
+
+MAX_PER_TICK = 1000
+
+
+@dg.sensor(
+    name="video_files",
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Register new video files under the profile's video_roots as `videos` partitions.",
+)
+def video_files_sensor(
+    context: dg.SensorEvaluationContext, lake: LakeResource, video_roots: VideoRootsResource
+) -> dg.SensorResult | dg.SkipReason:
+    registry = lake.registry()
+    existing = set(context.instance.get_dynamic_partitions(videos_partitions.name))
+    new_ids: list[str] = []
+    for root in video_roots.roots:
+        for path in find_videos(root):
+            if len(new_ids) >= MAX_PER_TICK:
+                break
+            try:
+                known = registry.known(path)
+                video_id = known or registry.register(path)[0].video_id
+            except OSError as exc:
+                context.log.warning(f"{path}: skipped ({exc})")
+                continue
+            if video_id not in existing:
+                existing.add(video_id)
+                new_ids.append(video_id)
+    if not new_ids:
+        return dg.SkipReason(f"no new videos under {len(video_roots.roots)} root(s)")
+    context.log.info(f"registering {len(new_ids)} new video(s)")
+    return dg.SensorResult(dynamic_partitions_requests=[videos_partitions.build_add_request(new_ids)])

@@ -1,0 +1,65 @@
+"""Where things live: the project folder, $CODECVDC_HOME, the Dagster home, and deployment profiles.
+
+A profile is ``resources/<name>.yaml``; ``${VAR}`` and ``${VAR:-default}`` in it are replaced from the
+environment when it is loaded. Secrets never go into a profile: resources read them via dg.EnvVar.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DEFAULT_PROFILE = "embedded"
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def project_dir() -> Path:
+    """The checkout holding prompts/, sql/ and resources/ (the package is installed editable)."""
+    override = os.environ.get("CODECVDC_PROJECT_DIR")
+    root = Path(override) if override else Path(__file__).resolve().parents[1]
+    if not (root / "sql").is_dir():
+        raise RuntimeError(f"{root} has no sql/ folder: set CODECVDC_PROJECT_DIR to the CodecVDC checkout")
+    return root
+
+
+def codecvdc_home() -> Path:
+    home = Path(os.environ.get("CODECVDC_HOME", ".codecvdc")).expanduser().resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    return home
+
+
+def dagster_home(home: Path | None = None) -> Path:
+    """$CODECVDC_HOME/dagster with the instance settings of resources/dagster.yaml; sets DAGSTER_HOME."""
+    target = (home or codecvdc_home()) / "dagster"
+    target.mkdir(parents=True, exist_ok=True)
+    settings = target / "dagster.yaml"
+    source = project_dir() / "resources" / "dagster.yaml"
+    if not settings.exists() or settings.read_bytes() != source.read_bytes():
+        shutil.copyfile(source, settings)
+    os.environ["DAGSTER_HOME"] = str(target)
+    return target
+
+
+def profile_name() -> str:
+    return os.environ.get("CODECVDC_PROFILE", DEFAULT_PROFILE)
+
+
+def load_profile(name: str | None = None) -> dict[str, Any]:
+    name = name or profile_name()
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
+        raise ValueError(f"invalid profile name {name!r}")
+    path = project_dir() / "resources" / f"{name}.yaml"
+    if not path.exists():
+        available = sorted(p.stem for p in path.parent.glob("*.yaml") if p.stem != "dagster")
+        raise FileNotFoundError(f"no profile {name!r} ({path}); available: {', '.join(available)}")
+    text = _ENV.sub(lambda m: os.environ.get(m.group(1), m.group(2) or ""), path.read_text())
+    data = yaml.safe_load(text) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: a profile must be a mapping")
+    data["name"] = name
+    return data

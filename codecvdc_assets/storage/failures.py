@@ -1,0 +1,63 @@
+"""Per-video failure records: ``lake/failures/video_id=<id>/<asset>.parquet``, one row each.
+
+A failure is written when an asset fails for a video and removed when that asset next succeeds for
+it, so the `failures` view lists what is failing now.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pandas as pd
+
+from ..video.errors import VideoError
+from .lake import Lake
+
+
+def _name(asset: str) -> str:
+    return f"{asset}.parquet"
+
+
+def record_failure(lake: Lake, video_id: str, asset: str, exc: BaseException, run_id: str | None) -> str:
+    message = str(exc) if isinstance(exc, VideoError) else f"{type(exc).__name__}: {exc}"
+    row = {
+        "video_id": video_id,
+        "asset": asset,
+        "error_type": type(exc).__name__,
+        "message": message,
+        "run_id": run_id,
+        "failed_at": pd.Timestamp.now(tz="UTC").tz_localize(None),
+    }
+    lake.write("failures", video_id, pd.DataFrame([row]), name=_name(asset))
+    return message
+
+
+def clear_failure(lake: Lake, video_id: str, asset: str) -> None:
+    lake.remove("failures", video_id, name=_name(asset))
+
+
+def current_failure(lake: Lake, video_id: str, asset: str) -> str | None:
+    if not lake.exists("failures", video_id, name=_name(asset)):
+        return None
+    return str(lake.read("failures", video_id, name=_name(asset))["message"].iloc[0])
+
+
+class RecordedFailure(Exception):
+    """Raised after a failure was recorded; carries the one-line message."""
+
+
+@contextmanager
+def failures_recorded(
+    lake: Lake, video_id: str, assets: list[str], run_id: str | None = None
+) -> Iterator[None]:
+    """Record any exception as a failure of each of `assets` for `video_id`, then re-raise it."""
+    try:
+        yield
+    except Exception as exc:
+        message = ""
+        for asset in assets:
+            message = record_failure(lake, video_id, asset, exc, run_id)
+        raise RecordedFailure(message) from exc
+    for asset in assets:
+        clear_failure(lake, video_id, asset)

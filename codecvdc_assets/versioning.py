@@ -1,0 +1,16 @@
+"""Asset code versions: a hash of a logic version constant and the settings that change the output.
+
+Dagster marks an asset stale when its code_version differs from the one recorded at its last
+materialization, so a changed parameter (or, later, prompt or model) re-materializes what it affects.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+
+def code_version(logic_version: str, **settings: Any) -> str:
+    blob = json.dumps({"logic": logic_version, **settings}, sort_keys=True, default=str)
+    return f"{logic_version}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}"
