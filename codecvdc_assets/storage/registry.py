@@ -1,7 +1,8 @@
 """Which file each video id stands for: ``registry/videos/<id>.json`` plus a path index.
 
 The path index (``registry/paths/<sha1 of the absolute path>.json``) lets the sensor skip known files
-with one stat, re-fingerprinting a file only when its size or mtime changed.
+with one stat, re-fingerprinting a file only when its size or mtime changed. The content index
+(``registry/content/<fingerprint>``) makes a copy or a renamed file the same video as the original.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ class Registry:
         if not os.path.isfile(abspath):
             raise FileNotFoundError(f"{abspath}: not a file")
         st = os.stat(abspath)
-        video_id = self.known(abspath) or video_id_for(abspath)
+        video_id = self.known(abspath) or self._by_content(video_id_for(abspath))
         target = self._video_file(video_id)
         is_new = not target.exists()
         if is_new:
@@ -71,6 +72,15 @@ class Registry:
         index = {"video_id": video_id, "size_bytes": st.st_size, "mtime": st.st_mtime}
         atomic_write_bytes(str(self._path_file(abspath)), json.dumps(index).encode())
         return reg, is_new
+
+    def _by_content(self, video_id: str) -> str:
+        """Reuse the id of an already-registered file with the same fingerprint (a copy or a rename)."""
+        fingerprint = video_id.rsplit("-", 1)[1]
+        marker = self.root / "content" / fingerprint
+        if marker.exists():
+            return marker.read_text()
+        atomic_write_bytes(str(marker), video_id.encode())
+        return video_id
 
     def get(self, video_id: str) -> Registration:
         target = self._video_file(video_id)

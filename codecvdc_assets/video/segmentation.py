@@ -36,7 +36,7 @@ class SegmentParams:
 
     tau_gop: float = 0.15
     proximity_s: float = 0.5
-    min_duration_s: float = 0.5
+    min_duration_s: float = 0.2
     max_duration_s: float = 60.0
     all_intra_ratio: float = 0.9
     content_threshold: float = 27.0

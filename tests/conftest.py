@@ -1,0 +1,53 @@
+"""Shared fixtures: the real clips in ../shared/videos, generated clips, an isolated CODECVDC_HOME."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from codecvdc_assets.video.synthetic import write_clip
+
+SHARED_VIDEOS = Path(__file__).resolve().parents[1].parent / "shared" / "videos"
+
+
+def shared(name: str) -> str:
+    path = SHARED_VIDEOS / name
+    if not path.exists():
+        pytest.fail(f"{path} is missing: the tests need ../shared/videos beside the checkout")
+    return str(path)
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty CODECVDC_HOME (and Dagster home inside it) for one test."""
+    target = tmp_path / "home"
+    monkeypatch.setenv("CODECVDC_HOME", str(target))
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    monkeypatch.delenv("CODECVDC_PROFILE", raising=False)
+    from codecvdc_assets.settings import dagster_home
+
+    target.mkdir()
+    dagster_home(target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Generated clips with known content, made once per session."""
+    folder = tmp_path_factory.mktemp("clips")
+    made = {
+        # 130 s, no cut: the max-duration rule must split it.
+        "long": write_clip(str(folder / "long.mp4"), 130.0, fps=10, width=160, height=120, keyint=50),
+        # Hard cuts at 2 s and 5 s, fixed 12-frame GOP (content-primary).
+        "cuts": write_clip(
+            str(folder / "cuts.mp4"), 8.0, fps=25, width=192, height=144, cuts_s=(2.0, 5.0), keyint=12
+        ),
+        # A still picture in a lossless codec: every decoded frame is identical.
+        "static": write_clip(
+            str(folder / "static.mkv"), 4.0, fps=10, width=96, height=64, codec="ffv1", square=False
+        ),
+    }
+    os.environ.setdefault("CODECVDC_TEST_CLIPS", str(folder))
+    return made
