@@ -113,7 +113,7 @@ def _register(home: Path, paths: Sequence[str]) -> list[tuple[str, str, bool]]:
     for raw in paths:
         if not os.path.exists(raw):
             raise CliError(f"{raw}: no such file or folder")
-        files = find_videos(raw)
+        files = find_videos(raw, confine=False)
         if os.path.isdir(raw) and not files:
             print(f"codecvdc: warning: {raw}: no video files found", file=sys.stderr)
         for path in files:

@@ -98,8 +98,9 @@ class Registry:
         )
 
 
-def find_videos(root: str | os.PathLike[str]) -> list[str]:
-    """Video files under `root` (or `root` itself), never following links out of it."""
+def find_videos(root: str | os.PathLike[str], confine: bool = True) -> list[str]:
+    """Video files under `root` (or `root` itself). With `confine` (the sensor's roots), links that
+    lead out of `root` are skipped; `codecvdc add` follows them, as the user named the folder."""
     root = os.path.realpath(os.fsdecode(root))
     if os.path.isfile(root):
         return [root]
@@ -111,6 +112,7 @@ def find_videos(root: str | os.PathLike[str]) -> list[str]:
             if os.path.splitext(name)[1].lower() not in VIDEO_EXTENSIONS or name.startswith("."):
                 continue
             real = os.path.realpath(full)
-            if os.path.commonpath([real, root]) == root and os.path.isfile(real):
+            inside = os.path.commonpath([real, root]) == root
+            if (inside or not confine) and os.path.isfile(real):
                 found.append(real)
     return found
