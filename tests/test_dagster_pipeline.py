@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -47,7 +48,9 @@ def test_materialize_writes_lake_and_catalog(home) -> None:
     assert [round(r[0], 2) for r in starts] == [0.0, 1.2, 3.04, 5.48, 7.48, 9.68]
     modes = dict(con.execute("select video_id, seg_mode from videos").fetchall())
     assert modes == {ids[0]: "iframe-primary", ids[1]: "content-primary"}
-    n_samples = con.execute("select count(*) from frames where is_sample and video_id = ?", [ids[1]]).fetchone()[0]
+    n_samples = con.execute(
+        "select count(*) from frames where is_sample and video_id = ?", [ids[1]]
+    ).fetchone()[0]
     assert n_samples == 8  # cityCC0 is 7.6 s
     assert con.execute("select count(*) from failures").fetchone()[0] == 0
     # The catalog is opened read-only: a query cannot write.
@@ -68,7 +71,7 @@ def test_bad_videos_fail_cleanly_and_others_finish(home, tmp_path) -> None:
     empty = tmp_path / "empty.mp4"
     empty.write_bytes(b"")
     truncated = tmp_path / "truncated.mp4"
-    truncated.write_bytes(open(shared("testvideo.mp4"), "rb").read()[:400_000])
+    truncated.write_bytes(Path(shared("testvideo.mp4")).read_bytes()[:400_000])
     good = shutil.copy(shared("counter.mp4"), tmp_path / "good.mp4")
     ids = register(home, str(bad_text), str(empty), str(truncated), str(good))
     defs = build_definitions(home=str(home))

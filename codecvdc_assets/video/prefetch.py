@@ -1,0 +1,56 @@
+"""Run an iterator in a background thread, a bounded number of items ahead of the consumer.
+
+Used to decode video ahead of analysis: PyAV releases the GIL while FFmpeg decodes, so decoding and
+our per-frame work overlap on two cores. The queue bound keeps memory at `ahead` decoded frames.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Iterable, Iterator
+from typing import TypeVar
+
+T = TypeVar("T")
+_DONE = object()
+
+
+def prefetch(items: Iterable[T], ahead: int = 4) -> Iterator[T]:
+    slots: queue.Queue = queue.Queue(maxsize=ahead)
+    stop = threading.Event()
+    failure: list[BaseException] = []
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        slots.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+        except BaseException as exc:  # handed to the consumer, raised there
+            failure.append(exc)
+        finally:
+            while not stop.is_set():
+                try:
+                    slots.put(_DONE, timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+
+    worker = threading.Thread(target=produce, name="prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = slots.get()
+            if item is _DONE:
+                break
+            yield item
+        if failure:
+            raise failure[0]
+    finally:
+        stop.set()
+        worker.join(timeout=5)
