@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import av
 import pytest
 from conftest import shared
 
@@ -31,7 +32,18 @@ def test_segment_json_matches_ground_truth(tmp_path) -> None:
     assert doc["segments"][1]["boundary_source"] == "iframe+content"
 
 
-@pytest.mark.parametrize("kind", ["text", "empty", "truncated", "missing"])
+def faststart_copy(src: str, dst: Path) -> bytes:
+    """Remux `src` with the index at the front (as web video is), so a truncation keeps the index."""
+    with av.open(src) as source, av.open(str(dst), "w", options={"movflags": "faststart"}) as out:
+        stream = out.add_stream_from_template(source.streams.video[0])
+        for packet in source.demux(source.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = stream
+                out.mux(packet)
+    return dst.read_bytes()
+
+
+@pytest.mark.parametrize("kind", ["text", "empty", "truncated", "truncated-faststart", "missing"])
 def test_segment_bad_input_is_one_clear_line(kind: str, tmp_path) -> None:
     path = tmp_path / f"{kind}.mp4"
     if kind == "text":
@@ -40,11 +52,16 @@ def test_segment_bad_input_is_one_clear_line(kind: str, tmp_path) -> None:
         path.write_bytes(b"")
     elif kind == "truncated":
         path.write_bytes(Path(shared("bikes.mp4")).read_bytes()[:200_000])
+    elif kind == "truncated-faststart":
+        whole = faststart_copy(shared("bikes.mp4"), tmp_path / "whole.mp4")
+        path.write_bytes(whole[: len(whole) // 2])
     proc = run(["segment", str(path), "--json"], tmp_path, check=False)
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and str(path) in lines[0] and lines[0].startswith("codecvdc: error: ")
     assert proc.stdout == ""
+    if kind == "truncated-faststart":
+        assert "truncated" in lines[0]
 
 
 def test_add_run_status_sql(tmp_path) -> None:
