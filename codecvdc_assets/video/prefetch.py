@@ -20,26 +20,25 @@ def prefetch(items: Iterable[T], ahead: int = 4) -> Iterator[T]:
     stop = threading.Event()
     failure: list[BaseException] = []
 
+    def put(item: object) -> bool:
+        """Block until there is room or the consumer stopped; False when it stopped."""
+        while not stop.is_set():
+            try:
+                slots.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def produce() -> None:
         try:
             for item in items:
-                while not stop.is_set():
-                    try:
-                        slots.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not put(item):
                     return
         except BaseException as exc:  # handed to the consumer, raised there
             failure.append(exc)
         finally:
-            while not stop.is_set():
-                try:
-                    slots.put(_DONE, timeout=0.1)
-                    break
-                except queue.Full:
-                    continue
+            put(_DONE)
 
     worker = threading.Thread(target=produce, name="prefetch", daemon=True)
     worker.start()
