@@ -1,1 +1,2 @@
-"""Reserved for later stages (see DESIGN.md section 1)."""
+"""One interface for every model call (DESIGN.md section 7): OpenAI-style chat messages plus a JSON
+schema for the answer, served by the embedded offline backend or any OpenAI-compatible endpoint."""

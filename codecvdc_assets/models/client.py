@@ -1,0 +1,213 @@
+"""ModelClient: cache, bounded concurrency, answer validation with one re-ask, and call records.
+
+Backends only turn messages into text; everything a caller relies on happens here:
+- a cache hit returns the stored answer and records a `cache_hit` row (no backend call);
+- an answer that is not valid JSON for the schema, or was cut at max_tokens, is re-asked once with
+  the reason; a second failure is recorded (`invalid` / `truncated`) and reported, never dropped;
+- transport failures (after the backend's own retries) are recorded as `error`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from .cache import CallCache, cache_key
+from .types import CallRecord, ModelCallError, ModelRequest, ModelResult, RawAnswer, Sampling
+from .validation import parse_answer
+
+
+class Backend(Protocol):
+    name: str
+    model: str
+
+    async def chat(
+        self, messages: list[dict[str, Any]], task: str, schema: dict[str, Any], sampling: Sampling
+    ) -> RawAnswer: ...
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class ModelClient:
+    def __init__(
+        self,
+        backend: Backend,
+        sampling: Sampling | None = None,
+        cache: CallCache | None = None,
+        concurrency: int = 8,
+    ) -> None:
+        self.backend = backend
+        self.sampling = sampling or Sampling()
+        self.cache = cache
+        self.concurrency = max(1, concurrency)
+        self.records: list[CallRecord] = []
+
+    # ------------------------------------------------------------------ public, synchronous
+    def complete(self, request: ModelRequest) -> dict[str, Any]:
+        return self.complete_many([request])[0].data  # type: ignore[return-value]
+
+    def complete_many(
+        self, requests: Sequence[ModelRequest], raise_on_error: bool = True
+    ) -> list[ModelResult]:
+        """Run all requests (bounded concurrency); every finished call is cached even if others fail."""
+        results = asyncio.run(self._run_all(list(requests)))
+        failed = [r for r in results if not r.ok]
+        if failed and raise_on_error:
+            first = failed[0]
+            raise ModelCallError(
+                f"{len(failed)} of {len(results)} {first.request.task} call(s) failed; first: {first.error}",
+                results,
+            )
+        return results
+
+    # ------------------------------------------------------------------ internals
+    async def _run_all(self, requests: list[ModelRequest]) -> list[ModelResult]:
+        gate = asyncio.Semaphore(self.concurrency)
+        await self.backend.open()
+        try:
+
+            async def one(request: ModelRequest) -> ModelResult:
+                async with gate:
+                    return await self._complete(request)
+
+            return await asyncio.gather(*(one(r) for r in requests))
+        finally:
+            await self.backend.close()
+
+    async def _complete(self, request: ModelRequest) -> ModelResult:
+        sampling = self.sampling
+        key = cache_key(
+            self.backend.name, self.backend.model, request.messages, request.schema, sampling.as_dict()
+        )
+        if self.cache is not None:
+            hit = self.cache.get(key)
+            if hit is not None:
+                self._record(request, key, "", 0, 0, 0.0, "ok", cache_hit=True)
+                return ModelResult(
+                    request,
+                    hit["data"],
+                    "ok",
+                    True,
+                    hit.get("prompt_tokens", 0),
+                    hit.get("completion_tokens", 0),
+                )
+        messages = list(request.messages)
+        total_prompt = total_completion = 0
+        started = time.perf_counter()
+        status, reason = "error", "no attempt"
+        for attempt in (1, 2):
+            t0 = time.perf_counter()
+            try:
+                raw = await self.backend.chat(messages, request.task, request.schema, sampling)
+            except Exception as exc:  # transport failure after the backend's own retries
+                reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".strip()
+                self._record(
+                    request, key, "", 0, 0, time.perf_counter() - t0, "error", error=reason, attempt=attempt
+                )
+                return ModelResult(
+                    request,
+                    None,
+                    "error",
+                    False,
+                    total_prompt,
+                    total_completion,
+                    time.perf_counter() - started,
+                    f"{request.task}: {reason}",
+                )
+            total_prompt += raw.prompt_tokens
+            total_completion += raw.completion_tokens
+            data, problem = parse_answer(raw.text, request.schema)
+            if raw.finish_reason == "length":
+                status, reason = "truncated", f"answer cut at max_tokens={sampling.max_tokens}"
+                data = None
+            elif problem:
+                status, reason = "invalid", problem
+            else:
+                status = "ok"
+            latency = time.perf_counter() - t0
+            self._record(
+                request,
+                key,
+                raw.endpoint,
+                raw.prompt_tokens,
+                raw.completion_tokens,
+                latency,
+                status,
+                error=None if status == "ok" else reason,
+                attempt=attempt,
+            )
+            if status == "ok":
+                if self.cache is not None:
+                    self.cache.put(
+                        key,
+                        {
+                            "data": data,
+                            "prompt_tokens": total_prompt,
+                            "completion_tokens": total_completion,
+                            "model": self.backend.model,
+                        },
+                    )
+                return ModelResult(
+                    request, data, "ok", False, total_prompt, total_completion, time.perf_counter() - started
+                )
+            # One re-ask, telling the model what was wrong.
+            messages = [
+                *request.messages,
+                {"role": "assistant", "content": raw.text[:4000]},
+                {
+                    "role": "user",
+                    "content": f"Your answer was rejected: {reason}. "
+                    "Reply again with only a JSON object that matches the schema."
+                    + (" Be more concise." if status == "truncated" else ""),
+                },
+            ]
+        return ModelResult(
+            request,
+            None,
+            status,
+            False,
+            total_prompt,
+            total_completion,
+            time.perf_counter() - started,
+            f"{request.task}: {status} after a re-ask: {reason}",
+        )
+
+    def _record(
+        self,
+        request: ModelRequest,
+        key: str,
+        endpoint: str,
+        prompt: int,
+        completion: int,
+        latency: float,
+        status: str,
+        cache_hit: bool = False,
+        error: str | None = None,
+        attempt: int = 1,
+    ) -> None:
+        self.records.append(
+            CallRecord(
+                request.video_id,
+                request.asset,
+                request.task,
+                self.backend.name,
+                self.backend.model,
+                endpoint,
+                prompt,
+                completion,
+                round(latency, 6),
+                status,
+                cache_hit,
+                key,
+                error,
+                attempt,
+            )
+        )
+
+    def take_records(self) -> list[CallRecord]:
+        records, self.records = self.records, []
+        return records

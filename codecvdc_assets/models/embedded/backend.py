@@ -1,0 +1,96 @@
+"""The embedded backend: answers the model tasks offline, behind the same interface as a VLM/LLM.
+
+The task is the JSON schema's name (the same on the wire, so the loopback server dispatches alike).
+Tokens are counted (models/tokens.py) so accounting works as with a real endpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from .. import messages as msg
+from ..tokens import count_image, count_text
+from ..types import RawAnswer, Sampling
+from . import text, vision
+
+VISION_MODEL = "embedded-cv-v1"
+TEXT_MODEL = "embedded-rules-v1"
+TASKS = ("anchor", "residual", "scene", "video", "qa_answer")
+
+
+class EmbeddedError(ValueError):
+    pass
+
+
+def respond(messages: list[dict[str, Any]], task: str) -> dict[str, Any]:
+    """The answer object for `task` (raises EmbeddedError for requests it cannot read)."""
+    if task == "anchor":
+        frames = msg.images(messages)
+        if not frames:
+            raise EmbeddedError("the anchor task needs one image")
+        return vision.describe_frame(vision.decode(frames[0]))
+    if task == "residual":
+        frames = msg.images(messages)
+        if len(frames) < 2:
+            raise EmbeddedError("the residual task needs at least two images")
+        first = _first_index(messages)
+        return {"residuals": vision.describe_window([vision.decode(f) for f in frames], first)}
+    data = _json_input(messages)
+    if task == "scene":
+        return {"narrative": text.scene_narrative(data)}
+    if task == "video":
+        return {"narrative": text.video_narrative(data)}
+    if task == "qa_answer":
+        return text.answer_question(data)
+    raise EmbeddedError(f"the embedded backend has no task {task!r} (known: {', '.join(TASKS)})")
+
+
+def answer(messages: list[dict[str, Any]], task: str) -> RawAnswer:
+    content = json.dumps(respond(messages, task), ensure_ascii=False)
+    prompt = sum(count_text(t) for t in msg.texts(messages)) + sum(
+        count_image(i) for i in msg.images(messages)
+    )
+    return RawAnswer(content, prompt, count_text(content), "stop", "embedded")
+
+
+class EmbeddedBackend:
+    """In-process embedded models (vision or text), run in worker threads."""
+
+    name = "embedded"
+
+    def __init__(self, model: str = VISION_MODEL) -> None:
+        self.model = model
+
+    async def open(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    async def chat(
+        self, messages: list[dict[str, Any]], task: str, schema: dict[str, Any], sampling: Sampling
+    ) -> RawAnswer:
+        raw = await asyncio.to_thread(answer, messages, task)
+        if raw.completion_tokens > sampling.max_tokens:  # behave like a real endpoint at max_tokens
+            return RawAnswer(
+                raw.text[: len(raw.text) // 2], raw.prompt_tokens, sampling.max_tokens, "length", "embedded"
+            )
+        return raw
+
+
+def _json_input(messages: list[dict[str, Any]]) -> dict[str, Any]:
+    for body in reversed(msg.texts(messages, role="user")):
+        blocks = msg.json_blocks(body)
+        if blocks and isinstance(blocks[-1], dict):
+            return blocks[-1]
+    raise EmbeddedError("the text tasks need their input as a ```json block in the user message")
+
+
+def _first_index(messages: list[dict[str, Any]]) -> int:
+    for body in msg.texts(messages, role="user"):
+        for block in msg.json_blocks(body):
+            if isinstance(block, dict) and isinstance(block.get("first_frame_index"), int):
+                return block["first_frame_index"]
+    return 0

@@ -1,0 +1,139 @@
+"""Rule-based text models: narratives from accepted evidence, and multiple-choice answers.
+
+Structured inputs travel as fenced ```json blocks inside the prompt (a real LLM reads them too):
+- scene: {"anchor": {"caption": ...}, "evidence": [{"t_s", "event", "subject", "change_type", ...}]}
+- video: {"scenes": [{"segment_idx", "start_s", "end_s", "narrative"}]}
+- qa_answer: {"caption": ..., "question": ..., "options": {"A": ..., ...}}
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+_WORD = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")  # keeps zone names such as center-left whole
+_STOP = set(
+    """a an the of and or to in on at by for with from is are was were be been it its this that these those
+    video clip scene shown does do did what which who how when where why there their his her they he she as
+    into than then over under after before while during most more""".split()
+)
+# Words that say the same thing in captions and in questions.
+_SYNONYMS = {
+    "leftward": "left",
+    "rightward": "right",
+    "upward": "up",
+    "downward": "down",
+    "rises": "up",
+    "falls": "down",
+    "pan": "pans",
+    "panning": "pans",
+    "panned": "pans",
+    "tilt": "tilts",
+    "tilting": "tilts",
+    "zooming": "zooms",
+    "zoom": "zooms",
+    "moving": "moves",
+    "move": "moves",
+    "moved": "moves",
+    "grey": "gray",
+    "brighter": "bright",
+    "darker": "dark",
+    "appear": "appears",
+    "appeared": "appears",
+    "disappear": "disappears",
+}
+
+
+def scene_narrative(data: dict[str, Any]) -> str:
+    anchor = (data.get("anchor") or {}).get("caption", "").strip()
+    first = " ".join(re.split(r"(?<=[.!?])\s+", anchor)[:2]).strip()
+    parts = [first] if first else []
+    for group in _group_events(data.get("evidence") or []):
+        t0, t1, text = group
+        when = f"At {t0:.0f} s" if t1 - t0 < 1e-6 else f"From {t0:.0f} s to {t1:.0f} s"
+        parts.append(f"{when}, {_lower_first(text.rstrip('.'))}.")
+    if len(parts) <= 1:
+        parts.append("No change is confirmed in this scene.")
+    return " ".join(parts)
+
+
+def video_narrative(data: dict[str, Any]) -> str:
+    scenes = sorted(data.get("scenes") or [], key=lambda s: s.get("start_s", 0))
+    out = []
+    for i, scene in enumerate(scenes, 1):
+        span = f"{scene.get('start_s', 0):.0f}-{scene.get('end_s', 0):.0f} s"
+        out.append(f"Scene {i} ({span}): {scene.get('narrative', '').strip()}")
+    return " ".join(out) if out else "The video has no scenes."
+
+
+def answer_question(data: dict[str, Any]) -> dict[str, str]:
+    """Pick the option whose specific words the caption supports, weighting caption sentences by how
+    much they share with the question (the sentence about the asked subject counts most)."""
+    question = _norm(data.get("question", "")) - _STOP
+    options = {k: _norm(v) - _STOP for k, v in (data.get("options") or {}).items()}
+    shared = set.intersection(*options.values()) if options else set()
+    sentences = [_norm(x) for x in re.split(r"(?<=[.!?])\s+", data.get("caption", "")) if x.strip()]
+    # Words of the question and words all options share (e.g. "pans") say which sentences are relevant.
+    relevant = question | shared
+    weights = [1 + 2 * len(words & relevant) for words in sentences]
+    scores: dict[str, float] = {}
+    for letter, words in options.items():
+        specific = words - shared - question
+        if not specific:
+            scores[letter] = 0.0
+            continue
+        scores[letter] = sum(
+            w * len(specific & s) / len(specific) for s, w in zip(sentences, weights, strict=True)
+        )
+    if not scores or max(scores.values()) == 0:
+        return {
+            "rationale": "No option is supported by the caption.",
+            "observation": "none",
+            "answer": "unknown",
+        }
+    best = max(scores.values())
+    leaders = [k for k, v in scores.items() if v == best]
+    if len(leaders) > 1:
+        return {
+            "rationale": f"Options {', '.join(leaders)} are equally supported.",
+            "observation": "tie",
+            "answer": "unknown",
+        }
+    letter = leaders[0]
+    matched = sorted((options[letter] - shared - question) & set().union(*sentences))
+    return {
+        "rationale": f"The caption mentions {', '.join(matched)}, which supports option {letter}.",
+        "observation": ", ".join(matched),
+        "answer": letter,
+    }
+
+
+def _group_events(evidence: list[dict[str, Any]]) -> list[tuple[float, float, str]]:
+    """Consecutive evidence with the same subject and text pattern becomes one time span."""
+    groups: list[tuple[float, float, str, tuple]] = []
+    for item in sorted(evidence, key=lambda e: e.get("t_s", 0)):
+        text = item.get("event") or item.get("delta_caption") or ""
+        key = (item.get("subject"), item.get("change_type"), item.get("direction"))
+        t = float(item.get("t_s", 0))
+        if groups and groups[-1][3] == key and key[1] in ("continuous", "camera"):
+            t0, _, first_text, _ = groups[-1]
+            groups[-1] = (t0, t, _merge_text(first_text, text), key)
+        else:
+            groups.append((t, t, text, key))
+    return [(t0, t1, text) for t0, t1, text, _ in groups]
+
+
+def _merge_text(first: str, last: str) -> str:
+    m0 = re.search(r"from (\S+) to (\S+?)\.?$", first)
+    m1 = re.search(r"from (\S+) to (\S+?)\.?$", last)
+    if m0 and m1:
+        return first[: m0.start()] + f"from {m0.group(1)} to {m1.group(2)}."
+    return first
+
+
+def _norm(text: str) -> set[str]:
+    return {_SYNONYMS.get(w, w) for w in _WORD.findall(text.lower())}
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:] if text[:2] != text[:2].upper() else text

@@ -1,0 +1,85 @@
+"""Any OpenAI-compatible endpoint (vLLM servers, hosted APIs) through the `openai` client.
+
+Several base URLs (data-parallel vLLM replicas) are used round-robin, each with its own concurrency
+limit. Retries are the openai client's own: exponential backoff on 408/409/429/5xx and connection
+errors, honouring Retry-After; timeouts per request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from typing import Any
+
+import openai
+
+from .types import RawAnswer, Sampling
+
+
+class OpenAIBackend:
+    name = "openai"
+
+    def __init__(
+        self,
+        model: str,
+        base_urls: list[str],
+        api_key: str | None = None,
+        per_endpoint_concurrency: int = 16,
+        timeout_s: float = 120.0,
+        max_retries: int = 4,
+    ) -> None:
+        if not base_urls:
+            raise ValueError("the openai backend needs at least one base URL")
+        self.model = model
+        self.base_urls = list(base_urls)
+        self._api_key = api_key or "EMPTY"  # vLLM accepts any key; never logged or recorded
+        self.per_endpoint_concurrency = per_endpoint_concurrency
+        self.timeout_s = timeout_s
+        self.max_retries = max_retries
+        self._clients: list[openai.AsyncOpenAI] = []
+        self._gates: list[asyncio.Semaphore] = []
+        self._turn = itertools.count()
+
+    def __repr__(self) -> str:  # keeps the key out of reprs and logs
+        return f"OpenAIBackend(model={self.model!r}, base_urls={self.base_urls!r})"
+
+    async def open(self) -> None:
+        self._clients = [
+            openai.AsyncOpenAI(
+                base_url=url, api_key=self._api_key, timeout=self.timeout_s, max_retries=self.max_retries
+            )
+            for url in self.base_urls
+        ]
+        self._gates = [asyncio.Semaphore(self.per_endpoint_concurrency) for _ in self.base_urls]
+
+    async def close(self) -> None:
+        for client in self._clients:
+            await client.close()
+        self._clients, self._gates = [], []
+
+    async def chat(
+        self, messages: list[dict[str, Any]], task: str, schema: dict[str, Any], sampling: Sampling
+    ) -> RawAnswer:
+        i = next(self._turn) % len(self._clients)
+        async with self._gates[i]:
+            response = await self._clients[i].chat.completions.create(
+                model=self.model,
+                messages=messages,
+                response_format={
+                    "type": "json_schema",
+                    "json_schema": {"name": task, "schema": schema, "strict": True},
+                },
+                temperature=sampling.temperature,
+                top_p=sampling.top_p,
+                max_tokens=sampling.max_tokens,
+                seed=sampling.seed,
+            )
+        choice = response.choices[0] if response.choices else None
+        usage = response.usage
+        return RawAnswer(
+            text=(choice.message.content or "") if choice else "",
+            prompt_tokens=usage.prompt_tokens if usage else 0,
+            completion_tokens=usage.completion_tokens if usage else 0,
+            finish_reason=(choice.finish_reason or "stop") if choice else "stop",
+            endpoint=self.base_urls[i],
+        )

@@ -1,0 +1,58 @@
+"""JSON schemas of the model tasks; the schema name is the task name on the wire.
+
+Strict-mode compatible (every property required, no additional properties), as vLLM's guided
+decoding and hosted structured outputs accept.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .embedded.spatial import CHANGE_TYPES, DIRECTIONS, ZONE_NAMES
+
+
+def _obj(**props: Any) -> dict[str, Any]:
+    return {"type": "object", "properties": props, "required": list(props), "additionalProperties": False}
+
+
+_STR = {"type": "string"}
+_ZONE = {"type": "string", "enum": [*ZONE_NAMES, "none"]}
+
+ANCHOR = _obj(
+    caption={"type": "string", "minLength": 1},
+    entities={
+        "type": "array",
+        "items": _obj(
+            label=_STR,
+            zone=_ZONE,
+            position=_STR,
+            x={"type": "number"},
+            y={"type": "number"},
+            area={"type": "number"},
+            attributes={"type": "array", "items": _STR},
+        ),
+    },
+)
+
+RESIDUAL_ITEM = _obj(
+    frame_pair={"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2},
+    delta_caption={"type": "string", "minLength": 1},
+    change_type={"type": "string", "enum": CHANGE_TYPES},
+    subject=_STR,
+    zone_from=_ZONE,
+    zone_to=_ZONE,
+    direction={"type": "string", "enum": DIRECTIONS},
+)
+RESIDUAL = _obj(residuals={"type": "array", "items": RESIDUAL_ITEM})
+
+NARRATIVE = _obj(narrative={"type": "string", "minLength": 1})
+
+QA_ANSWER = _obj(rationale=_STR, observation=_STR, answer={"type": "string", "pattern": "^([A-Z]|unknown)$"})
+
+SCHEMAS: dict[str, dict[str, Any]] = {
+    "anchor": ANCHOR,
+    "residual": RESIDUAL,
+    "scene": NARRATIVE,
+    "video": NARRATIVE,
+    "qa_answer": QA_ANSWER,
+}

@@ -1,0 +1,101 @@
+"""Requests, results and call records of the model layer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+STATUSES = ("ok", "truncated", "invalid", "error")
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """Sampling settings; part of every cache key and of the asset versions that use the model."""
+
+    temperature: float = 0.0
+    max_tokens: int = 1024
+    top_p: float = 1.0
+    seed: int | None = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+            "top_p": self.top_p,
+            "seed": self.seed,
+        }
+
+
+@dataclass(frozen=True)
+class ModelRequest:
+    """One call: `task` names the JSON schema (and tells the embedded backend what to do)."""
+
+    task: str
+    messages: list[dict[str, Any]]
+    schema: dict[str, Any]
+    video_id: str | None = None
+    asset: str | None = None
+
+
+@dataclass(frozen=True)
+class RawAnswer:
+    """What a backend returned for one HTTP (or in-process) call."""
+
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: str = "stop"
+    endpoint: str = ""
+
+
+@dataclass
+class ModelResult:
+    request: ModelRequest
+    data: dict[str, Any] | None
+    status: str
+    cache_hit: bool
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_s: float = 0.0
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok" and self.data is not None
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """One row of the `model_calls` table: an attempt against a backend, or a cache hit."""
+
+    video_id: str | None
+    asset: str | None
+    task: str
+    backend: str
+    model: str
+    endpoint: str
+    prompt_tokens: int
+    completion_tokens: int
+    latency_s: float
+    status: str
+    cache_hit: bool
+    cache_key: str
+    error: str | None = None
+    attempt: int = 1
+
+
+class ModelCallError(Exception):
+    """A call that failed after retries and one re-ask; the message says which task and why."""
+
+    def __init__(self, message: str, results: list[ModelResult] | None = None) -> None:
+        super().__init__(message)
+        self.results = results or []
+
+
+@dataclass
+class Usage:
+    calls: int = 0
+    cache_hits: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    by_status: dict[str, int] = field(default_factory=dict)
