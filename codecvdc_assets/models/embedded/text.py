@@ -83,7 +83,9 @@ def answer_question(data: dict[str, Any]) -> dict[str, str]:
             scores[letter] = 0.0
             continue
         scores[letter] = sum(
-            w * len(specific & s) / len(specific) for s, w in zip(sentences, weights, strict=True)
+            # Squared: an option matched whole within one sentence beats one matched piecemeal.
+            w * (len(specific & s) / len(specific)) ** 2
+            for s, w in zip(sentences, weights, strict=True)
         )
     if not scores or max(scores.values()) == 0:
         return {
