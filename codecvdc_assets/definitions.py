@@ -12,10 +12,27 @@ import dagster as dg
 
 from .assets.segments import build_segments_assets
 from .assets.videos import build_videos_asset
-from .resources import LakeResource, SegmentationResource, VideoRootsResource
+from .resources import (
+    LakeResource,
+    SegmentationResource,
+    TextModelResource,
+    VideoRootsResource,
+    VisionModelResource,
+)
 from .schedules import SCHEDULES
 from .sensors import video_files_sensor
 from .settings import codecvdc_home, load_profile
+
+
+def model_config(section: dict[str, Any] | None) -> dict[str, Any]:
+    """A profile's model section as resource config; `api_key_env: NAME` becomes dg.EnvVar(NAME)."""
+    config = dict(section or {})
+    if "api_key" in config:
+        raise ValueError("profiles must not contain api_key: name the environment variable with api_key_env")
+    env = config.pop("api_key_env", None)
+    if env:
+        config["api_key"] = dg.EnvVar(env)
+    return config
 
 
 def build_resources(profile: dict[str, Any], home: str | None = None) -> dict[str, Any]:
@@ -23,6 +40,8 @@ def build_resources(profile: dict[str, Any], home: str | None = None) -> dict[st
         "lake": LakeResource(home=home or str(codecvdc_home())),
         "segmentation": SegmentationResource(**(profile.get("segmentation") or {})),
         "video_roots": VideoRootsResource(roots=[str(r) for r in profile.get("video_roots") or []]),
+        "vision_model": VisionModelResource(**model_config(profile.get("vision_model"))),
+        "text_model": TextModelResource(**model_config(profile.get("text_model"))),
     }
 
 

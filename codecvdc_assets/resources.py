@@ -6,6 +6,10 @@ import os
 
 import dagster as dg
 
+from .models.client import ModelClient
+from .models.embedded.backend import TEXT_MODEL, VISION_MODEL
+from .models.factory import ModelSettings, build_client
+from .models.types import Sampling
 from .storage.frame_store import FrameStore
 from .storage.lake import Lake
 from .storage.registry import Registry
@@ -28,6 +32,9 @@ class LakeResource(dg.ConfigurableResource):
 
     def frame_uri(self, sha256: str) -> str:
         return os.path.relpath(self.frame_store().path(sha256), self.home)
+
+    def cache_dir(self) -> str:
+        return os.path.join(self.home, "cache", "model_calls")
 
     def spool_dir(self) -> str:
         path = os.path.join(self.home, "tmp")
@@ -58,3 +65,52 @@ class VideoRootsResource(dg.ConfigurableResource):
     """Folders (or files) the video sensor scans."""
 
     roots: list[str] = []
+
+
+class ModelResource(dg.ConfigurableResource):
+    """A model behind the one model interface: the embedded backend or an OpenAI-compatible endpoint.
+
+    `api_key` comes from the environment through dg.EnvVar (profiles name the variable with
+    `api_key_env`); it is never logged, written to metadata or part of a cache key or version.
+    """
+
+    backend: str = "embedded"
+    model: str = ""
+    base_urls: list[str] = []
+    api_key: str | None = None
+    concurrency: int = 8
+    per_endpoint_concurrency: int = 16
+    timeout_s: float = 120.0
+    max_retries: int = 4
+    temperature: float = 0.0
+    max_tokens: int = 1024
+    top_p: float = 1.0
+    seed: int | None = 0
+
+    def settings(self) -> ModelSettings:
+        return ModelSettings(
+            backend=self.backend,
+            model=self.model,
+            base_urls=list(self.base_urls),
+            api_key=self.api_key,
+            concurrency=self.concurrency,
+            per_endpoint_concurrency=self.per_endpoint_concurrency,
+            timeout_s=self.timeout_s,
+            max_retries=self.max_retries,
+            sampling=Sampling(self.temperature, self.max_tokens, self.top_p, self.seed),
+        )
+
+    def client(self, cache_dir: str | None) -> ModelClient:
+        return build_client(self.settings(), cache_dir)
+
+
+class VisionModelResource(ModelResource):
+    """The VLM for anchors, residuals and the vision baselines."""
+
+    model: str = VISION_MODEL
+
+
+class TextModelResource(ModelResource):
+    """The text LLM for narratives and VidCapQA answers."""
+
+    model: str = TEXT_MODEL

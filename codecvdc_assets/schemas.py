@@ -98,11 +98,35 @@ class FailuresSchema(pa.DataFrameModel):
         coerce = True
 
 
+class ModelCallsSchema(pa.DataFrameModel):
+    video_id: Series[str] = pa.Field(nullable=True)
+    asset: Series[str] = pa.Field(nullable=True)
+    task: Series[str]
+    backend: Series[str]
+    model: Series[str]
+    endpoint: Series[str]
+    prompt_tokens: Series[int] = pa.Field(ge=0)
+    completion_tokens: Series[int] = pa.Field(ge=0)
+    latency_s: Series[float] = pa.Field(ge=0)
+    status: Series[str] = pa.Field(isin=["ok", "truncated", "invalid", "error"])
+    cache_hit: Series[bool]
+    cache_key: Series[str]
+    error: Series[str] = pa.Field(nullable=True)
+    attempt: Series[int] = pa.Field(ge=1)
+    run_id: Series[str] = pa.Field(nullable=True)
+    recorded_at: Series[pd.Timestamp]
+
+    class Config:
+        strict = True
+        coerce = True
+
+
 TABLE_SCHEMAS: dict[str, type[pa.DataFrameModel]] = {
     "videos": VideosSchema,
     "segments": SegmentsSchema,
     "frames": FramesSchema,
     "failures": FailuresSchema,
+    "model_calls": ModelCallsSchema,
 }
 
 

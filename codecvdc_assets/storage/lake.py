@@ -18,6 +18,7 @@ from ..video.ids import is_valid_video_id
 from .atomic import atomic_write
 
 DATA_FILE = "data.parquet"
+GLOBAL = "_all"  # the partition folder of rows that belong to no single video (dataset-level assets)
 
 
 class Lake:
@@ -31,7 +32,7 @@ class Lake:
         return self.root / table
 
     def path(self, table: str, video_id: str, name: str = DATA_FILE) -> Path:
-        if not is_valid_video_id(video_id):
+        if video_id != GLOBAL and not is_valid_video_id(video_id):
             raise ValueError(f"refusing lake path for unsanitized video id {video_id!r}")
         return self.table_dir(table) / f"video_id={video_id}" / name
 

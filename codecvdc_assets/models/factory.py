@@ -1,0 +1,53 @@
+"""Build a ModelClient from plain settings (used by the Dagster resources and the CLI)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .cache import CallCache
+from .client import ModelClient
+from .embedded.backend import EmbeddedBackend
+from .openai_backend import OpenAIBackend
+from .types import Sampling
+
+BACKENDS = ("embedded", "openai")
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    backend: str
+    model: str
+    base_urls: list[str] = field(default_factory=list)
+    api_key: str | None = None
+    concurrency: int = 8
+    per_endpoint_concurrency: int = 16
+    timeout_s: float = 120.0
+    max_retries: int = 4
+    sampling: Sampling = Sampling()
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ValueError(f"unknown model backend {self.backend!r}; known: {', '.join(BACKENDS)}")
+        if self.backend == "openai" and not self.base_urls:
+            raise ValueError(f"model {self.model!r}: the openai backend needs base_urls")
+
+    def version_fields(self) -> dict:
+        """What changes answers (and so asset versions): never the key, URLs or concurrency."""
+        return {"backend": self.backend, "model": self.model, **self.sampling.as_dict()}
+
+
+def build_client(settings: ModelSettings, cache_dir: str | None) -> ModelClient:
+    if settings.backend == "embedded":
+        backend = EmbeddedBackend(settings.model)
+    else:
+        backend = OpenAIBackend(
+            settings.model,
+            settings.base_urls,
+            settings.api_key,
+            settings.per_endpoint_concurrency,
+            settings.timeout_s,
+            settings.max_retries,
+        )
+    cache = CallCache(cache_dir) if cache_dir else None
+    concurrency = settings.concurrency * (len(settings.base_urls) or 1)
+    return ModelClient(backend, settings.sampling, cache, concurrency)

@@ -1,0 +1,191 @@
+"""The embedded models behind an OpenAI-compatible HTTP API (`codecvdc serve-embedded`).
+
+Endpoints: POST /v1/chat/completions (JSON-schema response_format; the schema name is the task) and
+GET /v1/models. Binds to loopback by default. A FaultPlan injects latency and faults, so the real
+openai client, its retries and our schema handling are tested over real HTTP:
+
+- latency_s: added to every request;
+- script: faults for the first requests in order ("ok" for a clean one), then clean answers;
+- fault_rate + faults: otherwise each request gets a random fault with that probability (seeded).
+
+Faults: 429 (with Retry-After), 500, 503, malformed (invalid JSON), schema (valid JSON, wrong shape),
+empty (no content), truncated (cut in half, finish_reason "length"), timeout (sleeps `hang_s`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import socket
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from .embedded.backend import TEXT_MODEL, VISION_MODEL, EmbeddedError, answer
+
+FAULTS = ("429", "500", "503", "malformed", "schema", "empty", "truncated", "timeout")
+MODELS = (VISION_MODEL, TEXT_MODEL)
+
+
+@dataclass
+class FaultPlan:
+    latency_s: float = 0.0
+    fault_rate: float = 0.0
+    faults: tuple[str, ...] = ("429", "500", "malformed", "truncated")
+    script: list[str] = field(default_factory=list)
+    seed: int = 0
+    retry_after_s: float = 0.2
+    hang_s: float = 30.0
+    stats: Counter = field(default_factory=Counter)
+
+    def __post_init__(self) -> None:
+        unknown = [f for f in [*self.faults, *self.script] if f not in FAULTS and f != "ok"]
+        if unknown:
+            raise ValueError(f"unknown fault(s) {unknown}; known: {', '.join(FAULTS)}")
+        self._rng = random.Random(self.seed)
+        self._lock = threading.Lock()
+
+    def draw(self) -> str:
+        with self._lock:
+            if self.script:
+                outcome = self.script.pop(0)
+            elif self.fault_rate and self._rng.random() < self.fault_rate:
+                outcome = self._rng.choice(self.faults)
+            else:
+                outcome = "ok"
+            self.stats[outcome] += 1
+            self.stats["requests"] += 1
+            return outcome
+
+
+def create_app(plan: FaultPlan | None = None) -> Starlette:
+    plan = plan or FaultPlan()
+
+    async def models(_: Request) -> JSONResponse:
+        return JSONResponse(
+            {"object": "list", "data": [{"id": m, "object": "model", "owned_by": "codecvdc"} for m in MODELS]}
+        )
+
+    async def chat(request: Request) -> JSONResponse:
+        if plan.latency_s:
+            await asyncio.sleep(plan.latency_s)
+        try:
+            body = await request.json()
+        except json.JSONDecodeError:
+            return _error(400, "request body is not JSON")
+        model = body.get("model")
+        if model not in MODELS:
+            return _error(404, f"The model `{model}` does not exist.")
+        schema = (body.get("response_format") or {}).get("json_schema") or {}
+        task = schema.get("name")
+        if not task:
+            return _error(400, "response_format.json_schema.name (the task) is required")
+        outcome = plan.draw()
+        if outcome in ("429", "500", "503"):
+            headers = {"retry-after-ms": str(int(plan.retry_after_s * 1000))} if outcome == "429" else {}
+            return _error(int(outcome), f"injected fault {outcome}", headers)
+        if outcome == "timeout":
+            await asyncio.sleep(plan.hang_s)
+        try:
+            raw = await asyncio.to_thread(answer, body.get("messages") or [], task)
+        except EmbeddedError as exc:
+            return _error(400, str(exc))
+        content, finish, completion = raw.text, "stop", raw.completion_tokens
+        max_tokens = body.get("max_tokens") or body.get("max_completion_tokens")
+        if outcome == "truncated" or (max_tokens and completion > max_tokens):
+            content, finish = content[: len(content) // 2], "length"
+        elif outcome == "malformed":
+            content = content[: max(1, len(content) // 3)] + ' "unterminated'
+        elif outcome == "schema":
+            content = json.dumps({"unexpected": True})
+        elif outcome == "empty":
+            content = ""
+        return JSONResponse(
+            {
+                "id": f"chatcmpl-{int(time.time() * 1e6)}",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": model,
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": content},
+                        "finish_reason": finish,
+                    }
+                ],
+                "usage": {
+                    "prompt_tokens": raw.prompt_tokens,
+                    "completion_tokens": completion,
+                    "total_tokens": raw.prompt_tokens + completion,
+                },
+            }
+        )
+
+    app = Starlette(
+        routes=[Route("/v1/chat/completions", chat, methods=["POST"]), Route("/v1/models", models)]
+    )
+    app.state.plan = plan
+    return app
+
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(
+        {"error": {"message": message, "type": "server_error", "code": status}}, status, headers
+    )
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+class LoopbackServer:
+    """The server in a background thread (tests and benchmarks): `with LoopbackServer(plan) as s:`."""
+
+    def __init__(self, plan: FaultPlan | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.plan = plan or FaultPlan()
+        self.host = host
+        self.port = port or free_port(host)
+        config = uvicorn.Config(
+            create_app(self.plan),
+            host=host,
+            port=self.port,
+            log_level="warning",
+            access_log=False,
+            timeout_keep_alive=30,
+            backlog=2048,
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, name="loopback-server", daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}/v1"
+
+    def __enter__(self) -> LoopbackServer:
+        self._thread.start()
+        deadline = time.monotonic() + 30
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError(f"loopback server did not start on {self.host}:{self.port}")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+
+
+def serve(host: str, port: int, plan: FaultPlan) -> None:
+    """Run in the foreground (the CLI)."""
+    uvicorn.run(create_app(plan), host=host, port=port, log_level="info")
