@@ -1,0 +1,66 @@
+"""The embedded backend through the model interface, on generated frames with known content."""
+
+from __future__ import annotations
+
+from model_helpers import (
+    anchor_request,
+    background,
+    panning_frames,
+    qa_request,
+    red_square_frames,
+    residual_request,
+)
+
+from codecvdc_assets.models.client import ModelClient
+from codecvdc_assets.models.embedded.backend import TEXT_MODEL, EmbeddedBackend
+from codecvdc_assets.models.embedded.spatial import ZONE_NAMES
+
+COLUMN = {z: i % 3 for i, z in enumerate(ZONE_NAMES)}
+
+
+def test_moving_red_square_goes_right_and_zones_move_left_to_right() -> None:
+    client = ModelClient(EmbeddedBackend())
+    residuals = client.complete(residual_request(red_square_frames(8)))["residuals"]
+    assert len(residuals) == 7
+    assert [r["frame_pair"] for r in residuals] == [[i, i + 1] for i in range(7)]
+    assert all(r["change_type"] == "continuous" for r in residuals)
+    assert all(r["direction"] == "right" and r["subject"] == "red object" for r in residuals)
+    columns = [COLUMN[r["zone_from"]] for r in residuals] + [COLUMN[residuals[-1]["zone_to"]]]
+    assert columns == sorted(columns) and columns[0] == 0 and columns[-1] == 2
+
+
+def test_global_horizontal_shift_is_a_camera_pan() -> None:
+    residuals = ModelClient(EmbeddedBackend()).complete(residual_request(panning_frames()))["residuals"]
+    assert {r["change_type"] for r in residuals} == {"camera"}
+    assert {r["direction"] for r in residuals} == {"left"}  # content moves right: the camera pans left
+    assert all("pans left" in r["delta_caption"] for r in residuals)
+
+
+def test_static_clip_gives_none() -> None:
+    still = background()
+    residuals = ModelClient(EmbeddedBackend()).complete(residual_request([still] * 5))["residuals"]
+    assert [r["change_type"] for r in residuals] == ["none"] * 4
+    assert all(r["delta_caption"] == "No visible change." for r in residuals)
+
+
+def test_anchor_describes_colours_and_positions() -> None:
+    frame = red_square_frames(1)[0]
+    answer = ModelClient(EmbeddedBackend()).complete(anchor_request(frame))
+    red = [e for e in answer["entities"] if e["label"] == "red object"]
+    assert len(red) == 1 and red[0]["zone"] == "center-left"
+    assert "red object at center-left" in answer["caption"]
+    assert "Layout:" in answer["caption"] and "0 face(s)" in answer["caption"]
+
+
+def test_text_model_answers_from_the_caption_or_says_unknown() -> None:
+    client = ModelClient(EmbeddedBackend(TEXT_MODEL))
+    caption = "The camera pans left. The red object moves right from center-left to center."
+    options = {"A": "left", "B": "right", "C": "up", "D": "down"}
+    direction = client.complete(qa_request(caption, "Which way does the red object move?", options))
+    assert direction["answer"] == "B" and "right" in direction["observation"]
+    camera = client.complete(
+        qa_request(caption, "How does the camera move?", {"A": "pans left", "B": "pans right"})
+    )
+    assert camera["answer"] == "A"
+    unknown = client.complete(qa_request(caption, "How many people are there?", {"A": "one", "B": "two"}))
+    assert unknown["answer"] == "unknown"
