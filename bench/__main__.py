@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from . import segmentation
+from . import models, segmentation
 
-SUITES = {"segmentation": segmentation.main}
+SUITES = {"segmentation": segmentation.main, "models": models.main}
 
 
 def main(argv: list[str]) -> int:

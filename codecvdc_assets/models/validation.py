@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
 import jsonschema
+
+
+@functools.lru_cache(maxsize=64)
+def _validator(schema_json: str) -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(json.loads(schema_json))
 
 
 def parse_answer(text: str, schema: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
@@ -20,7 +26,7 @@ def parse_answer(text: str, schema: dict[str, Any]) -> tuple[dict[str, Any] | No
         data = json.loads(body)
     except json.JSONDecodeError as exc:
         return None, f"not valid JSON ({exc.msg} at char {exc.pos})"
-    validator = jsonschema.Draft202012Validator(schema)
+    validator = _validator(json.dumps(schema, sort_keys=True))
     errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
     if errors:
         first = errors[0]
