@@ -1,1 +1,1 @@
-"""Reserved for later stages (see DESIGN.md section 1)."""
+"""Dagster-free CodecCap caption logic: prompts, windows, requests, acceptance rules, tables."""
