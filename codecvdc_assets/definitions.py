@@ -10,9 +10,11 @@ from typing import Any
 
 import dagster as dg
 
+from .assets.captions import build_caption_assets
 from .assets.segments import build_segments_assets
 from .assets.videos import build_videos_asset
 from .resources import (
+    CaptioningResource,
     LakeResource,
     SegmentationResource,
     TextModelResource,
@@ -42,12 +44,17 @@ def build_resources(profile: dict[str, Any], home: str | None = None) -> dict[st
         "video_roots": VideoRootsResource(roots=[str(r) for r in profile.get("video_roots") or []]),
         "vision_model": VisionModelResource(**model_config(profile.get("vision_model"))),
         "text_model": TextModelResource(**model_config(profile.get("text_model"))),
+        "captioning": CaptioningResource(**(profile.get("captioning") or {})),
     }
 
 
 def build_assets(resources: dict[str, Any]) -> list[dg.AssetsDefinition]:
     seg = resources["segmentation"]
-    return [build_videos_asset(seg), build_segments_assets(seg)]
+    return [
+        build_videos_asset(seg),
+        build_segments_assets(seg),
+        *build_caption_assets(resources["vision_model"], resources["text_model"], resources["captioning"]),
+    ]
 
 
 def build_definitions(profile_name: str | None = None, home: str | None = None) -> dg.Definitions:

@@ -114,3 +114,14 @@ class TextModelResource(ModelResource):
     """The text LLM for narratives and VidCapQA answers."""
 
     model: str = TEXT_MODEL
+
+
+class CaptioningResource(dg.ConfigurableResource):
+    """Caption-chain settings: residual windows and the word-count bounds the dataset checks enforce."""
+
+    window_size: int = 8
+    window_overlap: int = 1
+    anchor_words_min: int = 10
+    anchor_words_max: int = 1500
+    residual_words_min: int = 1
+    residual_words_max: int = 120

@@ -121,12 +121,114 @@ class ModelCallsSchema(pa.DataFrameModel):
         coerce = True
 
 
+CHANGE_TYPES = ["continuous", "discrete", "attribute", "camera", "none"]
+
+
+class AnchorsSchema(pa.DataFrameModel):
+    video_id: Series[str]
+    segment_idx: Series[int] = pa.Field(ge=0)
+    t_s: Series[float] = pa.Field(ge=0)
+    frame_sha256: Series[str] = pa.Field(str_matches=r"^[0-9a-f]{64}$")
+    caption: Series[str] = pa.Field(str_length={"min_value": 1})
+    n_words: Series[int] = pa.Field(ge=1)
+    entities_json: Series[str]
+    model: Series[str]
+    version: Series[str]
+
+    class Config:
+        strict = True
+        coerce = True
+
+
+class ResidualsSchema(pa.DataFrameModel):
+    video_id: Series[str]
+    segment_idx: Series[int] = pa.Field(ge=0)
+    pair_idx: Series[int] = pa.Field(ge=0)
+    t_prev_s: Series[float] = pa.Field(ge=0)
+    t_s: Series[float] = pa.Field(ge=0)
+    delta_caption: Series[str] = pa.Field(str_length={"min_value": 1})
+    change_type: Series[str] = pa.Field(isin=CHANGE_TYPES)
+    subject: Series[str]
+    zone_from: Series[str]
+    zone_to: Series[str]
+    direction: Series[str]
+    n_words: Series[int] = pa.Field(ge=1)
+    model: Series[str]
+    version: Series[str]
+
+    @pa.dataframe_check
+    def pairs_in_time_order(cls, df: pd.DataFrame) -> bool:
+        return bool((df["t_s"] > df["t_prev_s"]).all())
+
+    class Config:
+        strict = True
+        coerce = True
+
+
+class EvidenceSchema(pa.DataFrameModel):
+    video_id: Series[str]
+    segment_idx: Series[int] = pa.Field(ge=0)
+    event_idx: Series[int] = pa.Field(ge=0)
+    t_start_s: Series[float] = pa.Field(ge=0)
+    t_end_s: Series[float] = pa.Field(ge=0)
+    event: Series[str]
+    change_type: Series[str] = pa.Field(isin=CHANGE_TYPES)
+    subject: Series[str]
+    direction: Series[str]
+    zone_from: Series[str]
+    zone_to: Series[str]
+    support: Series[int] = pa.Field(ge=1)
+    accepted: Series[bool]
+    rule: Series[str] = pa.Field(
+        isin=["continuous", "contradiction", "discrete", "attribute", "attribute_lock"]
+    )
+    reason: Series[str]
+
+    class Config:
+        strict = True
+        coerce = True
+
+
+class SceneNarrativesSchema(pa.DataFrameModel):
+    video_id: Series[str]
+    segment_idx: Series[int] = pa.Field(ge=0)
+    start_s: Series[float] = pa.Field(ge=0)
+    end_s: Series[float]
+    narrative: Series[str] = pa.Field(str_length={"min_value": 1})
+    n_words: Series[int] = pa.Field(ge=1)
+    n_evidence: Series[int] = pa.Field(ge=0)
+    model: Series[str]
+    version: Series[str]
+
+    class Config:
+        strict = True
+        coerce = True
+
+
+class VideoNarrativesSchema(pa.DataFrameModel):
+    video_id: Series[str]
+    narrative: Series[str] = pa.Field(str_length={"min_value": 1})
+    n_words: Series[int] = pa.Field(ge=1)
+    n_segments: Series[int] = pa.Field(ge=1)
+    model: Series[str]
+    version: Series[str]
+
+    class Config:
+        strict = True
+        coerce = True
+
+
 TABLE_SCHEMAS: dict[str, type[pa.DataFrameModel]] = {
     "videos": VideosSchema,
     "segments": SegmentsSchema,
     "frames": FramesSchema,
     "failures": FailuresSchema,
     "model_calls": ModelCallsSchema,
+    "anchors": AnchorsSchema,
+    "residuals": ResidualsSchema,
+    "evidence": EvidenceSchema,
+    "scene_narratives": SceneNarrativesSchema,
+    "video_narratives": VideoNarrativesSchema,
 }
 
 

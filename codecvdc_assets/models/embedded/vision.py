@@ -99,7 +99,10 @@ def salient_blobs(image: np.ndarray, max_blobs: int = 4) -> list[Blob]:
 def foreground_blobs(frame: np.ndarray, background: np.ndarray, max_blobs: int = 4) -> list[Blob]:
     diff = cv2.absdiff(frame, background).max(axis=2)
     mask = (diff > 40).astype(np.uint8)
-    return _blobs(mask, frame, max_blobs)
+    # A slow object overlaps itself across a short window and leaks into the median background; where it
+    # has moved on, the frame shows true background there: a "ghost" in the frame's dominant colour.
+    scene_colour = dominant(name_map(frame), 1)[0][0]
+    return [b for b in _blobs(mask, frame, max_blobs + 2) if b.colour != scene_colour][:max_blobs]
 
 
 def _blobs(mask: np.ndarray, image: np.ndarray, max_blobs: int) -> list[Blob]:

@@ -1,0 +1,240 @@
+"""The CodecCap caption chain, per video: anchors -> residuals -> evidence -> scene -> video narratives.
+
+| asset | inputs | model | output |
+|---|---|---|---|
+| anchors | frames (is_anchor) | vision, prompts/anchor.md | lake/anchors |
+| residuals | frames (windows per segment) | vision, prompts/residual.md | lake/residuals |
+| evidence | anchors, residuals | none: acceptance rules in code | lake/evidence |
+| scene_narratives | segments, anchors, evidence | text, prompts/scene.md | lake/scene_narratives |
+| video_narratives | scene_narratives | text, prompts/video.md | lake/video_narratives |
+
+Versions hash the prompt file, the model and sampling settings, and a logic version: editing a prompt
+makes that asset and everything downstream stale, nothing upstream.
+"""
+
+from contextlib import contextmanager
+
+import dagster as dg
+
+from ..captioning import chain
+from ..captioning.prompts import load_prompt, prompt_hash
+from ..models.client import ModelClient
+from ..partitions import videos_partitions
+from ..resources import CaptioningResource, LakeResource, TextModelResource, VisionModelResource
+from ..storage.model_calls import write_model_calls
+from ..versioning import code_version
+from ._shell import markdown_table, per_video, refresh_catalog
+
+LOGIC = {
+    "anchors": "v1",
+    "residuals": "v1",
+    "evidence": "v1",
+    "scene_narratives": "v1",
+    "video_narratives": "v1",
+}
+
+
+@contextmanager
+def recorded(context: dg.AssetExecutionContext, lake: LakeResource, client: ModelClient):
+    """Write the client's call records to the lake whatever happens (a failed run keeps its calls)."""
+    try:
+        yield client
+    finally:
+        write_model_calls(lake.lake(), client.records, context.run_id)  # this asset's client: its calls only
+
+
+def token_metadata(client: ModelClient) -> dict:
+    records = client.records
+    return {
+        "model_calls": sum(not r.cache_hit for r in records),
+        "cache_hits": sum(r.cache_hit for r in records),
+        "prompt_tokens": sum(r.prompt_tokens for r in records),
+        "completion_tokens": sum(r.completion_tokens for r in records),
+    }
+
+
+def build_caption_assets(vision: VisionModelResource, text: TextModelResource, cap: CaptioningResource):
+    v_model, t_model = vision.settings().version_fields(), text.settings().version_fields()
+    versions = {
+        "anchors": code_version(LOGIC["anchors"], prompt=prompt_hash("anchor"), model=v_model),
+        "residuals": code_version(
+            LOGIC["residuals"],
+            prompt=prompt_hash("residual"),
+            model=v_model,
+            window=[cap.window_size, cap.window_overlap],
+        ),
+        "evidence": code_version(LOGIC["evidence"]),
+        "scene_narratives": code_version(
+            LOGIC["scene_narratives"], prompt=prompt_hash("scene"), model=t_model
+        ),
+        "video_narratives": code_version(
+            LOGIC["video_narratives"], prompt=prompt_hash("video"), model=t_model
+        ),
+    }
+    common = {"partitions_def": videos_partitions, "group_name": "captions", "kinds": {"python", "parquet"}}
+
+    @dg.asset(
+        deps=["frames"],
+        code_version=versions["anchors"],
+        description="Keyframe anchor caption per segment.",
+        **common,
+    )
+    def anchors(context: dg.AssetExecutionContext, lake: LakeResource, vision_model: VisionModelResource):
+        vid = context.partition_key
+        client = vision_model.client(lake.cache_dir())
+        with per_video(context, lake, ["anchors"]), recorded(context, lake, client):
+            frames = lake.lake().read("frames", vid)
+            table = chain.caption_anchors(
+                vid, frames, lake.frame_store().read, client, load_prompt("anchor"), versions["anchors"]
+            )
+            lake.lake().write("anchors", vid, table)
+        refresh_catalog(context, lake)
+        first = table.iloc[0]["caption"] if len(table) else ""
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": len(table),
+                "words_total": int(table["n_words"].sum()),
+                "words_per_anchor": float(table["n_words"].mean()) if len(table) else 0.0,
+                **token_metadata(client),
+                "preview": dg.MetadataValue.md(f"**Segment 0 anchor**\n\n{first[:1500]}"),
+            }
+        )
+
+    @dg.asset(
+        deps=["frames"],
+        code_version=versions["residuals"],
+        description="Delta-only captions per adjacent frame pair, in sliding windows.",
+        **common,
+    )
+    def residuals(
+        context: dg.AssetExecutionContext,
+        lake: LakeResource,
+        vision_model: VisionModelResource,
+        captioning: CaptioningResource,
+    ):
+        vid = context.partition_key
+        client = vision_model.client(lake.cache_dir())
+        settings = chain.ChainSettings(captioning.window_size, captioning.window_overlap)
+        with per_video(context, lake, ["residuals"]), recorded(context, lake, client):
+            frames = lake.lake().read("frames", vid)
+            table = chain.caption_residuals(
+                vid,
+                frames,
+                lake.frame_store().read,
+                client,
+                load_prompt("residual"),
+                versions["residuals"],
+                settings,
+            )
+            lake.lake().write("residuals", vid, table)
+        refresh_catalog(context, lake)
+        none_share = float((table["change_type"] == "none").mean()) if len(table) else 0.0
+        preview = table.head(8)[["segment_idx", "t_s", "change_type", "delta_caption"]].to_dict("records")
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": len(table),
+                "none_share": round(none_share, 4),
+                "words_per_residual": float(table["n_words"].mean()) if len(table) else 0.0,
+                "change_types": dg.MetadataValue.json(table["change_type"].value_counts().to_dict()),
+                **token_metadata(client),
+                "preview": dg.MetadataValue.md(markdown_table(preview)),
+            }
+        )
+
+    @dg.asset(
+        deps=["anchors", "residuals"],
+        code_version=versions["evidence"],
+        description="Acceptance rules over residuals (in code): one row per candidate event.",
+        **common,
+    )
+    def evidence(context: dg.AssetExecutionContext, lake: LakeResource):
+        vid = context.partition_key
+        with per_video(context, lake, ["evidence"]):
+            table = chain.build_evidence(
+                vid, lake.lake().read("anchors", vid), lake.lake().read("residuals", vid)
+            )
+            lake.lake().write("evidence", vid, table)
+        refresh_catalog(context, lake)
+        by_rule = table.groupby(["rule", "accepted"]).size().reset_index(name="n").to_dict("records")
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": len(table),
+                "accepted": int(table["accepted"].sum()),
+                "rejected": int((~table["accepted"]).sum()),
+                "by_rule": dg.MetadataValue.md(markdown_table(by_rule)),
+            }
+        )
+
+    @dg.asset(
+        deps=["segments", "anchors", "evidence"],
+        code_version=versions["scene_narratives"],
+        description="One paragraph per scene: anchor + accepted evidence.",
+        **common,
+    )
+    def scene_narratives(
+        context: dg.AssetExecutionContext, lake: LakeResource, text_model: TextModelResource
+    ):
+        vid = context.partition_key
+        client = text_model.client(lake.cache_dir())
+        with per_video(context, lake, ["scene_narratives"]), recorded(context, lake, client):
+            store = lake.lake()
+            anchors_t, residuals_t = store.read("anchors", vid), store.read("residuals", vid)
+            table = chain.narrate_scenes(
+                vid,
+                store.read("segments", vid),
+                anchors_t,
+                store.read("evidence", vid),
+                client,
+                load_prompt("scene"),
+                versions["scene_narratives"],
+            )
+            store.write("scene_narratives", vid, table)
+        refresh_catalog(context, lake)
+        first_res = residuals_t[residuals_t["segment_idx"] == 0].head(5)
+        lines = "\n".join(
+            f"- {r.t_s:.1f} s [{r.change_type}] {r.delta_caption}" for r in first_res.itertuples()
+        )
+        preview = (
+            f"**Anchor (segment 0)**\n\n{anchors_t.iloc[0]['caption'][:800]}\n\n**First residuals**\n\n"
+            f"{lines or '(none)'}\n\n**Scene narrative**\n\n{table.iloc[0]['narrative'][:1500]}"
+        )
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": len(table),
+                "words_per_scene": float(table["n_words"].mean()),
+                **token_metadata(client),
+                "preview": dg.MetadataValue.md(preview),
+            }
+        )
+
+    @dg.asset(
+        deps=["scene_narratives"],
+        code_version=versions["video_narratives"],
+        description="The whole-video narrative from the scene narratives in order.",
+        **common,
+    )
+    def video_narratives(
+        context: dg.AssetExecutionContext, lake: LakeResource, text_model: TextModelResource
+    ):
+        vid = context.partition_key
+        client = text_model.client(lake.cache_dir())
+        with per_video(context, lake, ["video_narratives"]), recorded(context, lake, client):
+            table = chain.narrate_video(
+                vid,
+                lake.lake().read("scene_narratives", vid),
+                client,
+                load_prompt("video"),
+                versions["video_narratives"],
+            )
+            lake.lake().write("video_narratives", vid, table)
+        refresh_catalog(context, lake)
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": 1,
+                "words": int(table.iloc[0]["n_words"]),
+                **token_metadata(client),
+                "preview": dg.MetadataValue.md(table.iloc[0]["narrative"][:3000]),
+            }
+        )
+
+    return [anchors, residuals, evidence, scene_narratives, video_narratives]

@@ -1,0 +1,331 @@
+"""The four caption levels for one video, as plain functions over lake tables and a ModelClient.
+
+Each function builds its model requests, runs them through the client (cache, validation, records)
+and returns the rows of its table. `read_image(sha256) -> bytes` reads a stored frame.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pandas as pd
+
+from ..models import messages as m
+from ..models.client import ModelClient
+from ..models.task_schemas import SCHEMAS
+from ..models.types import ModelCallError, ModelRequest
+from ..schemas import empty_frame
+from .evidence import Residual, accept
+from .windows import windows
+
+ImageReader = Callable[[str], bytes]
+
+
+@dataclass(frozen=True)
+class ChainSettings:
+    window_size: int = 8
+    window_overlap: int = 1
+
+
+def n_words(text: str) -> int:
+    return len(text.split())
+
+
+def _json_block(data: object) -> str:
+    return "```json\n" + json.dumps(data, ensure_ascii=False) + "\n```"
+
+
+def _frame(df: pd.DataFrame) -> pd.DataFrame:
+    return df.sort_values(["segment_idx", "t_s"]).reset_index(drop=True)
+
+
+# ------------------------------------------------------------------------------------------ anchors
+
+
+def anchor_requests(
+    video_id: str, frames: pd.DataFrame, read_image: ImageReader, prompt: str
+) -> list[ModelRequest]:
+    anchors = _frame(frames[frames["is_anchor"]])
+    return [
+        ModelRequest(
+            "anchor",
+            [
+                m.system(prompt),
+                m.user(
+                    f"Scene {int(row.segment_idx)}, frame at {row.t_s:.2f} s.",
+                    m.image_part(read_image(row.sha256)),
+                ),
+            ],
+            SCHEMAS["anchor"],
+            video_id=video_id,
+            asset="anchors",
+        )
+        for row in anchors.itertuples()
+    ]
+
+
+def caption_anchors(
+    video_id: str,
+    frames: pd.DataFrame,
+    read_image: ImageReader,
+    client: ModelClient,
+    prompt: str,
+    version: str,
+) -> pd.DataFrame:
+    anchors = _frame(frames[frames["is_anchor"]])
+    results = client.complete_many(anchor_requests(video_id, frames, read_image, prompt))
+    rows = []
+    for row, result in zip(anchors.itertuples(), results, strict=True):
+        caption = result.data["caption"].strip()
+        rows.append(
+            {
+                "video_id": video_id,
+                "segment_idx": int(row.segment_idx),
+                "t_s": float(row.t_s),
+                "frame_sha256": row.sha256,
+                "caption": caption,
+                "n_words": n_words(caption),
+                "entities_json": json.dumps(result.data.get("entities", []), ensure_ascii=False),
+                "model": client.backend.model,
+                "version": version,
+            }
+        )
+    return pd.DataFrame(rows) if rows else empty_frame("anchors")
+
+
+# ------------------------------------------------------------------------------------------ residuals
+
+
+def residual_requests(
+    video_id: str, frames: pd.DataFrame, read_image: ImageReader, prompt: str, settings: ChainSettings
+) -> list[tuple[int, list[int], ModelRequest]]:
+    """(segment_idx, frame positions of the window, request) for every window of every segment."""
+    out = []
+    for segment_idx, seg in _frame(frames).groupby("segment_idx", sort=True):
+        seg = seg.reset_index(drop=True)
+        for window in windows(len(seg), settings.window_size, settings.window_overlap):
+            part = seg.iloc[window.start : window.stop]
+            info = {
+                "segment_idx": int(segment_idx),
+                "first_frame_index": window.start,
+                "frame_times_s": [round(float(t), 3) for t in part["t_s"]],
+                "pairs": [list(p) for p in window.pairs],
+            }
+            images = [m.image_part(read_image(sha)) for sha in part["sha256"]]
+            request = ModelRequest(
+                "residual",
+                [
+                    m.system(prompt),
+                    m.user(
+                        f"Frames {window.start} to {window.stop - 1} of scene {int(segment_idx)}.",
+                        _json_block(info),
+                        *images,
+                    ),
+                ],
+                SCHEMAS["residual"],
+                video_id=video_id,
+                asset="residuals",
+            )
+            out.append((int(segment_idx), [p[0] for p in window.pairs], request))
+    return out
+
+
+def caption_residuals(
+    video_id: str,
+    frames: pd.DataFrame,
+    read_image: ImageReader,
+    client: ModelClient,
+    prompt: str,
+    version: str,
+    settings: ChainSettings,
+) -> pd.DataFrame:
+    plan = residual_requests(video_id, frames, read_image, prompt, settings)
+    results = client.complete_many([request for _, _, request in plan])
+    by_segment = {k: g.reset_index(drop=True) for k, g in _frame(frames).groupby("segment_idx")}
+    rows = []
+    for (segment_idx, firsts, _), result in zip(plan, results, strict=True):
+        got = {tuple(item["frame_pair"]): item for item in result.data["residuals"]}
+        seg = by_segment[segment_idx]
+        for i in firsts:
+            item = got.get((i, i + 1))
+            if item is None:
+                raise ModelCallError(
+                    f"residuals: the model answered no residual for frame pair [{i}, {i + 1}] of "
+                    f"segment {segment_idx} (it returned {sorted(got)})"
+                )
+            caption = item["delta_caption"].strip() or "No visible change."
+            rows.append(
+                {
+                    "video_id": video_id,
+                    "segment_idx": segment_idx,
+                    "pair_idx": i,
+                    "t_prev_s": float(seg.loc[i, "t_s"]),
+                    "t_s": float(seg.loc[i + 1, "t_s"]),
+                    "delta_caption": caption,
+                    "change_type": item["change_type"],
+                    "subject": item["subject"],
+                    "zone_from": item["zone_from"],
+                    "zone_to": item["zone_to"],
+                    "direction": item["direction"],
+                    "n_words": n_words(caption),
+                    "model": client.backend.model,
+                    "version": version,
+                }
+            )
+    return pd.DataFrame(rows) if rows else empty_frame("residuals")
+
+
+# ------------------------------------------------------------------------------------------ evidence
+
+
+def build_evidence(video_id: str, anchors: pd.DataFrame, residuals: pd.DataFrame) -> pd.DataFrame:
+    entities = {int(r.segment_idx): json.loads(r.entities_json) for r in anchors.itertuples()}
+    rows = []
+    for segment_idx in sorted(entities):
+        seg = residuals[residuals["segment_idx"] == segment_idx]
+        claims = [
+            Residual(
+                int(r.pair_idx),
+                float(r.t_prev_s),
+                float(r.t_s),
+                r.delta_caption,
+                r.change_type,
+                r.subject,
+                r.zone_from,
+                r.zone_to,
+                r.direction,
+            )
+            for r in seg.itertuples()
+        ]
+        for event in accept(segment_idx, claims, entities[segment_idx]):
+            row = event.as_row()
+            row.pop("first_pair")
+            rows.append({"video_id": video_id, **row})
+    if not rows:
+        return empty_frame("evidence")
+    frame = pd.DataFrame(rows)
+    frame.insert(2, "event_idx", frame.groupby("segment_idx").cumcount())
+    return frame
+
+
+# ------------------------------------------------------------------------------------------ narratives
+
+
+def scene_requests(
+    video_id: str, segments: pd.DataFrame, anchors: pd.DataFrame, evidence: pd.DataFrame, prompt: str
+) -> list[ModelRequest]:
+    requests = []
+    for seg in segments.sort_values("segment_idx").itertuples():
+        anchor = anchors[anchors["segment_idx"] == seg.segment_idx].iloc[0]
+        accepted = evidence[
+            (evidence["segment_idx"] == seg.segment_idx)
+            & evidence["accepted"]
+            & (evidence["rule"] != "attribute_lock")
+        ]
+        data = {
+            "segment": {
+                "segment_idx": int(seg.segment_idx),
+                "start_s": round(float(seg.start_s), 3),
+                "end_s": round(float(seg.end_s), 3),
+            },
+            "anchor": {"caption": anchor["caption"], "entities": json.loads(anchor["entities_json"])},
+            "evidence": [
+                {
+                    "t_s": round(float(e.t_start_s), 3),
+                    "t_end_s": round(float(e.t_end_s), 3),
+                    "event": e.event,
+                    "change_type": e.change_type,
+                    "subject": e.subject,
+                    "direction": e.direction,
+                    "zone_from": e.zone_from,
+                    "zone_to": e.zone_to,
+                    "support": int(e.support),
+                }
+                for e in accepted.itertuples()
+            ],
+        }
+        requests.append(
+            ModelRequest(
+                "scene",
+                [m.system(prompt), m.user("Write the scene narrative.", _json_block(data))],
+                SCHEMAS["scene"],
+                video_id=video_id,
+                asset="scene_narratives",
+            )
+        )
+    return requests
+
+
+def narrate_scenes(
+    video_id: str,
+    segments: pd.DataFrame,
+    anchors: pd.DataFrame,
+    evidence: pd.DataFrame,
+    client: ModelClient,
+    prompt: str,
+    version: str,
+) -> pd.DataFrame:
+    requests = scene_requests(video_id, segments, anchors, evidence, prompt)
+    results = client.complete_many(requests)
+    rows = []
+    for seg, result in zip(segments.sort_values("segment_idx").itertuples(), results, strict=True):
+        narrative = result.data["narrative"].strip()
+        n_ev = int(
+            (
+                (evidence["segment_idx"] == seg.segment_idx)
+                & evidence["accepted"]
+                & (evidence["rule"] != "attribute_lock")
+            ).sum()
+        )
+        rows.append(
+            {
+                "video_id": video_id,
+                "segment_idx": int(seg.segment_idx),
+                "start_s": float(seg.start_s),
+                "end_s": float(seg.end_s),
+                "narrative": narrative,
+                "n_words": n_words(narrative),
+                "n_evidence": n_ev,
+                "model": client.backend.model,
+                "version": version,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def narrate_video(
+    video_id: str, scenes: pd.DataFrame, client: ModelClient, prompt: str, version: str
+) -> pd.DataFrame:
+    data = {
+        "scenes": [
+            {
+                "segment_idx": int(s.segment_idx),
+                "start_s": round(float(s.start_s), 3),
+                "end_s": round(float(s.end_s), 3),
+                "narrative": s.narrative,
+            }
+            for s in scenes.sort_values("segment_idx").itertuples()
+        ]
+    }
+    request = ModelRequest(
+        "video",
+        [m.system(prompt), m.user("Write the video narrative.", _json_block(data))],
+        SCHEMAS["video"],
+        video_id=video_id,
+        asset="video_narratives",
+    )
+    narrative = client.complete_many([request])[0].data["narrative"].strip()
+    return pd.DataFrame(
+        [
+            {
+                "video_id": video_id,
+                "narrative": narrative,
+                "n_words": n_words(narrative),
+                "n_segments": len(scenes),
+                "model": client.backend.model,
+                "version": version,
+            }
+        ]
+    )
