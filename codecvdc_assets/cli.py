@@ -56,6 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--video", action="append", metavar="ID", help="a video id (repeatable; default: all)")
     p.add_argument("--select", action="append", metavar="ASSET", help="an asset (repeatable; default: all)")
     p.add_argument("--profile", metavar="NAME", help="deployment profile in resources/ (default: embedded)")
+    p.add_argument(
+        "--stale",
+        action="store_true",
+        help="only what is missing, stale or failed, plus everything downstream of it",
+    )
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("status", help="per video and asset: missing, fresh, stale, failed")
@@ -163,7 +168,7 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .orchestration import expand_selection, get_instance, materialize_many
+    from .orchestration import expand_selection, get_instance, materialize_many, stale_selection
     from .storage.catalog import ensure_catalog
     from .storage.lake import Lake
 
@@ -181,8 +186,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise CliError(str(exc)) from exc
     names = [k.to_user_string() for k in keys]
-    total_assets = len(videos) * len(keys)
-    print(f"materializing {', '.join(names)} for {len(videos)} video(s); home {home}")
+    instance = get_instance()
+    if args.stale:
+        plan = stale_selection(defs, instance, Lake(home), videos, keys)
+        if not plan:
+            print(f"nothing to do: {len(videos)} video(s) fresh for {', '.join(names)}")
+            return 0
+    else:
+        plan = {video_id: keys for video_id in videos}
+    videos = list(plan)
+    total_assets = sum(len(v) for v in plan.values())
+    what = "stale or missing assets" if args.stale else ", ".join(names)
+    print(f"materializing {what} for {len(videos)} video(s); home {home}")
     state = {"assets": 0, "failed": 0, "start": time.perf_counter()}
 
     def on_done(n: int, outcome) -> None:
@@ -196,8 +211,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             flush=True,
         )
 
-    instance = get_instance()
-    outcomes = materialize_many(defs, instance, videos, keys, Lake(home), on_done)
+    outcomes = materialize_many(defs, instance, plan, Lake(home), on_done)
     ensure_catalog(home)
     failed = [o for o in outcomes if not o.ok]
     print(

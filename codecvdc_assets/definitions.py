@@ -13,6 +13,7 @@ import dagster as dg
 from .assets.captions import build_caption_assets
 from .assets.segments import build_segments_assets
 from .assets.videos import build_videos_asset
+from .checks.captions import CHECKS
 from .resources import (
     CaptioningResource,
     LakeResource,
@@ -21,8 +22,8 @@ from .resources import (
     VideoRootsResource,
     VisionModelResource,
 )
-from .schedules import SCHEDULES
-from .sensors import video_files_sensor
+from .schedules import build_backfill_schedule
+from .sensors import build_stale_sensor, video_files_sensor
 from .settings import codecvdc_home, load_profile
 
 
@@ -60,12 +61,19 @@ def build_assets(resources: dict[str, Any]) -> list[dg.AssetsDefinition]:
 def build_definitions(profile_name: str | None = None, home: str | None = None) -> dg.Definitions:
     profile = load_profile(profile_name)
     resources = build_resources(profile, home)
-    return dg.Definitions(
+    automation = profile.get("automation") or {}
+    holder: list[dg.Definitions] = []
+    stale_sensor = build_stale_sensor(lambda: holder[0])
+    backfill = build_backfill_schedule(lambda: holder[0], automation.get("backfill_cron", "0 3 * * *"))
+    defs = dg.Definitions(
         assets=build_assets(resources),
-        sensors=[video_files_sensor],
-        schedules=SCHEDULES,
+        asset_checks=CHECKS,
+        sensors=[video_files_sensor, stale_sensor],
+        schedules=[backfill],
         resources=resources,
     )
+    holder.append(defs)
+    return defs
 
 
 defs = build_definitions()

@@ -60,6 +60,7 @@ class VideoOutcome:
     error: str | None = None
     seconds: float = 0.0
     run_id: str | None = None
+    checks: int = 0
 
 
 def materialize_video(
@@ -71,7 +72,7 @@ def materialize_video(
 ) -> VideoOutcome:
     """One run for one video over the selected assets; failures are reported, never raised."""
     started = time.perf_counter()
-    assets = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition)]
+    assets = [a for a in [*defs.assets, *(defs.asset_checks or [])] if isinstance(a, dg.AssetsDefinition)]
     result = dg.materialize(
         assets,
         instance=instance,
@@ -84,6 +85,10 @@ def materialize_video(
         run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
     )
     done = sorted({e.asset_key.to_user_string() for e in result.get_asset_materialization_events()})
+    checks = result.get_asset_check_evaluations()
+    failed_checks = [
+        f"{c.asset_key.to_user_string()}/{c.check_name}: {c.description}" for c in checks if not c.passed
+    ]
     error = None
     if not result.success:
         for key in keys:
@@ -91,7 +96,10 @@ def materialize_video(
             if error:
                 break
         error = error or _first_failure(result) or "run failed"
-    return VideoOutcome(video_id, result.success, done, error, time.perf_counter() - started, result.run_id)
+    if failed_checks:  # a blocking check stops downstream assets; say which and why
+        error = "; ".join(failed_checks)[:500] + (f" ({error})" if error and error != "run failed" else "")
+    ok = result.success and not failed_checks
+    return VideoOutcome(video_id, ok, done, error, time.perf_counter() - started, result.run_id, len(checks))
 
 
 def _first_failure(result: dg.ExecuteInProcessResult) -> str | None:
@@ -104,13 +112,13 @@ def _first_failure(result: dg.ExecuteInProcessResult) -> str | None:
 def materialize_many(
     defs: dg.Definitions,
     instance: dg.DagsterInstance,
-    video_ids: list[str],
-    keys: list[dg.AssetKey],
+    plan: dict[str, list[dg.AssetKey]],
     lake: Lake,
     on_done: Callable[[int, VideoOutcome], None] | None = None,
 ) -> list[VideoOutcome]:
+    """One run per video with that video's asset selection; failures are reported, never raised."""
     outcomes = []
-    for i, video_id in enumerate(video_ids):
+    for i, (video_id, keys) in enumerate(plan.items()):
         outcome = materialize_video(defs, instance, video_id, keys, lake)
         outcomes.append(outcome)
         if on_done:
@@ -121,8 +129,9 @@ def materialize_many(
 def partition_status(
     defs: dg.Definitions, instance: dg.DagsterInstance, lake: Lake, video_ids: list[str]
 ) -> dict[str, dict[str, str]]:
-    """Per video and asset: missing, fresh, stale (code version changed, or an upstream asset of the
-    same video was materialized after it) or failed (the latest attempt failed)."""
+    """Per video and asset: missing, fresh, stale (its code version changed, an upstream asset of the
+    same video was materialized after it, or an upstream asset is not fresh) or failed (the latest
+    attempt failed)."""
     graph = defs.resolve_asset_graph()
     keys = asset_order(defs)
     table: dict[str, dict[str, str]] = {}
@@ -149,8 +158,58 @@ def partition_status(
                 stale = tags.get(CODE_VERSION_TAG) != node.code_version
                 for parent in node.parent_keys:
                     up = latest.get(parent)
-                    if up is None or up.timestamp > record.timestamp:
+                    # Upstream re-materialized after this one, or itself not fresh: stale (transitively).
+                    if (
+                        up is None
+                        or up.timestamp > record.timestamp
+                        or row.get(parent.to_user_string()) != "fresh"
+                    ):
                         stale = True
                 row[name] = "stale" if stale else "fresh"
         table[video_id] = row
     return table
+
+
+def stale_selection(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    lake: Lake,
+    video_ids: list[str],
+    within: list[dg.AssetKey] | None = None,
+) -> dict[str, list[dg.AssetKey]]:
+    """Per video, the assets to re-materialize: those not fresh (missing, stale, failed) and everything
+    downstream of them, in dependency order. Fresh assets with fresh parents are left alone."""
+    graph = defs.resolve_asset_graph()
+    order = asset_order(defs)
+    allowed = set(within or order)
+    status = partition_status(defs, instance, lake, video_ids)
+    out: dict[str, list[dg.AssetKey]] = {}
+    for video_id in video_ids:
+        chosen: set[dg.AssetKey] = set()
+        for key in order:
+            name = key.to_user_string()
+            if status[video_id][name] != "fresh" or any(p in chosen for p in graph.get(key).parent_keys):
+                chosen.add(key)
+                chosen.update(k for k in graph.get_execution_set_asset_and_check_keys(key) if k in order)
+        selected = [k for k in order if k in chosen and k in allowed]
+        if selected:
+            out[video_id] = selected
+    return out
+
+
+def stale_run_key(
+    video_id: str, keys: list[dg.AssetKey], defs: dg.Definitions, instance: dg.DagsterInstance
+) -> str:
+    """Identifies one need for a run: the same stale state never gets two runs, a new change gets one."""
+    import hashlib
+
+    graph = defs.resolve_asset_graph()
+    parts = [video_id]
+    for key in keys:
+        records = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=key, asset_partitions=[video_id]), limit=1
+        ).records
+        parts.append(
+            f"{key.to_user_string()}:{graph.get(key).code_version}:{records[0].storage_id if records else 0}"
+        )
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:24]

@@ -1,7 +1,26 @@
-"""Schedules. The caption-chain backfill schedule arrives with the caption assets (DESIGN.md section 8).
+"""`caption_backfill`: at a configurable cron, a run for every video whose assets are missing or stale.
 
-Dynamic partitions rule out build_schedule_from_partitioned_job, so schedules here emit their own
-RunRequests.
+Dynamic partitions rule out build_schedule_from_partitioned_job, so the schedule emits its own
+RunRequests (one per video, with exactly the assets to re-materialize: automation.py).
 """
 
-SCHEDULES: list = []
+import dagster as dg
+
+from .automation import stale_run_requests
+from .partitions import videos_partitions
+from .resources import LakeResource
+
+
+def build_backfill_schedule(defs_provider, cron: str):
+    @dg.schedule(
+        name="caption_backfill",
+        cron_schedule=cron,
+        target=dg.AssetSelection.all(),
+        default_status=dg.DefaultScheduleStatus.STOPPED,
+        description="Backfill every video whose assets are missing or stale.",
+    )
+    def caption_backfill_schedule(context: dg.ScheduleEvaluationContext, lake: LakeResource):
+        keys = sorted(context.instance.get_dynamic_partitions(videos_partitions.name))
+        return stale_run_requests(context, defs_provider(), lake, keys)
+
+    return caption_backfill_schedule

@@ -7,11 +7,13 @@ Reads only inside the roots (links leading out are skipped), never builds a key 
 
 import dagster as dg
 
+from .automation import stale_run_requests
 from .partitions import videos_partitions
 from .resources import LakeResource, VideoRootsResource
 from .storage.registry import find_videos
 
 MAX_PER_TICK = 1000
+VIDEOS_PER_TICK = 200  # stale_assets: videos examined per evaluation (a cursor walks the rest)
 
 
 @dg.sensor(
@@ -43,3 +45,25 @@ def video_files_sensor(
         return dg.SkipReason(f"no new videos under {len(video_roots.roots)} root(s)")
     context.log.info(f"registering {len(new_ids)} new video(s)")
     return dg.SensorResult(dynamic_partitions_requests=[videos_partitions.build_add_request(new_ids)])
+
+
+def build_stale_sensor(defs_provider):
+    """`defs_provider()` returns the current Definitions (whose code versions say what is stale)."""
+
+    @dg.sensor(
+        name="stale_assets",
+        minimum_interval_seconds=60,
+        default_status=dg.DefaultSensorStatus.STOPPED,
+        description="Re-materialize, per video, the assets that are missing, stale (prompt, model or "
+        "parameter change; upstream re-materialized) or failed, and their downstream assets.",
+    )
+    def stale_assets_sensor(context: dg.SensorEvaluationContext, lake: LakeResource):
+        keys = sorted(context.instance.get_dynamic_partitions(videos_partitions.name))
+        start = int(context.cursor or 0)
+        if start >= len(keys):
+            start = 0
+        batch = keys[start : start + VIDEOS_PER_TICK]
+        requests = stale_run_requests(context, defs_provider(), lake, batch)
+        return dg.SensorResult(run_requests=requests, cursor=str(start + len(batch)))
+
+    return stale_assets_sensor

@@ -1,1 +1,2 @@
-"""Reserved for later stages (see DESIGN.md section 1)."""
+"""Dataset-level checks: Great Expectations 1.x suites (expectations.py, no Dagster) run inside
+`@dg.asset_check`s (captions.py)."""
