@@ -125,3 +125,13 @@ class CaptioningResource(dg.ConfigurableResource):
     anchor_words_max: int = 1500
     residual_words_min: int = 1
     residual_words_max: int = 120
+
+    def model_post_init(self, __context) -> None:
+        for kind in ("anchor", "residual"):
+            low, high = getattr(self, f"{kind}_words_min"), getattr(self, f"{kind}_words_max")
+            if low > high:
+                raise ValueError(
+                    f"captioning: {kind}_words_min ({low}) is greater than {kind}_words_max ({high})"
+                )
+        if not 1 <= self.window_overlap < self.window_size:
+            raise ValueError("captioning: window_overlap must be in [1, window_size - 1]")

@@ -54,12 +54,28 @@ def validate(df: pd.DataFrame, expectations: list[tuple[str, dict[str, Any]]], s
         cfg = item.expectation_config
         column = cfg.kwargs.get("column")
         detail = item.result or {}
+        raised = _exception_message(item.exception_info)
+        if raised:  # the expectation could not be evaluated: say why instead of a count
+            failures.append(f"{cfg.type}({column or ''}): not evaluated: {str(raised)[:200]}")
+            continue
         examples = detail.get("partial_unexpected_list") or detail.get("observed_value")
         failures.append(
             f"{cfg.type}({column or ''}): {detail.get('unexpected_count', '')} unexpected"
             + (f", e.g. {str(examples)[:160]}" if examples is not None else "")
         )
     return Outcome(bool(result.success), failures, len(result.results))
+
+
+def _exception_message(info: dict | None) -> str | None:
+    """GX reports exceptions either flat or nested per metric."""
+    if not info:
+        return None
+    if info.get("raised_exception"):
+        return str(info.get("exception_message"))
+    for value in info.values():
+        if isinstance(value, dict) and value.get("raised_exception"):
+            return str(value.get("exception_message"))
+    return None
 
 
 def anchor_expectations(segments: pd.DataFrame, words_min: int, words_max: int) -> list[tuple[str, dict]]:
