@@ -343,14 +343,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
         write_clip(str(shots), duration_s=12.0, fps=25, width=320, height=240, cuts_s=(4.0, 8.0))
     paths.append(str(shots))
     print(f"demo: registering {len(paths)} sample video(s)")
-    for video_id, path, _ in _register(home, paths):
+    registered = _register(home, paths)
+    for video_id, path, _ in registered:
         print(f"  {video_id}  {path}")
-    ns = argparse.Namespace(video=None, select=None, profile=None)
+    ns = argparse.Namespace(video=None, select=None, profile=None, stale=False)
     code = cmd_run(ns)
     print()
     summary = Path(__file__).resolve().parents[1] / "sql" / "video_summary.sql"
     cmd_sql(argparse.Namespace(query=None, file=str(summary), format="table"))
-    print(f'\nexplore: codecvdc sql "select * from segments"   |   codecvdc ui   (home {home})')
+    shots_id = next((vid for vid, path, _ in registered if path.endswith("shots.mp4")), None)
+    if shots_id:
+        print(f"\nvideo narrative of {shots_id}:")
+        query = f"select narrative from video_narratives where video_id = '{shots_id}'"
+        cmd_sql(argparse.Namespace(query=query, file=None, format="csv"))
+    print(f"\nexplore: codecvdc sql -f sql/caption_stats.sql | codecvdc status | codecvdc ui  (home {home})")
     return code
 
 

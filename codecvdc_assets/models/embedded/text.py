@@ -46,11 +46,12 @@ _SYNONYMS = {
 
 def scene_narrative(data: dict[str, Any]) -> str:
     anchor = (data.get("anchor") or {}).get("caption", "").strip()
-    first = " ".join(re.split(r"(?<=[.!?])\s+", anchor)[:2]).strip()
-    parts = [first] if first else []
-    for group in _group_events(data.get("evidence") or []):
-        t0, t1, text = group
-        when = f"At {t0:.0f} s" if t1 - t0 < 1e-6 else f"From {t0:.0f} s to {t1:.0f} s"
+    sentences = [x for x in re.split(r"(?<=[.!?])\s+", anchor) if x]
+    # The anchor's overview and its entities; the per-zone layout list stays in the anchor caption.
+    keep = sentences[:1] + [x for x in sentences[1:] if x.startswith(("A ", "An ")) and " at " in x][:3]
+    parts = [" ".join(keep)] if keep else []
+    for t0, t1, text in _group_events(data.get("evidence") or []):
+        when = f"At {t0:.0f} s" if t1 - t0 < 0.5 else f"From {t0:.0f} s to {t1:.0f} s"
         parts.append(f"{when}, {_lower_first(text.rstrip('.'))}.")
     if len(parts) <= 1:
         parts.append("No change is confirmed in this scene.")
@@ -117,11 +118,12 @@ def _group_events(evidence: list[dict[str, Any]]) -> list[tuple[float, float, st
         text = item.get("event") or item.get("delta_caption") or ""
         key = (item.get("subject"), item.get("change_type"), item.get("direction"))
         t = float(item.get("t_s", 0))
+        t_end = float(item.get("t_end_s", t))
         if groups and groups[-1][3] == key and key[1] in ("continuous", "camera"):
             t0, _, first_text, _ = groups[-1]
-            groups[-1] = (t0, t, _merge_text(first_text, text), key)
+            groups[-1] = (t0, t_end, _merge_text(first_text, text), key)
         else:
-            groups.append((t, t, text, key))
+            groups.append((t, t_end if key[1] in ("continuous", "camera") else t, text, key))
     return [(t0, t1, text) for t0, t1, text, _ in groups]
 
 
