@@ -1,31 +1,39 @@
-"""Incremental re-materialization (DESIGN.md section 8): a sensor and a backfill schedule.
+"""Incremental re-materialization (DESIGN.md section 8): the requests behind a sensor and a schedule.
 
 Choice: a sensor over our own status (orchestration.partition_status) rather than declarative
 automation conditions, because it works the same from the CLI (`codecvdc run --stale`), needs no
-per-asset condition tuning, and emits one run per video with exactly the stale assets and their
-downstream ones. Dynamic partitions rule out build_schedule_from_partitioned_job, so both emit their
-own RunRequests. The sensor walks the videos in bounded batches with a cursor.
+per-asset condition tuning, and emits runs with exactly the stale assets and their downstream ones,
+batching contiguous videos that need the same assets into one run (a partition-key range). Dynamic
+partitions rule out build_schedule_from_partitioned_job, so both emit their own RunRequests.
 """
+
+import hashlib
 
 import dagster as dg
 
-from .orchestration import stale_run_key, stale_selection
+from .orchestration import batch_plan, range_tags, stale_run_key, stale_selection
+from .partitions import videos_partitions
 from .resources import LakeResource
-
-CAPTION_ASSETS = ["anchors", "residuals", "evidence", "scene_narratives", "video_narratives"]
+from .storage.failures import current_failures
 
 
 def stale_run_requests(
-    context, defs: dg.Definitions, lake: LakeResource, video_ids: list[str], only: list[str] | None = None
+    context, defs: dg.Definitions, lake: LakeResource, video_ids: list[str], batch_size: int = 25
 ) -> list[dg.RunRequest]:
-    within = [dg.AssetKey(name) for name in only] if only else None
-    plan = stale_selection(defs, context.instance, lake.lake(), video_ids, within)
-    return [
-        dg.RunRequest(
-            run_key=stale_run_key(video_id, keys, defs, context.instance),
-            partition_key=video_id,
-            asset_selection=keys,
-            tags={"codecvdc/reason": "stale"},
+    """One request per batch of contiguous videos that need the same assets re-materialized."""
+    plan = stale_selection(defs, context.instance, lake.lake(), video_ids)
+    order = context.instance.get_dynamic_partitions(videos_partitions.name)
+    # Videos whose last attempt failed run alone: a bad file must not hold back a batch again.
+    failed = {v for v in plan if current_failures(lake.lake(), v)}
+    requests = []
+    for videos, keys in batch_plan(plan, order, batch_size, isolate=failed):
+        state = "-".join(stale_run_key(v, keys, defs, context.instance) for v in videos)
+        requests.append(
+            dg.RunRequest(
+                run_key=hashlib.sha256(state.encode()).hexdigest()[:24],
+                partition_key=videos[0] if len(videos) == 1 else None,
+                asset_selection=keys,
+                tags={"codecvdc/reason": "stale", "codecvdc/videos": str(len(videos)), **range_tags(videos)},
+            )
         )
-        for video_id, keys in plan.items()
-    ]
+    return requests

@@ -61,6 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="only what is missing, stale or failed, plus everything downstream of it",
     )
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        metavar="N",
+        help="videos per Dagster run (default: the profile's automation.batch_size, 25)",
+    )
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("status", help="per video and asset: missing, fresh, stale, failed")
@@ -169,6 +175,7 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from .orchestration import expand_selection, get_instance, materialize_many, stale_selection
+    from .settings import load_profile
     from .storage.catalog import ensure_catalog
     from .storage.lake import Lake
 
@@ -211,7 +218,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             flush=True,
         )
 
-    outcomes = materialize_many(defs, instance, plan, Lake(home), on_done)
+    batch_size = args.batch_size or int((load_profile().get("automation") or {}).get("batch_size", 25))
+    outcomes = materialize_many(defs, instance, plan, Lake(home), on_done, batch_size)
     ensure_catalog(home)
     failed = [o for o in outcomes if not o.ok]
     print(
@@ -346,7 +354,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     registered = _register(home, paths)
     for video_id, path, _ in registered:
         print(f"  {video_id}  {path}")
-    ns = argparse.Namespace(video=None, select=None, profile=None, stale=False)
+    ns = argparse.Namespace(video=None, select=None, profile=None, stale=False, batch_size=None)
     code = cmd_run(ns)
     print()
     summary = Path(__file__).resolve().parents[1] / "sql" / "video_summary.sql"

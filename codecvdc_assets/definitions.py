@@ -10,6 +10,7 @@ from typing import Any
 
 import dagster as dg
 
+from .assets._shell import DEFAULT_BATCH
 from .assets.captions import build_caption_assets
 from .assets.segments import build_segments_assets
 from .assets.videos import build_videos_asset
@@ -49,12 +50,14 @@ def build_resources(profile: dict[str, Any], home: str | None = None) -> dict[st
     }
 
 
-def build_assets(resources: dict[str, Any]) -> list[dg.AssetsDefinition]:
+def build_assets(resources: dict[str, Any], batch_size: int = DEFAULT_BATCH) -> list[dg.AssetsDefinition]:
     seg = resources["segmentation"]
     return [
-        build_videos_asset(seg),
-        build_segments_assets(seg),
-        *build_caption_assets(resources["vision_model"], resources["text_model"], resources["captioning"]),
+        build_videos_asset(seg, batch_size),
+        build_segments_assets(seg, batch_size),
+        *build_caption_assets(
+            resources["vision_model"], resources["text_model"], resources["captioning"], batch_size
+        ),
     ]
 
 
@@ -63,10 +66,13 @@ def build_definitions(profile_name: str | None = None, home: str | None = None) 
     resources = build_resources(profile, home)
     automation = profile.get("automation") or {}
     holder: list[dg.Definitions] = []
-    stale_sensor = build_stale_sensor(lambda: holder[0])
-    backfill = build_backfill_schedule(lambda: holder[0], automation.get("backfill_cron", "0 3 * * *"))
+    batch_size = int(automation.get("batch_size", DEFAULT_BATCH))
+    stale_sensor = build_stale_sensor(lambda: holder[0], batch_size)
+    backfill = build_backfill_schedule(
+        lambda: holder[0], automation.get("backfill_cron", "0 3 * * *"), batch_size
+    )
     defs = dg.Definitions(
-        assets=build_assets(resources),
+        assets=build_assets(resources, batch_size),
         asset_checks=CHECKS,
         sensors=[video_files_sensor, stale_sensor],
         schedules=[backfill],

@@ -61,45 +61,98 @@ class VideoOutcome:
     seconds: float = 0.0
     run_id: str | None = None
     checks: int = 0
+    own_failure: bool = False  # this video failed (recorded failure or failed check), not just its batch
 
 
-def materialize_video(
+RANGE_START = "dagster/asset_partition_range_start"
+RANGE_END = "dagster/asset_partition_range_end"
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+def batch_plan(
+    plan: dict[str, list[dg.AssetKey]], order: list[str], batch_size: int, isolate: set[str] | None = None
+) -> list[tuple[list[str], list[dg.AssetKey]]]:
+    """Group videos into runs: same asset selection, contiguous in the partition order (a run covers a
+    key range), at most `batch_size` each; videos in `isolate` (known failures) get runs of their own."""
+    isolate = isolate or set()
+    position = {key: i for i, key in enumerate(order)}
+    batches: list[tuple[list[str], list[dg.AssetKey]]] = []
+    for video_id in sorted(plan, key=lambda v: position.get(v, len(position))):
+        keys = plan[video_id]
+        if batches:
+            videos, batch_keys = batches[-1]
+            contiguous = video_id in position and position[video_id] == position.get(videos[-1], -2) + 1
+            alone = video_id in isolate or videos[-1] in isolate
+            if batch_keys == keys and len(videos) < batch_size and contiguous and not alone:
+                videos.append(video_id)
+                continue
+        batches.append(([video_id], keys))
+    return batches
+
+
+def range_tags(video_ids: list[str]) -> dict[str, str]:
+    return {} if len(video_ids) == 1 else {RANGE_START: video_ids[0], RANGE_END: video_ids[-1]}
+
+
+def materialize_batch(
     defs: dg.Definitions,
     instance: dg.DagsterInstance,
-    video_id: str,
+    video_ids: list[str],
     keys: list[dg.AssetKey],
     lake: Lake,
-) -> VideoOutcome:
-    """One run for one video over the selected assets; failures are reported, never raised."""
+) -> list[VideoOutcome]:
+    """One run over a contiguous range of videos; the outcome of each video is read back per partition."""
     started = time.perf_counter()
     assets = [a for a in [*defs.assets, *(defs.asset_checks or [])] if isinstance(a, dg.AssetsDefinition)]
     result = dg.materialize(
         assets,
         instance=instance,
-        partition_key=video_id,
+        partition_key=video_ids[0] if len(video_ids) == 1 else None,
         selection=keys,
         resources=defs.resources,
         raise_on_error=False,
-        tags={"codecvdc/launched_by": "cli"},
+        tags={"codecvdc/launched_by": "cli", **range_tags(video_ids)},
         # Step logs stay in the instance (the UI shows them); the terminal shows the progress bar.
-        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        run_config=QUIET,
     )
-    done = sorted({e.asset_key.to_user_string() for e in result.get_asset_materialization_events()})
     checks = result.get_asset_check_evaluations()
-    failed_checks = [
-        f"{c.asset_key.to_user_string()}/{c.check_name}: {c.description}" for c in checks if not c.passed
-    ]
-    error = None
-    if not result.success:
+    seconds = (time.perf_counter() - started) / len(video_ids)
+    outcomes = []
+    for video_id in video_ids:
+        done = []
         for key in keys:
-            error = current_failure(lake, video_id, key.to_user_string())
-            if error:
-                break
-        error = error or _first_failure(result) or "run failed"
-    if failed_checks:  # a blocking check stops downstream assets; say which and why
-        error = "; ".join(failed_checks)[:500] + (f" ({error})" if error and error != "run failed" else "")
-    ok = result.success and not failed_checks
-    return VideoOutcome(video_id, ok, done, error, time.perf_counter() - started, result.run_id, len(checks))
+            records = instance.fetch_materializations(
+                dg.AssetRecordsFilter(asset_key=key, asset_partitions=[video_id]), limit=1
+            ).records
+            if records and records[0].run_id == result.run_id:
+                done.append(key.to_user_string())
+        error = next((m for k in keys if (m := current_failure(lake, video_id, k.to_user_string()))), None)
+        failed_checks = [
+            f"{c.asset_key.to_user_string()}/{c.check_name}: {c.description}"
+            for c in checks
+            if not c.passed and (len(video_ids) == 1 or video_id in _failing_videos(c))
+        ]
+        if failed_checks:  # a blocking check stops downstream assets; say which and why
+            error = "; ".join(failed_checks)[:500] + (f" ({error})" if error else "")
+        ok = error is None and len(done) == len(keys)
+        own_failure = error is not None
+        if not ok and error is None:
+            error = _first_failure(result) or "not materialized: an upstream step failed for its batch"
+        outcomes.append(
+            VideoOutcome(video_id, ok, sorted(done), error, seconds, result.run_id, len(checks), own_failure)
+        )
+    return outcomes
+
+
+def _failing_videos(evaluation) -> list[str]:
+    value = (evaluation.metadata or {}).get("failing_videos")
+    return list(getattr(value, "value", value) or [])
+
+
+def materialize_video(
+    defs: dg.Definitions, instance: dg.DagsterInstance, video_id: str, keys: list[dg.AssetKey], lake: Lake
+) -> VideoOutcome:
+    return materialize_batch(defs, instance, [video_id], keys, lake)[0]
 
 
 def _first_failure(result: dg.ExecuteInProcessResult) -> str | None:
@@ -115,14 +168,38 @@ def materialize_many(
     plan: dict[str, list[dg.AssetKey]],
     lake: Lake,
     on_done: Callable[[int, VideoOutcome], None] | None = None,
+    batch_size: int = 25,
 ) -> list[VideoOutcome]:
-    """One run per video with that video's asset selection; failures are reported, never raised."""
-    outcomes = []
-    for i, (video_id, keys) in enumerate(plan.items()):
-        outcome = materialize_video(defs, instance, video_id, keys, lake)
-        outcomes.append(outcome)
-        if on_done:
-            on_done(i + 1, outcome)
+    """Runs of up to `batch_size` videos; failures are reported per video, never raised.
+
+    A failing video fails its batch's step, and Dagster then skips the downstream steps for the whole
+    batch. Videos that did not fail themselves are re-queued (their unfinished assets only) in a new,
+    smaller batch, so a bad video never stops the others. Each re-queue drops at least one failed video.
+    """
+    order = instance.get_dynamic_partitions(videos_partitions.name)
+    queue = batch_plan(plan, order, batch_size)
+    outcomes: list[VideoOutcome] = []
+    earlier: dict[str, list[str]] = {}  # assets a re-queued video finished in its first batch
+    while queue:
+        video_ids, keys = queue.pop(0)
+        results = materialize_batch(defs, instance, video_ids, keys, lake)
+        for o in results:
+            o.materialized = sorted(set(o.materialized) | set(earlier.get(o.video_id, [])))
+        blocked = {o.video_id: o for o in results if not o.ok and not o.own_failure}
+        final = [o for o in results if o.video_id not in blocked]
+        if blocked and final and any(not o.ok for o in final):
+            rest = {
+                vid: [k for k in keys if k.to_user_string() not in o.materialized]
+                for vid, o in blocked.items()
+            }
+            earlier.update({vid: o.materialized for vid, o in blocked.items()})
+            queue = batch_plan(rest, order, batch_size) + queue
+        else:
+            final = results
+        for outcome in final:
+            outcomes.append(outcome)
+            if on_done:
+                on_done(len(outcomes), outcome)
     return outcomes
 
 

@@ -1,7 +1,7 @@
 """`caption_backfill`: at a configurable cron, a run for every video whose assets are missing or stale.
 
 Dynamic partitions rule out build_schedule_from_partitioned_job, so the schedule emits its own
-RunRequests (one per video, with exactly the assets to re-materialize: automation.py).
+RunRequests (batches of videos with exactly the assets to re-materialize: automation.py).
 """
 
 import dagster as dg
@@ -11,7 +11,7 @@ from .partitions import videos_partitions
 from .resources import LakeResource
 
 
-def build_backfill_schedule(defs_provider, cron: str):
+def build_backfill_schedule(defs_provider, cron: str, batch_size: int = 25):
     @dg.schedule(
         name="caption_backfill",
         cron_schedule=cron,
@@ -20,7 +20,7 @@ def build_backfill_schedule(defs_provider, cron: str):
         description="Backfill every video whose assets are missing or stale.",
     )
     def caption_backfill_schedule(context: dg.ScheduleEvaluationContext, lake: LakeResource):
-        keys = sorted(context.instance.get_dynamic_partitions(videos_partitions.name))
-        return stale_run_requests(context, defs_provider(), lake, keys)
+        keys = context.instance.get_dynamic_partitions(videos_partitions.name)
+        return stale_run_requests(context, defs_provider(), lake, keys, batch_size)
 
     return caption_backfill_schedule

@@ -47,7 +47,7 @@ def video_files_sensor(
     return dg.SensorResult(dynamic_partitions_requests=[videos_partitions.build_add_request(new_ids)])
 
 
-def build_stale_sensor(defs_provider):
+def build_stale_sensor(defs_provider, batch_size: int = 25):
     """`defs_provider()` returns the current Definitions (whose code versions say what is stale)."""
 
     @dg.sensor(
@@ -58,12 +58,12 @@ def build_stale_sensor(defs_provider):
         "parameter change; upstream re-materialized) or failed, and their downstream assets.",
     )
     def stale_assets_sensor(context: dg.SensorEvaluationContext, lake: LakeResource):
-        keys = sorted(context.instance.get_dynamic_partitions(videos_partitions.name))
+        keys = context.instance.get_dynamic_partitions(videos_partitions.name)  # range order: keep it
         start = int(context.cursor or 0)
         if start >= len(keys):
             start = 0
         batch = keys[start : start + VIDEOS_PER_TICK]
-        requests = stale_run_requests(context, defs_provider(), lake, batch)
+        requests = stale_run_requests(context, defs_provider(), lake, batch, batch_size)
         return dg.SensorResult(run_requests=requests, cursor=str(start + len(batch)))
 
     return stale_assets_sensor

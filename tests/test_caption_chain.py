@@ -12,7 +12,15 @@ from conftest import shared
 
 from codecvdc_assets.checks import expectations as ex
 from codecvdc_assets.definitions import build_definitions
-from codecvdc_assets.orchestration import add_partitions, expand_selection, materialize_many, partition_status
+from codecvdc_assets.orchestration import (
+    RANGE_END,
+    RANGE_START,
+    add_partitions,
+    expand_selection,
+    materialize_batch,
+    materialize_many,
+    partition_status,
+)
 from codecvdc_assets.sensors import build_stale_sensor
 from codecvdc_assets.storage.catalog import connect
 from codecvdc_assets.storage.lake import Lake
@@ -52,6 +60,7 @@ def test_prompt_change_rematerializes_exactly_the_affected_assets(home: Path, pr
     defs, instance, ids = setup_videos(home, "bikes.mp4", "cityCC0.mpg")
     outcomes = materialize_many(defs, instance, {v: expand_selection(defs, None) for v in ids}, Lake(home))
     assert all(o.ok and o.checks == 4 for o in outcomes), [o.error for o in outcomes]
+    assert outcomes[0].run_id == outcomes[1].run_id  # both videos in one batched run
     before = {
         name: count
         for name, count in calls(
@@ -82,12 +91,14 @@ def test_prompt_change_rematerializes_exactly_the_affected_assets(home: Path, pr
 
     context = dg.build_sensor_context(instance=instance, resources={"lake": LakeResource(home=str(home))})
     result = sensor(context)
-    requests = {r.partition_key: [k.to_user_string() for k in r.asset_selection] for r in result.run_requests}
-    assert requests == {v: ["residuals", "evidence", "scene_narratives", "video_narratives"] for v in ids}
+    # One request for both videos: they need the same assets and are contiguous partitions.
+    (request,) = result.run_requests
+    selection = [k.to_user_string() for k in request.asset_selection]
+    assert selection == ["residuals", "evidence", "scene_narratives", "video_narratives"]
+    assert (request.tags[RANGE_START], request.tags[RANGE_END]) == (ids[0], ids[1])
     # Run what the automation asked for, as the daemon would.
-    plan = {r.partition_key: list(r.asset_selection) for r in result.run_requests}
-    outcomes = materialize_many(defs2, instance, plan, Lake(home))
-    assert all(o.ok for o in outcomes)
+    outcomes = materialize_batch(defs2, instance, ids, list(request.asset_selection), Lake(home))
+    assert all(o.ok for o in outcomes) and outcomes[0].run_id == outcomes[1].run_id
     for outcome in outcomes:
         assert sorted(outcome.materialized) == [
             "evidence",

@@ -1,9 +1,15 @@
-"""What every per-video asset shell shares: the partition's file, failure recording, the catalog."""
+"""What every per-video asset shell shares: batches of videos per run, failure recording, metadata.
 
-from __future__ import annotations
+A run may cover several videos (a partition-key range; assets declare BackfillPolicy.multi_run), so
+10,000 videos are hundreds of runs, not tens of thousands. Inside a run each video is processed on
+its own: a bad video is recorded in `failures` and the others go on. When every video succeeds, Dagster
+records one materialization per partition as usual; when some fail, the successful ones are recorded
+explicitly (with their code version) before the step fails naming the failed videos, so finished work is
+never lost and `status` stays exact per video.
+"""
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from typing import Any
 
 import dagster as dg
 
@@ -11,17 +17,67 @@ from ..resources import LakeResource
 from ..storage.catalog import ensure_catalog
 from ..storage.failures import RecordedFailure, failures_recorded
 
+DEFAULT_BATCH = 25  # videos per run at most; profiles set automation.batch_size
 
-@contextmanager
-def per_video(context: dg.AssetExecutionContext, lake: LakeResource, assets: list[str]) -> Iterator[str]:
-    """Yield the video's file path; record a failure (and fail the step cleanly) on any error."""
-    video_id = context.partition_key
-    try:
-        with failures_recorded(lake.lake(), video_id, assets, context.run_id):
-            yield lake.registry().get(video_id).path
-    except RecordedFailure as exc:
-        context.log.error(str(exc))
-        raise dg.Failure(description=str(exc), metadata={"video_id": video_id}, allow_retries=False) from None
+# work(video_id, path) -> {asset name: metadata}
+Work = Callable[[str, str], dict[str, dict[str, Any]]]
+
+
+def backfill_policy(batch_size: int) -> dg.BackfillPolicy:
+    return dg.BackfillPolicy.multi_run(max_partitions_per_run=max(1, batch_size))
+
+
+def run_videos(
+    context: dg.AssetExecutionContext, lake: LakeResource, assets: list[str], work: Work
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """Run `work` for every video of this run; returns {video_id: {asset: metadata}} when all succeed."""
+    done: dict[str, dict[str, dict[str, Any]]] = {}
+    failed: dict[str, str] = {}
+    keys = context.partition_keys
+    for i, video_id in enumerate(keys, 1):
+        try:
+            with failures_recorded(lake.lake(), video_id, assets, context.run_id):
+                done[video_id] = work(video_id, lake.registry().get(video_id).path)
+        except RecordedFailure as exc:
+            failed[video_id] = str(exc)
+            context.log.error(str(exc))
+        if len(keys) > 1:
+            context.log.info(f"{'/'.join(assets)}: {i}/{len(keys)} videos ({len(failed)} failed)")
+    refresh_catalog(context, lake)
+    if failed:
+        versions = context.assets_def.code_versions_by_key
+        for video_id, by_asset in done.items():
+            for name, metadata in by_asset.items():
+                key = dg.AssetKey(name)
+                context.log_event(
+                    dg.AssetMaterialization(
+                        asset_key=key,
+                        partition=video_id,
+                        metadata=metadata,
+                        tags={"dagster/code_version": versions.get(key) or ""},
+                    )
+                )
+        first = next(iter(failed.values()))
+        summary = first if len(keys) == 1 else f"{len(failed)} of {len(keys)} videos failed; first: {first}"
+        raise dg.Failure(
+            description=summary,
+            allow_retries=False,
+            metadata={"failed": dg.MetadataValue.json(failed), "succeeded": len(done)},
+        )
+    return done
+
+
+def result_metadata(done: dict[str, dict[str, dict[str, Any]]], asset: str) -> dict[str, Any]:
+    """One video: its metadata. Several: counts and a per-video table (applied to each partition)."""
+    if len(done) == 1:
+        return next(iter(done.values()))[asset]
+    rows = []
+    for video_id, by_asset in done.items():
+        numbers = {
+            k: v for k, v in by_asset[asset].items() if isinstance(v, int | float) and not isinstance(v, bool)
+        }
+        rows.append({"video_id": video_id, **numbers})
+    return {"videos_in_run": len(done), "per_video": dg.MetadataValue.md(markdown_table(rows, limit=50))}
 
 
 def refresh_catalog(context: dg.AssetExecutionContext, lake: LakeResource) -> None:
@@ -37,7 +93,7 @@ def markdown_table(rows: list[dict], limit: int = 20) -> str:
     cols = list(rows[0])
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for row in rows[:limit]:
-        lines.append("| " + " | ".join(_fmt(row[c]) for c in cols) + " |")
+        lines.append("| " + " | ".join(_fmt(row.get(c)) for c in cols) + " |")
     if len(rows) > limit:
         lines.append(f"\n... {len(rows) - limit} more")
     return "\n".join(lines)

@@ -23,7 +23,7 @@ from ..partitions import videos_partitions
 from ..resources import CaptioningResource, LakeResource, TextModelResource, VisionModelResource
 from ..storage.model_calls import write_model_calls
 from ..versioning import code_version
-from ._shell import markdown_table, per_video, refresh_catalog
+from ._shell import DEFAULT_BATCH, backfill_policy, markdown_table, result_metadata, run_videos
 
 LOGIC = {
     "anchors": "v1",
@@ -43,8 +43,8 @@ def recorded(context: dg.AssetExecutionContext, lake: LakeResource, client: Mode
         write_model_calls(lake.lake(), client.records, context.run_id)  # this asset's client: its calls only
 
 
-def token_metadata(client: ModelClient) -> dict:
-    records = client.records
+def token_metadata(client: ModelClient, video_id: str) -> dict:
+    records = [r for r in client.records if r.video_id == video_id]
     return {
         "model_calls": sum(not r.cache_hit for r in records),
         "cache_hits": sum(r.cache_hit for r in records),
@@ -53,7 +53,12 @@ def token_metadata(client: ModelClient) -> dict:
     }
 
 
-def build_caption_assets(vision: VisionModelResource, text: TextModelResource, cap: CaptioningResource):
+def build_caption_assets(
+    vision: VisionModelResource,
+    text: TextModelResource,
+    cap: CaptioningResource,
+    batch_size: int = DEFAULT_BATCH,
+):
     v_model, t_model = vision.settings().version_fields(), text.settings().version_fields()
     versions = {
         "anchors": code_version(LOGIC["anchors"], prompt=prompt_hash("anchor"), model=v_model),
@@ -71,7 +76,12 @@ def build_caption_assets(vision: VisionModelResource, text: TextModelResource, c
             LOGIC["video_narratives"], prompt=prompt_hash("video"), model=t_model
         ),
     }
-    common = {"partitions_def": videos_partitions, "group_name": "captions", "kinds": {"python", "parquet"}}
+    common = {
+        "partitions_def": videos_partitions,
+        "group_name": "captions",
+        "kinds": {"python", "parquet"},
+        "backfill_policy": backfill_policy(batch_size),
+    }
 
     @dg.asset(
         deps=["frames"],
@@ -80,25 +90,28 @@ def build_caption_assets(vision: VisionModelResource, text: TextModelResource, c
         **common,
     )
     def anchors(context: dg.AssetExecutionContext, lake: LakeResource, vision_model: VisionModelResource):
-        vid = context.partition_key
         client = vision_model.client(lake.cache_dir())
-        with per_video(context, lake, ["anchors"]), recorded(context, lake, client):
+
+        def work(vid: str, _path: str) -> dict:
             frames = lake.lake().read("frames", vid)
             table = chain.caption_anchors(
                 vid, frames, lake.frame_store().read, client, load_prompt("anchor"), versions["anchors"]
             )
             lake.lake().write("anchors", vid, table)
-        refresh_catalog(context, lake)
-        first = table.iloc[0]["caption"] if len(table) else ""
-        return dg.MaterializeResult(
-            metadata={
-                "dagster/row_count": len(table),
-                "words_total": int(table["n_words"].sum()),
-                "words_per_anchor": float(table["n_words"].mean()) if len(table) else 0.0,
-                **token_metadata(client),
-                "preview": dg.MetadataValue.md(f"**Segment 0 anchor**\n\n{first[:1500]}"),
+            first = table.iloc[0]["caption"] if len(table) else ""
+            return {
+                "anchors": {
+                    "dagster/row_count": len(table),
+                    "words_total": int(table["n_words"].sum()),
+                    "words_per_anchor": float(table["n_words"].mean()) if len(table) else 0.0,
+                    **token_metadata(client, vid),
+                    "preview": dg.MetadataValue.md(f"**Segment 0 anchor**\n\n{first[:1500]}"),
+                }
             }
-        )
+
+        with recorded(context, lake, client):
+            done = run_videos(context, lake, ["anchors"], work)
+        return dg.MaterializeResult(metadata=result_metadata(done, "anchors"))
 
     @dg.asset(
         deps=["frames"],
@@ -112,10 +125,10 @@ def build_caption_assets(vision: VisionModelResource, text: TextModelResource, c
         vision_model: VisionModelResource,
         captioning: CaptioningResource,
     ):
-        vid = context.partition_key
         client = vision_model.client(lake.cache_dir())
         settings = chain.ChainSettings(captioning.window_size, captioning.window_overlap)
-        with per_video(context, lake, ["residuals"]), recorded(context, lake, client):
+
+        def work(vid: str, _path: str) -> dict:
             frames = lake.lake().read("frames", vid)
             table = chain.caption_residuals(
                 vid,
@@ -127,19 +140,22 @@ def build_caption_assets(vision: VisionModelResource, text: TextModelResource, c
                 settings,
             )
             lake.lake().write("residuals", vid, table)
-        refresh_catalog(context, lake)
-        none_share = float((table["change_type"] == "none").mean()) if len(table) else 0.0
-        preview = table.head(8)[["segment_idx", "t_s", "change_type", "delta_caption"]].to_dict("records")
-        return dg.MaterializeResult(
-            metadata={
-                "dagster/row_count": len(table),
-                "none_share": round(none_share, 4),
-                "words_per_residual": float(table["n_words"].mean()) if len(table) else 0.0,
-                "change_types": dg.MetadataValue.json(table["change_type"].value_counts().to_dict()),
-                **token_metadata(client),
-                "preview": dg.MetadataValue.md(markdown_table(preview)),
+            none_share = float((table["change_type"] == "none").mean()) if len(table) else 0.0
+            preview = table.head(8)[["segment_idx", "t_s", "change_type", "delta_caption"]].to_dict("records")
+            return {
+                "residuals": {
+                    "dagster/row_count": len(table),
+                    "none_share": round(none_share, 4),
+                    "words_per_residual": float(table["n_words"].mean()) if len(table) else 0.0,
+                    "change_types": dg.MetadataValue.json(table["change_type"].value_counts().to_dict()),
+                    **token_metadata(client, vid),
+                    "preview": dg.MetadataValue.md(markdown_table(preview)),
+                }
             }
-        )
+
+        with recorded(context, lake, client):
+            done = run_videos(context, lake, ["residuals"], work)
+        return dg.MaterializeResult(metadata=result_metadata(done, "residuals"))
 
     @dg.asset(
         deps=["anchors", "residuals"],
@@ -148,22 +164,23 @@ def build_caption_assets(vision: VisionModelResource, text: TextModelResource, c
         **common,
     )
     def evidence(context: dg.AssetExecutionContext, lake: LakeResource):
-        vid = context.partition_key
-        with per_video(context, lake, ["evidence"]):
+        def work(vid: str, _path: str) -> dict:
             table = chain.build_evidence(
                 vid, lake.lake().read("anchors", vid), lake.lake().read("residuals", vid)
             )
             lake.lake().write("evidence", vid, table)
-        refresh_catalog(context, lake)
-        by_rule = table.groupby(["rule", "accepted"]).size().reset_index(name="n").to_dict("records")
-        return dg.MaterializeResult(
-            metadata={
-                "dagster/row_count": len(table),
-                "accepted": int(table["accepted"].sum()),
-                "rejected": int((~table["accepted"]).sum()),
-                "by_rule": dg.MetadataValue.md(markdown_table(by_rule)),
+            by_rule = table.groupby(["rule", "accepted"]).size().reset_index(name="n").to_dict("records")
+            return {
+                "evidence": {
+                    "dagster/row_count": len(table),
+                    "accepted": int(table["accepted"].sum()),
+                    "rejected": int((~table["accepted"]).sum()),
+                    "by_rule": dg.MetadataValue.md(markdown_table(by_rule)),
+                }
             }
-        )
+
+        done = run_videos(context, lake, ["evidence"], work)
+        return dg.MaterializeResult(metadata=result_metadata(done, "evidence"))
 
     @dg.asset(
         deps=["segments", "anchors", "evidence"],
@@ -174,9 +191,9 @@ def build_caption_assets(vision: VisionModelResource, text: TextModelResource, c
     def scene_narratives(
         context: dg.AssetExecutionContext, lake: LakeResource, text_model: TextModelResource
     ):
-        vid = context.partition_key
         client = text_model.client(lake.cache_dir())
-        with per_video(context, lake, ["scene_narratives"]), recorded(context, lake, client):
+
+        def work(vid: str, _path: str) -> dict:
             store = lake.lake()
             anchors_t, residuals_t = store.read("anchors", vid), store.read("residuals", vid)
             table = chain.narrate_scenes(
@@ -189,23 +206,26 @@ def build_caption_assets(vision: VisionModelResource, text: TextModelResource, c
                 versions["scene_narratives"],
             )
             store.write("scene_narratives", vid, table)
-        refresh_catalog(context, lake)
-        first_res = residuals_t[residuals_t["segment_idx"] == 0].head(5)
-        lines = "\n".join(
-            f"- {r.t_s:.1f} s [{r.change_type}] {r.delta_caption}" for r in first_res.itertuples()
-        )
-        preview = (
-            f"**Anchor (segment 0)**\n\n{anchors_t.iloc[0]['caption'][:800]}\n\n**First residuals**\n\n"
-            f"{lines or '(none)'}\n\n**Scene narrative**\n\n{table.iloc[0]['narrative'][:1500]}"
-        )
-        return dg.MaterializeResult(
-            metadata={
-                "dagster/row_count": len(table),
-                "words_per_scene": float(table["n_words"].mean()),
-                **token_metadata(client),
-                "preview": dg.MetadataValue.md(preview),
+            first_res = residuals_t[residuals_t["segment_idx"] == 0].head(5)
+            lines = "\n".join(
+                f"- {r.t_s:.1f} s [{r.change_type}] {r.delta_caption}" for r in first_res.itertuples()
+            )
+            preview = (
+                f"**Anchor (segment 0)**\n\n{anchors_t.iloc[0]['caption'][:800]}\n\n**First residuals**\n\n"
+                f"{lines or '(none)'}\n\n**Scene narrative**\n\n{table.iloc[0]['narrative'][:1500]}"
+            )
+            return {
+                "scene_narratives": {
+                    "dagster/row_count": len(table),
+                    "words_per_scene": float(table["n_words"].mean()),
+                    **token_metadata(client, vid),
+                    "preview": dg.MetadataValue.md(preview),
+                }
             }
-        )
+
+        with recorded(context, lake, client):
+            done = run_videos(context, lake, ["scene_narratives"], work)
+        return dg.MaterializeResult(metadata=result_metadata(done, "scene_narratives"))
 
     @dg.asset(
         deps=["scene_narratives"],
@@ -216,9 +236,9 @@ def build_caption_assets(vision: VisionModelResource, text: TextModelResource, c
     def video_narratives(
         context: dg.AssetExecutionContext, lake: LakeResource, text_model: TextModelResource
     ):
-        vid = context.partition_key
         client = text_model.client(lake.cache_dir())
-        with per_video(context, lake, ["video_narratives"]), recorded(context, lake, client):
+
+        def work(vid: str, _path: str) -> dict:
             table = chain.narrate_video(
                 vid,
                 lake.lake().read("scene_narratives", vid),
@@ -227,14 +247,17 @@ def build_caption_assets(vision: VisionModelResource, text: TextModelResource, c
                 versions["video_narratives"],
             )
             lake.lake().write("video_narratives", vid, table)
-        refresh_catalog(context, lake)
-        return dg.MaterializeResult(
-            metadata={
-                "dagster/row_count": 1,
-                "words": int(table.iloc[0]["n_words"]),
-                **token_metadata(client),
-                "preview": dg.MetadataValue.md(table.iloc[0]["narrative"][:3000]),
+            return {
+                "video_narratives": {
+                    "dagster/row_count": 1,
+                    "words": int(table.iloc[0]["n_words"]),
+                    **token_metadata(client, vid),
+                    "preview": dg.MetadataValue.md(table.iloc[0]["narrative"][:3000]),
+                }
             }
-        )
+
+        with recorded(context, lake, client):
+            done = run_videos(context, lake, ["video_narratives"], work)
+        return dg.MaterializeResult(metadata=result_metadata(done, "video_narratives"))
 
     return [anchors, residuals, evidence, scene_narratives, video_narratives]

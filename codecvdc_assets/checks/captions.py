@@ -1,6 +1,7 @@
 """Blocking asset checks on the caption tables: a Great Expectations suite per table, per video.
 
-Blocking: a failed check stops the run before bad captions flow into the next level.
+Blocking: a failed check stops the run before bad captions flow into the next level. A run may
+cover several videos; the check validates each one and names the failing videos.
 """
 
 import dagster as dg
@@ -10,12 +11,25 @@ from ..resources import CaptioningResource, LakeResource
 from . import expectations as ex
 
 
-def _result(outcome: ex.Outcome, **metadata) -> dg.AssetCheckResult:
+def _result(outcomes: dict[str, ex.Outcome], **metadata) -> dg.AssetCheckResult:
+    """One result for all videos of the run; the description names each failing video."""
+    failing = {vid: o for vid, o in outcomes.items() if not o.passed}
+    if len(outcomes) == 1:
+        description = next(iter(outcomes.values())).summary()
+    elif failing:
+        description = "; ".join(f"{vid}: {o.summary()}" for vid, o in failing.items())
+    else:
+        description = f"all expectations met for {len(outcomes)} videos"
     return dg.AssetCheckResult(
-        passed=outcome.passed,
+        passed=not failing,
         severity=dg.AssetCheckSeverity.ERROR,
-        description=outcome.summary()[:2000],
-        metadata={"expectations": outcome.evaluated, "failed": len(outcome.failures), **metadata},
+        description=description[:2000],
+        metadata={
+            "videos": len(outcomes),
+            "failing_videos": sorted(failing),
+            "expectations": sum(o.evaluated for o in outcomes.values()),
+            **metadata,
+        },
     )
 
 
@@ -26,15 +40,17 @@ def _result(outcome: ex.Outcome, **metadata) -> dg.AssetCheckResult:
     description="GX: no empty anchor, word counts within bounds, one anchor per segment.",
 )
 def anchors_gx(context: dg.AssetCheckExecutionContext, lake: LakeResource, captioning: CaptioningResource):
-    vid = context.partition_key
     store = lake.lake()
-    table, segments = store.read("anchors", vid), store.read("segments", vid)
-    outcome = ex.validate(
-        table,
-        ex.anchor_expectations(segments, captioning.anchor_words_min, captioning.anchor_words_max),
-        "anchors",
-    )
-    return _result(outcome, anchors=len(table), segments=len(segments))
+    bounds = (captioning.anchor_words_min, captioning.anchor_words_max)
+    outcomes = {
+        vid: ex.validate(
+            store.read("anchors", vid),
+            ex.anchor_expectations(store.read("segments", vid), *bounds),
+            "anchors",
+        )
+        for vid in context.partition_keys
+    }
+    return _result(outcomes)
 
 
 @dg.asset_check(
@@ -45,16 +61,17 @@ def anchors_gx(context: dg.AssetCheckExecutionContext, lake: LakeResource, capti
     "reports the share of `none` residuals.",
 )
 def residuals_gx(context: dg.AssetCheckExecutionContext, lake: LakeResource, captioning: CaptioningResource):
-    vid = context.partition_key
     store = lake.lake()
-    table = ex.residuals_with_segments(store.read("residuals", vid), store.read("segments", vid))
-    outcome = ex.validate(
-        table,
-        ex.residual_expectations(captioning.residual_words_min, captioning.residual_words_max),
-        "residuals",
+    bounds = (captioning.residual_words_min, captioning.residual_words_max)
+    outcomes, none_shares = {}, {}
+    for vid in context.partition_keys:
+        table = ex.residuals_with_segments(store.read("residuals", vid), store.read("segments", vid))
+        outcomes[vid] = ex.validate(table, ex.residual_expectations(*bounds), "residuals")
+        none_shares[vid] = round(float(table["none_share"].iloc[0]), 4) if len(table) else 0.0
+    share = sum(none_shares.values()) / len(none_shares) if none_shares else 0.0
+    return _result(
+        outcomes, none_share=round(share, 4), none_share_by_video=dg.MetadataValue.json(none_shares)
     )
-    none_share = float(table["none_share"].iloc[0]) if len(table) else 0.0
-    return _result(outcome, residuals=len(table), none_share=round(none_share, 4))
 
 
 def _narrative_check(asset: str):
@@ -66,8 +83,11 @@ def _narrative_check(asset: str):
         description="GX: no empty narrative.",
     )
     def check(context: dg.AssetCheckExecutionContext, lake: LakeResource):
-        table = lake.lake().read(asset, context.partition_key)
-        return _result(ex.validate(table, ex.narrative_expectations(), asset), rows=len(table))
+        outcomes = {
+            vid: ex.validate(lake.lake().read(asset, vid), ex.narrative_expectations(), asset)
+            for vid in context.partition_keys
+        }
+        return _result(outcomes)
 
     return check
 

@@ -43,6 +43,12 @@ def current_failure(lake: Lake, video_id: str, asset: str) -> str | None:
     return str(lake.read("failures", video_id, name=_name(asset))["message"].iloc[0])
 
 
+def current_failures(lake: Lake, video_id: str) -> list[str]:
+    """The assets whose latest attempt failed for this video."""
+    folder = lake.path("failures", video_id).parent
+    return sorted(p.stem for p in folder.glob("*.parquet")) if folder.exists() else []
+
+
 class RecordedFailure(Exception):
     """Raised after a failure was recorded; carries the one-line message."""
 
