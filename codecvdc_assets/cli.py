@@ -99,6 +99,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_serve_embedded)
 
+    qa = sub.add_parser("vidcapqa", help="VidCapQA: import question pools, score answers, build a benchmark")
+    qa_sub = qa.add_subparsers(dest="vidcapqa_command", required=True, metavar="COMMAND")
+    p = qa_sub.add_parser("import", help="convert a public question pool to the bank format")
+    p.add_argument("layout", choices=["tempcompass"], help="the pool's layout")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("-o", "--output", required=True, metavar="BANK", help="bank file (.jsonl or .parquet)")
+    p.set_defaults(func=cmd_vidcapqa_import)
+    p = qa_sub.add_parser("score", help="score answers made anywhere against a bank")
+    p.add_argument("--bank", required=True, metavar="BANK")
+    p.add_argument(
+        "--answers", required=True, metavar="ANSWERS.jsonl", help="rows {question_id, source, answer}"
+    )
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    p.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples (>= 1000)")
+    p.add_argument("--json", action="store_true", help="one JSON object keyed by source")
+    p.set_defaults(func=cmd_vidcapqa_score)
+    p = qa_sub.add_parser("build", help="run the construction steps from given model answers")
+    p.add_argument("--pool", required=True, metavar="BANK")
+    p.add_argument(
+        "--answers", required=True, metavar="VOTES.jsonl", help="rows {step, model, question_id, answer}"
+    )
+    p.add_argument("--target", type=int, default=1000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="OUT",
+        help="the sampled bank; decisions go to OUT's stem + .decisions.jsonl",
+    )
+    p.set_defaults(func=cmd_vidcapqa_build)
+
     p = sub.add_parser("ui", help="start the Dagster UI (dagster dev) on this home")
     p.add_argument("--port", type=int, default=3000)
     p.add_argument("--host", default="127.0.0.1")
@@ -394,6 +426,109 @@ def cmd_serve_embedded(args: argparse.Namespace) -> int:
         print(f"codecvdc: warning: binding to {args.host}, not loopback", file=sys.stderr)
     print(f"serving {', '.join(MODELS)} on http://{args.host}:{args.port}/v1", flush=True)
     serve(args.host, args.port, plan)
+    return 0
+
+
+def _read_jsonl(path: str, required: list[str]):
+    import pandas as pd
+
+    try:
+        lines = Path(path).read_text().splitlines()
+    except OSError as exc:
+        raise CliError(f"{path}: {exc.strerror}") from exc
+    rows = []
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise CliError(f"{path}:{n}: not JSON ({exc.msg})") from exc
+        missing = [k for k in required if k not in row]
+        if missing:
+            raise CliError(f"{path}:{n}: missing field(s) {', '.join(missing)}")
+        rows.append(row)
+    return pd.DataFrame(rows, columns=required if not rows else None)
+
+
+def _bank(path: str):
+    from .evaluation.bank import load_bank
+
+    try:
+        return load_bank(path)
+    except FileNotFoundError as exc:
+        raise CliError(str(exc)) from exc
+    except Exception as exc:  # pandera SchemaErrors: say what is wrong with which rows
+        raise CliError(f"{path}: not a valid question bank: {str(exc).splitlines()[0][:300]}") from exc
+
+
+def cmd_vidcapqa_import(args: argparse.Namespace) -> int:
+    from .evaluation.bank import write_bank
+    from .evaluation.importers import IMPORTERS, ImportError_
+
+    try:
+        bank = IMPORTERS[args.layout](args.file)
+    except FileNotFoundError as exc:
+        raise CliError(f"{args.file}: no such file") from exc
+    except (ImportError_, json.JSONDecodeError, KeyError, AttributeError) as exc:
+        raise CliError(f"{args.file}: not a {args.layout} pool ({exc})") from exc
+    write_bank(bank, args.output)
+    unlabeled = int(bank["dimension"].isna().sum())
+    print(
+        f"{len(bank)} questions from {bank['video_id'].nunique()} videos -> {args.output}"
+        + (f" ({unlabeled} without a dimension, for re-labeling)" if unlabeled else "")
+    )
+    print(bank["dimension"].fillna("(none)").value_counts().to_string())
+    return 0
+
+
+def cmd_vidcapqa_score(args: argparse.Namespace) -> int:
+    from .evaluation.scoring import judge, score
+
+    if args.resamples < 1000:
+        raise CliError("--resamples must be at least 1000")
+    bank = _bank(args.bank)
+    answers = _read_jsonl(args.answers, ["question_id", "source", "answer"])
+    try:
+        scores = score(judge(answers, bank), seed=args.seed, resamples=args.resamples)
+    except ValueError as exc:
+        raise CliError(f"{args.answers}: {exc}") from exc
+    if args.json:
+        print(json.dumps(scores, indent=2))
+        return 0
+    rows = [
+        [
+            src,
+            e["n"],
+            f"{e['accuracy']:.3f}",
+            f"[{e['ci_low']:.3f}, {e['ci_high']:.3f}]",
+            f"{e['no_evidence_rate']:.3f}",
+        ]
+        for src, e in scores.items()
+    ]
+    print(format_table(["source", "n", "accuracy", "95% CI", "no-evidence"], rows))
+    return 0
+
+
+def cmd_vidcapqa_build(args: argparse.Namespace) -> int:
+    from .evaluation.bank import write_bank
+    from .evaluation.construction import build
+
+    pool = _bank(args.pool)
+    answers = _read_jsonl(args.answers, ["step", "model", "question_id", "answer"])
+    try:
+        built = build(pool, answers, target=args.target, seed=args.seed)
+    except ValueError as exc:
+        raise CliError(f"{args.answers}: {exc}") from exc
+    out = Path(args.output)
+    write_bank(built.bank, out)
+    decisions = out.with_name(out.stem + ".decisions.jsonl")
+    decisions.write_text("".join(json.dumps(r) + "\n" for r in built.decisions.to_dict("records")))
+    print(f"pool {len(pool)} -> after filters {len(built.pool)} -> sampled {len(built.bank)} -> {out}")
+    print(f"per-question decisions -> {decisions}")
+    if len(built.bank):
+        table = built.bank.groupby(["dimension", "difficulty"]).size().unstack(fill_value=0)
+        print(table.to_string())
     return 0
 
 

@@ -1,1 +1,1 @@
-"""Reserved for later stages (see DESIGN.md section 1)."""
+"""Dagster-free VidCapQA: question banks, importers, scoring, caption sources, benchmark construction."""
