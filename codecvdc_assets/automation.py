@@ -11,7 +11,15 @@ import hashlib
 
 import dagster as dg
 
-from .orchestration import batch_plan, range_tags, stale_run_key, stale_selection
+from .orchestration import (
+    batch_plan,
+    global_status,
+    latest_record,
+    range_tags,
+    split_keys,
+    stale_run_key,
+    stale_selection,
+)
 from .partitions import videos_partitions
 from .resources import LakeResource
 from .storage.failures import current_failures
@@ -20,8 +28,17 @@ from .storage.failures import current_failures
 def stale_run_requests(
     context, defs: dg.Definitions, lake: LakeResource, video_ids: list[str], batch_size: int = 25
 ) -> list[dg.RunRequest]:
-    """One request per batch of contiguous videos that need the same assets re-materialized."""
+    """One request per batch of contiguous videos that need the same assets re-materialized; when no
+    video needs anything, one request for the stale dataset-level assets (the bank, the scores). A stale
+    bank goes first, alone: the per-video answers read it."""
+    dataset = global_status(defs, context.instance)
+    first = [k for k in per_video_free_dataset_keys(defs) if dataset[k.to_user_string()] != "fresh"]
+    if first:
+        return [_dataset_request(defs, context, first)]
     plan = stale_selection(defs, context.instance, lake.lake(), video_ids)
+    if not plan:
+        rest = [dg.AssetKey(n) for n, state in dataset.items() if state != "fresh"]
+        return [_dataset_request(defs, context, rest)] if rest else []
     order = context.instance.get_dynamic_partitions(videos_partitions.name)
     # Videos whose last attempt failed run alone: a bad file must not hold back a batch again.
     failed = {v for v in plan if current_failures(lake.lake(), v)}
@@ -37,3 +54,27 @@ def stale_run_requests(
             )
         )
     return requests
+
+
+def per_video_free_dataset_keys(defs: dg.Definitions) -> list[dg.AssetKey]:
+    """Dataset-level assets with no per-video asset upstream (they must run before the videos)."""
+    graph = defs.resolve_asset_graph()
+    keys = [k for k in graph.toposorted_asset_keys if graph.get(k).partitions_def is None]
+    return split_keys(defs, keys)[0]
+
+
+def _dataset_request(defs: dg.Definitions, context, keys: list[dg.AssetKey]) -> dg.RunRequest:
+    graph = defs.resolve_asset_graph()
+    parts = []
+    for key in keys:
+        node = graph.get(key)
+        latest = [latest_record(context.instance, p) for p in node.parent_keys]
+        parts.append(
+            f"{key.to_user_string()}:{node.code_version}:"
+            + ",".join(str(r.storage_id if r else 0) for r in latest)
+        )
+    return dg.RunRequest(
+        run_key=hashlib.sha256("|".join(parts).encode()).hexdigest()[:24],
+        asset_selection=keys,
+        tags={"codecvdc/reason": "stale dataset-level assets"},
+    )

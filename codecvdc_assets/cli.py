@@ -206,7 +206,15 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .orchestration import expand_selection, get_instance, materialize_many, stale_selection
+    from .orchestration import (
+        expand_selection,
+        get_instance,
+        global_status,
+        materialize_global,
+        materialize_many,
+        split_keys,
+        stale_selection,
+    )
     from .settings import load_profile
     from .storage.catalog import ensure_catalog
     from .storage.lake import Lake
@@ -224,57 +232,83 @@ def cmd_run(args: argparse.Namespace) -> int:
         keys = expand_selection(defs, args.select)
     except ValueError as exc:
         raise CliError(str(exc)) from exc
-    names = [k.to_user_string() for k in keys]
+    pre, per_video, post = split_keys(defs, keys)
     instance = get_instance()
     if args.stale:
-        plan = stale_selection(defs, instance, Lake(home), videos, keys)
-        if not plan:
-            print(f"nothing to do: {len(videos)} video(s) fresh for {', '.join(names)}")
+        dataset = global_status(defs, instance)
+        pre = [k for k in pre if dataset[k.to_user_string()] != "fresh"]
+        plan = stale_selection(defs, instance, Lake(home), videos, per_video) if per_video else {}
+        post = [k for k in post if plan or dataset[k.to_user_string()] != "fresh"]
+        if not (pre or plan or post):
+            print(f"nothing to do: {len(videos)} video(s) and the dataset-level assets are fresh")
             return 0
     else:
-        plan = {video_id: keys for video_id in videos}
+        plan = {video_id: per_video for video_id in videos} if per_video else {}
+    started = time.perf_counter()
+    dataset_failures: list[str] = []
+
+    def on_dataset(when: str, outcome) -> None:
+        names = ", ".join(outcome.materialized) or "(nothing materialized)"
+        print(
+            f"dataset-level ({when} the videos): {names}: "
+            + ("ok" if outcome.ok else f"FAILED: {outcome.error}")
+        )
+        if not outcome.ok:
+            dataset_failures.append(outcome.error or "failed")
+
+    if not plan:  # only dataset-level assets to run
+        for keys, when in ((pre, "before"), (post, "after")):
+            if keys:
+                on_dataset(when, materialize_global(defs, instance, keys))
     videos = list(plan)
     total_assets = sum(len(v) for v in plan.values())
-    what = "stale or missing assets" if args.stale else ", ".join(names)
-    print(f"materializing {what} for {len(videos)} video(s); home {home}")
-    state = {"assets": 0, "failed": 0, "start": time.perf_counter()}
+    names = sorted(
+        {k.to_user_string() for v in plan.values() for k in v}, key=[k.to_user_string() for k in keys].index
+    )
+    if plan:
+        print(f"materializing {', '.join(names)} for {len(videos)} video(s); home {home}")
+    state = {"assets": 0}
 
     def on_done(n: int, outcome) -> None:
         state["assets"] += len(outcome.materialized)
-        state["failed"] += not outcome.ok
         status = "ok" if outcome.ok else f"FAILED: {outcome.error}"
-        elapsed = time.perf_counter() - state["start"]
         print(
             f"{_bar(n, len(videos))} videos {n}/{len(videos)}  assets {state['assets']}/{total_assets}"
-            f"  {elapsed:6.1f}s  {outcome.video_id} {status}",
+            f"  {time.perf_counter() - started:6.1f}s  {outcome.video_id} {status}",
             flush=True,
         )
 
     batch_size = args.batch_size or int((load_profile().get("automation") or {}).get("batch_size", 25))
-    outcomes = materialize_many(defs, instance, plan, Lake(home), on_done, batch_size)
+    if plan:
+        plan = {vid: [*pre, *keys, *post] for vid, keys in plan.items()}
+    outcomes = (
+        materialize_many(defs, instance, plan, Lake(home), on_done, batch_size, on_dataset) if plan else []
+    )
     ensure_catalog(home)
     failed = [o for o in outcomes if not o.ok]
     print(
         f"done: {len(outcomes) - len(failed)} video(s) ok, {len(failed)} failed, "
-        f"{state['assets']} asset materializations in {time.perf_counter() - state['start']:.1f}s"
+        f"{state['assets']} asset materializations in {time.perf_counter() - started:.1f}s"
     )
     if failed:
         print('failures are recorded in the `failures` view: codecvdc sql "select * from failures"')
-    return 1 if failed else 0
+    return 1 if failed or dataset_failures else 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from .orchestration import asset_order, get_instance, partition_status
+    from .orchestration import get_instance, global_status, partition_status, per_video_keys
     from .storage.lake import Lake
 
     home = _home()
     defs = _definitions(home)
     videos = args.video or _all_video_ids()
-    table = partition_status(defs, get_instance(), Lake(home), videos)
+    instance = get_instance()
+    table = partition_status(defs, instance, Lake(home), videos)
+    dataset = global_status(defs, instance)
     if args.json:
-        print(json.dumps(table, indent=2))
+        print(json.dumps({"videos": table, "dataset": dataset}, indent=2))
         return 0
-    names = [k.to_user_string() for k in asset_order(defs)]
+    names = [k.to_user_string() for k in per_video_keys(defs)]
     rows = [[vid, *(table[vid][n] for n in names)] for vid in videos]
     print(format_table(["video_id", *names], rows) if rows else "no videos registered")
     counts: dict[str, int] = {}
@@ -282,7 +316,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         for state in row.values():
             counts[state] = counts.get(state, 0) + 1
     if counts:
-        print("  ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
+        print("per video: " + "  ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
+    print("dataset-level: " + "  ".join(f"{k} {v}" for k, v in dataset.items()))
     return 0
 
 

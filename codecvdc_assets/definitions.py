@@ -6,6 +6,7 @@ resources; asset code versions are derived from that configuration.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import dagster as dg
@@ -13,6 +14,7 @@ import dagster as dg
 from .assets._shell import DEFAULT_BATCH
 from .assets.captions import build_caption_assets
 from .assets.segments import build_segments_assets
+from .assets.vidcapqa import build_vidcapqa_assets
 from .assets.videos import build_videos_asset
 from .checks.captions import CHECKS
 from .resources import (
@@ -20,12 +22,17 @@ from .resources import (
     LakeResource,
     SegmentationResource,
     TextModelResource,
+    VidCapQAResource,
     VideoRootsResource,
     VisionModelResource,
 )
 from .schedules import build_backfill_schedule
 from .sensors import build_stale_sensor, video_files_sensor
 from .settings import codecvdc_home, load_profile
+
+# Deliberately used: BackfillPolicy (batched runs) is beta, partitioned asset checks are preview.
+warnings.filterwarnings("ignore", category=dg.BetaWarning)
+warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 
 
 def model_config(section: dict[str, Any] | None) -> dict[str, Any]:
@@ -47,6 +54,7 @@ def build_resources(profile: dict[str, Any], home: str | None = None) -> dict[st
         "vision_model": VisionModelResource(**model_config(profile.get("vision_model"))),
         "text_model": TextModelResource(**model_config(profile.get("text_model"))),
         "captioning": CaptioningResource(**(profile.get("captioning") or {})),
+        "vidcapqa": VidCapQAResource(**(profile.get("vidcapqa") or {})),
     }
 
 
@@ -57,6 +65,9 @@ def build_assets(resources: dict[str, Any], batch_size: int = DEFAULT_BATCH) -> 
         build_segments_assets(seg, batch_size),
         *build_caption_assets(
             resources["vision_model"], resources["text_model"], resources["captioning"], batch_size
+        ),
+        *build_vidcapqa_assets(
+            resources["vision_model"], resources["text_model"], resources["vidcapqa"], batch_size
         ),
     ]
 

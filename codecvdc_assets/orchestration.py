@@ -33,6 +33,87 @@ def asset_order(defs: dg.Definitions) -> list[dg.AssetKey]:
     return list(graph.toposorted_asset_keys)
 
 
+def per_video_keys(defs: dg.Definitions) -> list[dg.AssetKey]:
+    graph = defs.resolve_asset_graph()
+    return [k for k in asset_order(defs) if graph.get(k).partitions_def is not None]
+
+
+def split_keys(
+    defs: dg.Definitions, keys: list[dg.AssetKey]
+) -> tuple[list[dg.AssetKey], list[dg.AssetKey], list[dg.AssetKey]]:
+    """(dataset-level assets to run first, per-video assets, dataset-level assets to run after them)."""
+    graph = defs.resolve_asset_graph()
+    per_video = [k for k in keys if graph.get(k).partitions_def is not None]
+    pre, post = [], []
+    for key in keys:
+        if key in per_video:
+            continue
+        ancestors = graph.get(key).parent_keys
+        stack, seen, partitioned_above = list(ancestors), set(), False
+        while stack:
+            parent = stack.pop()
+            if parent in seen:
+                continue
+            seen.add(parent)
+            if graph.get(parent).partitions_def is not None:
+                partitioned_above = True
+                break
+            stack.extend(graph.get(parent).parent_keys)
+        (post if partitioned_above else pre).append(key)
+    return pre, per_video, post
+
+
+@dataclass
+class GlobalOutcome:
+    ok: bool
+    materialized: list[str]
+    error: str | None
+    run_id: str
+
+
+def materialize_global(
+    defs: dg.Definitions, instance: dg.DagsterInstance, keys: list[dg.AssetKey]
+) -> GlobalOutcome:
+    """One unpartitioned run for dataset-level assets (the question bank, the scores)."""
+    assets = [a for a in [*defs.assets, *(defs.asset_checks or [])] if isinstance(a, dg.AssetsDefinition)]
+    result = dg.materialize(
+        assets,
+        instance=instance,
+        selection=keys,
+        resources=defs.resources,
+        raise_on_error=False,
+        tags={"codecvdc/launched_by": "cli"},
+        run_config=QUIET,
+    )
+    done = sorted({e.asset_key.to_user_string() for e in result.get_asset_materialization_events()})
+    return GlobalOutcome(
+        result.success, done, None if result.success else _first_failure(result), result.run_id
+    )
+
+
+def global_status(defs: dg.Definitions, instance: dg.DagsterInstance) -> dict[str, str]:
+    """missing / fresh / stale for the dataset-level assets (stale: code version changed, or a parent
+    asset was materialized, for any video, after it)."""
+    graph = defs.resolve_asset_graph()
+    out = {}
+    for key in asset_order(defs):
+        node = graph.get(key)
+        if node.partitions_def is not None:
+            continue
+        record = latest_record(instance, key)
+        if record is None:
+            out[key.to_user_string()] = "missing"
+            continue
+        tags = (record.asset_materialization.tags if record.asset_materialization else None) or {}
+        stale = tags.get(CODE_VERSION_TAG) != node.code_version
+        for parent in node.parent_keys:
+            latest = latest_record(instance, parent)
+            if latest is None or latest.timestamp > record.timestamp:
+                stale = True
+        out[key.to_user_string()] = "stale" if stale else "fresh"
+    return out
+
+
 def expand_selection(defs: dg.Definitions, names: list[str] | None) -> list[dg.AssetKey]:
     """Selected asset keys, widened to whole multi-assets (segments and frames share one decode)."""
     keys = asset_order(defs)
@@ -169,13 +250,25 @@ def materialize_many(
     lake: Lake,
     on_done: Callable[[int, VideoOutcome], None] | None = None,
     batch_size: int = 25,
+    on_dataset: Callable[[str, GlobalOutcome], None] | None = None,
 ) -> list[VideoOutcome]:
-    """Runs of up to `batch_size` videos; failures are reported per video, never raised.
+    """Dataset-level assets of the plan that per-video ones need run first, then runs of up to
+    `batch_size` videos, then the dataset-level assets that sum up the videos (e.g. the scores).
+    Failures are reported per video, never raised.
 
     A failing video fails its batch's step, and Dagster then skips the downstream steps for the whole
     batch. Videos that did not fail themselves are re-queued (their unfinished assets only) in a new,
     smaller batch, so a bad video never stops the others. Each re-queue drops at least one failed video.
     """
+    every = list(dict.fromkeys(k for keys in plan.values() for k in keys))
+    pre, per_video, post = split_keys(defs, every)
+    for keys in (pre,):
+        if keys:
+            outcome = materialize_global(defs, instance, keys)
+            if on_dataset:
+                on_dataset("before", outcome)
+    plan = {vid: [k for k in keys if k in per_video] for vid, keys in plan.items()}
+    plan = {vid: keys for vid, keys in plan.items() if keys}
     order = instance.get_dynamic_partitions(videos_partitions.name)
     queue = batch_plan(plan, order, batch_size)
     outcomes: list[VideoOutcome] = []
@@ -200,6 +293,10 @@ def materialize_many(
             outcomes.append(outcome)
             if on_done:
                 on_done(len(outcomes), outcome)
+    if post:
+        outcome = materialize_global(defs, instance, post)
+        if on_dataset:
+            on_dataset("after", outcome)
     return outcomes
 
 
@@ -210,10 +307,13 @@ def partition_status(
     same video was materialized after it, or an upstream asset is not fresh) or failed (the latest
     attempt failed)."""
     graph = defs.resolve_asset_graph()
-    keys = asset_order(defs)
+    keys = per_video_keys(defs)
+    # Dataset-level parents (e.g. the question bank): their latest materialization and status count.
+    dataset = global_status(defs, instance)
+    dataset_latest = {dg.AssetKey(n): latest_record(instance, dg.AssetKey(n)) for n in dataset}
     table: dict[str, dict[str, str]] = {}
     for video_id in video_ids:
-        latest: dict[dg.AssetKey, dg.EventLogRecord | None] = {}
+        latest: dict[dg.AssetKey, dg.EventLogRecord | None] = dict(dataset_latest)
         for key in keys:
             records = instance.fetch_materializations(
                 dg.AssetRecordsFilter(asset_key=key, asset_partitions=[video_id]), limit=1
@@ -239,7 +339,7 @@ def partition_status(
                     if (
                         up is None
                         or up.timestamp > record.timestamp
-                        or row.get(parent.to_user_string()) != "fresh"
+                        or {**dataset, **row}.get(parent.to_user_string()) != "fresh"
                     ):
                         stale = True
                 row[name] = "stale" if stale else "fresh"
@@ -257,7 +357,7 @@ def stale_selection(
     """Per video, the assets to re-materialize: those not fresh (missing, stale, failed) and everything
     downstream of them, in dependency order. Fresh assets with fresh parents are left alone."""
     graph = defs.resolve_asset_graph()
-    order = asset_order(defs)
+    order = per_video_keys(defs)
     allowed = set(within or order)
     status = partition_status(defs, instance, lake, video_ids)
     out: dict[str, list[dg.AssetKey]] = {}
@@ -290,3 +390,10 @@ def stale_run_key(
             f"{key.to_user_string()}:{graph.get(key).code_version}:{records[0].storage_id if records else 0}"
         )
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:24]
+
+
+def latest_record(instance: dg.DagsterInstance, key: dg.AssetKey, partition: str | None = None):
+    """The latest materialization record of an asset (of one partition, or of any)."""
+    flt = dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition] if partition else None)
+    records = instance.fetch_materializations(flt, limit=1).records
+    return records[0] if records else None

@@ -135,3 +135,24 @@ class CaptioningResource(dg.ConfigurableResource):
                 )
         if not 1 <= self.window_overlap < self.window_size:
             raise ValueError("captioning: window_overlap must be in [1, window_size - 1]")
+
+
+class VidCapQAResource(dg.ConfigurableResource):
+    """VidCapQA settings: the question bank (JSONL or Parquet; relative paths are resolved against the
+    project folder), the bootstrap, and the direct baseline's frame budget."""
+
+    bank: str = "resources/vidcapqa/demo_bank.jsonl"
+    seed: int = 0
+    resamples: int = 2000
+    direct_frames: int = 8
+
+    def bank_path(self) -> str:
+        from .settings import project_dir
+
+        return self.bank if os.path.isabs(self.bank) else str(project_dir() / self.bank)
+
+    def model_post_init(self, __context) -> None:
+        if self.resamples < 1000:
+            raise ValueError("vidcapqa: resamples must be at least 1000")
+        if self.direct_frames < 1:
+            raise ValueError("vidcapqa: direct_frames must be at least 1")

@@ -6,6 +6,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
+from .evaluation.bank import BankSchema
 from .video.segmentation import CONTENT_PRIMARY, IFRAME_PRIMARY
 
 BOUNDARY_SOURCES = ["start", "content", "iframe+content", "max_duration"]
@@ -218,6 +219,73 @@ class VideoNarrativesSchema(pa.DataFrameModel):
         coerce = True
 
 
+class DirectCaptionsSchema(pa.DataFrameModel):
+    video_id: Series[str]
+    caption: Series[str] = pa.Field(str_length={"min_value": 1})
+    n_words: Series[int] = pa.Field(ge=1)
+    n_frames: Series[int] = pa.Field(ge=1)
+    model: Series[str]
+    version: Series[str]
+
+    class Config:
+        strict = True
+        coerce = True
+
+
+class PerSecondCaptionsSchema(pa.DataFrameModel):
+    video_id: Series[str]
+    second_idx: Series[int] = pa.Field(ge=0)
+    t_s: Series[float] = pa.Field(ge=0)
+    caption: Series[str] = pa.Field(str_length={"min_value": 1})
+    n_words: Series[int] = pa.Field(ge=1)
+    model: Series[str]
+    version: Series[str]
+
+    class Config:
+        strict = True
+        coerce = True
+
+
+class VidcapqaAnswersSchema(pa.DataFrameModel):
+    question_id: Series[str]
+    video_id: Series[str]
+    strategy: Series[str]
+    level: Series[str]
+    source: Series[str]
+    answer: Series[str] = pa.Field(str_matches=r"^([A-Z]|unknown)$")
+    correct: Series[bool]
+    no_evidence: Series[bool]
+    dimension: Series[str] = pa.Field(nullable=True)
+    difficulty: Series[str] = pa.Field(nullable=True)
+    rationale: Series[str]
+    observation: Series[str]
+    caption_words: Series[int] = pa.Field(ge=0)
+    model: Series[str]
+    version: Series[str]
+
+    class Config:
+        strict = True
+        coerce = True
+
+
+class VidcapqaScoresSchema(pa.DataFrameModel):
+    source: Series[str]
+    strategy: Series[str]
+    level: Series[str]
+    group: Series[str] = pa.Field(isin=["overall", "dimension", "difficulty"])
+    dimension: Series[str]
+    n: Series[int] = pa.Field(ge=0)
+    accuracy: Series[float] = pa.Field(ge=0, le=1, nullable=True)
+    ci_low: Series[float] = pa.Field(ge=0, le=1, nullable=True)
+    ci_high: Series[float] = pa.Field(ge=0, le=1, nullable=True)
+    no_evidence_rate: Series[float] = pa.Field(ge=0, le=1, nullable=True)
+    tokens_per_minute: Series[float] = pa.Field(ge=0, nullable=True)
+
+    class Config:
+        strict = True
+        coerce = True
+
+
 TABLE_SCHEMAS: dict[str, type[pa.DataFrameModel]] = {
     "videos": VideosSchema,
     "segments": SegmentsSchema,
@@ -229,6 +297,11 @@ TABLE_SCHEMAS: dict[str, type[pa.DataFrameModel]] = {
     "evidence": EvidenceSchema,
     "scene_narratives": SceneNarrativesSchema,
     "video_narratives": VideoNarrativesSchema,
+    "direct_captions": DirectCaptionsSchema,
+    "per_second_captions": PerSecondCaptionsSchema,
+    "vidcapqa_bank": BankSchema,
+    "vidcapqa_answers": VidcapqaAnswersSchema,
+    "vidcapqa_scores": VidcapqaScoresSchema,
 }
 
 

@@ -14,10 +14,16 @@ SELECT
     (SELECT avg(n_words) FROM residuals) AS words_per_residual,
     (SELECT avg(CASE WHEN change_type = 'none' THEN 1.0 ELSE 0.0 END) FROM residuals) AS none_share;
 
--- 2. Words and tokens per caption level (tokens: completion tokens of the calls that made them).
-WITH tokens AS (
+-- 2. Words and tokens per caption level: the calls of the latest run of each (video, asset), cache hits
+--    included (they carry the tokens the cached answer cost), so re-runs are not counted twice.
+WITH latest AS (
+    SELECT *, last_value(run_id) OVER (PARTITION BY video_id, asset ORDER BY recorded_at
+                                       ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS last_run
+    FROM model_calls
+),
+tokens AS (
     SELECT asset, sum(prompt_tokens) AS prompt_tokens, sum(completion_tokens) AS completion_tokens
-    FROM model_calls WHERE NOT cache_hit GROUP BY asset
+    FROM latest WHERE run_id = last_run GROUP BY asset
 )
 SELECT level, rows, words, words_per_row, t.prompt_tokens, t.completion_tokens
 FROM (

@@ -18,6 +18,7 @@ from codecvdc_assets.orchestration import (
     add_partitions,
     expand_selection,
     materialize_batch,
+    materialize_global,
     materialize_many,
     partition_status,
 )
@@ -84,6 +85,9 @@ def test_prompt_change_rematerializes_exactly_the_affected_assets(home: Path, pr
             "evidence": "stale",
             "scene_narratives": "stale",
             "video_narratives": "stale",
+            "direct_captions": "fresh",  # the baselines do not read residuals
+            "per_second_captions": "fresh",
+            "vidcapqa_answers": "stale",  # reads the narratives
         }
 
     sensor = build_stale_sensor(lambda: defs2)
@@ -94,7 +98,7 @@ def test_prompt_change_rematerializes_exactly_the_affected_assets(home: Path, pr
     # One request for both videos: they need the same assets and are contiguous partitions.
     (request,) = result.run_requests
     selection = [k.to_user_string() for k in request.asset_selection]
-    assert selection == ["residuals", "evidence", "scene_narratives", "video_narratives"]
+    assert selection == ["residuals", "evidence", "scene_narratives", "video_narratives", "vidcapqa_answers"]
     assert (request.tags[RANGE_START], request.tags[RANGE_END]) == (ids[0], ids[1])
     # Run what the automation asked for, as the daemon would.
     outcomes = materialize_batch(defs2, instance, ids, list(request.asset_selection), Lake(home))
@@ -104,8 +108,17 @@ def test_prompt_change_rematerializes_exactly_the_affected_assets(home: Path, pr
             "evidence",
             "residuals",
             "scene_narratives",
+            "vidcapqa_answers",
             "video_narratives",
         ]
+    # The scores sum up all videos: stale now, asked for by the next evaluation as one dataset-level run.
+    followup = sensor(
+        dg.build_sensor_context(instance=instance, resources={"lake": LakeResource(home=str(home))})
+    )
+    (score_request,) = followup.run_requests
+    assert [k.to_user_string() for k in score_request.asset_selection] == ["vidcapqa_scores"]
+    assert score_request.partition_key is None
+    assert materialize_global(defs2, instance, list(score_request.asset_selection)).ok
 
     after = {
         name: count
@@ -142,7 +155,9 @@ def test_caption_tables_and_stats(home: Path) -> None:
     evidence = lake.read("evidence", ids[0])
     assert set(evidence["rule"]) <= {"continuous", "contradiction", "discrete", "attribute", "attribute_lock"}
     video = lake.read("video_narratives", ids[0]).iloc[0]
-    assert video["n_segments"] == len(segments) and video["narrative"].startswith("Scene 1")
+    assert video["n_segments"] == len(segments) and video["narrative"].startswith(
+        f"The video has {len(segments)} scenes. Scene 1"
+    )
 
     text = (Path(__file__).resolve().parents[1] / "sql" / "caption_stats.sql").read_text()
     con = connect(home)

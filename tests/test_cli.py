@@ -74,10 +74,15 @@ def test_add_run_status_sql(tmp_path) -> None:
     assert out.count("added") == 2
     assert "0 new" in run(["add", shared("bikes.mp4")], home).stdout  # the same file again
     proc = run(["run"], home)
-    assert "videos 2/2  assets 16/16" in proc.stdout and "2 video(s) ok, 0 failed" in proc.stdout
+    assert "videos 2/2  assets 22/22" in proc.stdout and "2 video(s) ok, 0 failed" in proc.stdout
+    assert "dataset-level (before the videos): vidcapqa_bank: ok" in proc.stdout
+    assert "dataset-level (after the videos): vidcapqa_scores: ok" in proc.stdout
     assert "nothing to do" in run(["run", "--stale"], home).stdout
     status = json.loads(run(["status", "--json"], home).stdout)
-    assert len(status) == 2 and {s for row in status.values() for s in row.values()} == {"fresh"}
+    assert len(status["videos"]) == 2 and {s for row in status["videos"].values() for s in row.values()} == {
+        "fresh"
+    }
+    assert status["dataset"] == {"vidcapqa_bank": "fresh", "vidcapqa_scores": "fresh"}
     rows = json.loads(run(["sql", "select count(*) as n from segments", "--format", "json"], home).stdout)
     assert rows == [{"n": 7}]  # bikes 6 + counter 1
     summary = Path(__file__).resolve().parents[1] / "sql" / "video_summary.sql"

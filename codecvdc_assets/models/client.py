@@ -86,7 +86,17 @@ class ModelClient:
         if self.cache is not None:
             hit = self.cache.get(key)
             if hit is not None:
-                self._record(request, key, "", 0, 0, 0.0, "ok", cache_hit=True)
+                # The tokens the cached answer cost when it was made; cache_hit says no new call was paid.
+                self._record(
+                    request,
+                    key,
+                    "",
+                    hit.get("prompt_tokens", 0),
+                    hit.get("completion_tokens", 0),
+                    0.0,
+                    "ok",
+                    cache_hit=True,
+                )
                 return ModelResult(
                     request,
                     hit["data"],

@@ -49,7 +49,11 @@ NARRATIVE = _obj(narrative={"type": "string", "minLength": 1})
 
 QA_ANSWER = _obj(rationale=_STR, observation=_STR, answer={"type": "string", "pattern": "^([A-Z]|unknown)$"})
 
+CAPTION = _obj(caption={"type": "string", "minLength": 1})
+
 SCHEMAS: dict[str, dict[str, Any]] = {
+    "direct": CAPTION,
+    "per_second": CAPTION,
     "anchor": ANCHOR,
     "residual": RESIDUAL,
     "scene": NARRATIVE,

@@ -16,8 +16,10 @@ from ..types import RawAnswer, Sampling
 from . import text, vision
 
 VISION_MODEL = "embedded-cv-v1"
-TEXT_MODEL = "embedded-rules-v1"
-TASKS = ("anchor", "residual", "scene", "video", "qa_answer")
+# The embedded models' names are their versions: bump them when their behaviour changes, so asset
+# versions (and the call cache) see a new model.
+TEXT_MODEL = "embedded-rules-v2"
+TASKS = ("anchor", "residual", "scene", "video", "qa_answer", "direct", "per_second")
 
 
 class EmbeddedError(ValueError):
@@ -37,6 +39,16 @@ def respond(messages: list[dict[str, Any]], task: str) -> dict[str, Any]:
             raise EmbeddedError("the residual task needs at least two images")
         first = _first_index(messages)
         return {"residuals": vision.describe_window([vision.decode(f) for f in frames], first)}
+    if task == "direct":
+        frames = [vision.decode(f) for f in msg.images(messages)]
+        if not frames:
+            raise EmbeddedError("the direct task needs images")
+        return {"caption": vision.describe_video(frames)}
+    if task == "per_second":
+        frames = [vision.decode(f) for f in msg.images(messages)]
+        if not frames:
+            raise EmbeddedError("the per_second task needs images")
+        return {"caption": vision.describe_second(frames)}
     data = _json_input(messages)
     if task == "scene":
         return {"narrative": text.scene_narrative(data)}

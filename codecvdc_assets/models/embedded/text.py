@@ -41,6 +41,23 @@ _SYNONYMS = {
     "appear": "appears",
     "appeared": "appears",
     "disappear": "disappears",
+    "colour": "colours",
+    "color": "colours",
+    "colors": "colours",
+    "shots": "scenes",
+    "shot": "scenes",
+    "scene": "scenes",
+    "still": "none",
+    "static": "none",
+    # ordinals and number words, so "the first scene" meets "Scene 1" and "three" meets "3"
+    "first": "1",
+    "second": "2",
+    "third": "3",
+    "fourth": "4",
+    "one": "1",
+    "two": "2",
+    "three": "3",
+    "four": "4",
 }
 
 
@@ -64,7 +81,9 @@ def video_narrative(data: dict[str, Any]) -> str:
     for i, scene in enumerate(scenes, 1):
         span = f"{scene.get('start_s', 0):.0f}-{scene.get('end_s', 0):.0f} s"
         out.append(f"Scene {i} ({span}): {scene.get('narrative', '').strip()}")
-    return " ".join(out) if out else "The video has no scenes."
+    if not out:
+        return "The video has no scenes."
+    return f"The video has {len(scenes)} scene{'s' if len(scenes) != 1 else ''}. " + " ".join(out)
 
 
 def answer_question(data: dict[str, Any]) -> dict[str, str]:
@@ -85,7 +104,7 @@ def answer_question(data: dict[str, Any]) -> dict[str, str]:
             continue
         scores[letter] = sum(
             # Squared: an option matched whole within one sentence beats one matched piecemeal.
-            w * (len(specific & s) / len(specific)) ** 2
+            w * _match(len(specific & s), len(specific))
             for s, w in zip(sentences, weights, strict=True)
         )
     if not scores or max(scores.values()) == 0:
@@ -109,6 +128,15 @@ def answer_question(data: dict[str, Any]) -> dict[str, str]:
         "observation": ", ".join(matched),
         "answer": letter,
     }
+
+
+def _match(found: int, wanted: int) -> float:
+    """How well one sentence supports an option: squared share of its specific words; a short option
+    (one or two words, e.g. "pans right") counts only when the sentence has all of it."""
+    share = found / wanted
+    if wanted <= 2 and share < 1:
+        return 0.0
+    return share**2
 
 
 def _group_events(evidence: list[dict[str, Any]]) -> list[tuple[float, float, str]]:

@@ -414,3 +414,27 @@ def _suppress(rects: list) -> list:
         ):
             kept.append(r)
     return kept
+
+
+# ---------------------------------------------------------------------------------------- baselines
+
+
+def describe_video(images: list[np.ndarray]) -> str:
+    """The direct-captioning baseline: one holistic caption from uniformly sampled frames."""
+    opening = describe_frame(images[0])["caption"]
+    first = opening.split(". Layout:")[0].rstrip(".") + "."
+    changes = [r["delta_caption"] for r in describe_window(images) if r["change_type"] != "none"]
+    unique = list(dict.fromkeys(changes))
+    summary = f" Over the video: {' '.join(unique[:6])}" if unique else " Little changes over the video."
+    return f"The video shows {first[0].lower() + first[1:]}{summary}"
+
+
+def describe_second(images: list[np.ndarray]) -> str:
+    """The per-second baseline: a full description of the window's frame plus what changes in it,
+    re-described from scratch every second (redundant by design)."""
+    caption = describe_frame(images[0])["caption"]
+    if len(images) > 1:
+        delta = describe_pair(work_size(images[0]), work_size(images[1]), None, (0, 1))
+        if delta["change_type"] != "none":
+            caption += " " + delta["delta_caption"]
+    return caption

@@ -1,0 +1,262 @@
+"""VidCapQA: the baselines, caption-then-QA answers per video, and the scores over all videos.
+
+| asset (-> lake table) | partitioned | inputs | model |
+|---|---|---|---|
+| vidcapqa_bank | no | the bank file (profile `vidcapqa.bank`) | none |
+| direct_captions | per video | frames (uniform budget) | vision, prompts/direct.md |
+| per_second_captions | per video | frames (each second) | vision, prompts/per_second.md |
+| vidcapqa_answers | per video | bank, every caption source | text, prompts/qa_answer.md |
+| vidcapqa_scores | no | all answers, model calls, videos | none |
+"""
+
+import glob
+import os
+
+import dagster as dg
+import pandas as pd
+
+from ..captioning.prompts import load_prompt, prompt_hash
+from ..evaluation import answering, baselines
+from ..evaluation.bank import load_bank
+from ..evaluation.scoring import score, scores_table
+from ..evaluation.sources import SOURCE_ASSETS, caption_sources, match_questions
+from ..evaluation.tables import comparison_markdown
+from ..partitions import videos_partitions
+from ..resources import LakeResource, TextModelResource, VidCapQAResource, VisionModelResource
+from ..storage.lake import GLOBAL
+from ..versioning import code_version
+from ._shell import DEFAULT_BATCH, backfill_policy, result_metadata, run_videos
+from .captions import recorded, token_metadata
+
+
+def _read_all(lake: LakeResource, table: str) -> pd.DataFrame:
+    files = [f for f in glob.glob(str(lake.lake().table_dir(table) / "video_id=*" / "*.parquet"))]
+    return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True) if files else pd.DataFrame()
+
+
+def build_vidcapqa_assets(
+    vision: VisionModelResource,
+    text: TextModelResource,
+    qa: VidCapQAResource,
+    batch_size: int = DEFAULT_BATCH,
+):
+    v_model, t_model = vision.settings().version_fields(), text.settings().version_fields()
+    bank_file = qa.bank_path()
+    bank_version = code_version("v1", bank=_file_hash(bank_file))
+    versions = {
+        "direct_captions": code_version(
+            "v1", prompt=prompt_hash("direct"), model=v_model, frames=qa.direct_frames
+        ),
+        "per_second_captions": code_version("v1", prompt=prompt_hash("per_second"), model=v_model),
+        "vidcapqa_answers": code_version("v1", prompt=prompt_hash("qa_answer"), model=t_model),
+        "vidcapqa_scores": code_version("v1", seed=qa.seed, resamples=qa.resamples),
+    }
+    per_video = {
+        "partitions_def": videos_partitions,
+        "group_name": "vidcapqa",
+        "kinds": {"python", "parquet"},
+        "backfill_policy": backfill_policy(batch_size),
+    }
+
+    @dg.asset(
+        code_version=bank_version,
+        group_name="vidcapqa",
+        kinds={"python", "parquet"},
+        description=f"The VidCapQA question bank ({os.path.basename(bank_file)}), validated.",
+    )
+    def vidcapqa_bank(context: dg.AssetExecutionContext, lake: LakeResource, vidcapqa: VidCapQAResource):
+        bank = load_bank(vidcapqa.bank_path())
+        lake.lake().write("vidcapqa_bank", GLOBAL, bank)
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": len(bank),
+                "videos": int(bank["video_id"].nunique()),
+                "path": dg.MetadataValue.path(vidcapqa.bank_path()),
+                "dimensions": dg.MetadataValue.json(
+                    bank["dimension"].fillna("(none)").value_counts().to_dict()
+                ),
+            }
+        )
+
+    @dg.asset(
+        deps=["frames"],
+        code_version=versions["direct_captions"],
+        description="Baseline: one holistic caption per video from uniformly sampled frames.",
+        **per_video,
+    )
+    def direct_captions(
+        context: dg.AssetExecutionContext,
+        lake: LakeResource,
+        vision_model: VisionModelResource,
+        vidcapqa: VidCapQAResource,
+    ):
+        client = vision_model.client(lake.cache_dir())
+
+        def work(vid: str, _path: str) -> dict:
+            table = baselines.caption_direct(
+                vid,
+                lake.lake().read("frames", vid),
+                lake.frame_store().read,
+                client,
+                load_prompt("direct"),
+                versions["direct_captions"],
+                vidcapqa.direct_frames,
+            )
+            lake.lake().write("direct_captions", vid, table)
+            return {
+                "direct_captions": {
+                    "words": int(table.iloc[0]["n_words"]),
+                    **token_metadata(client, vid),
+                    "preview": dg.MetadataValue.md(table.iloc[0]["caption"][:2000]),
+                }
+            }
+
+        with recorded(context, lake, client):
+            done = run_videos(context, lake, ["direct_captions"], work)
+        return dg.MaterializeResult(metadata=result_metadata(done, "direct_captions"))
+
+    @dg.asset(
+        deps=["frames"],
+        code_version=versions["per_second_captions"],
+        description="Baseline: every one-second window captioned independently.",
+        **per_video,
+    )
+    def per_second_captions(
+        context: dg.AssetExecutionContext, lake: LakeResource, vision_model: VisionModelResource
+    ):
+        client = vision_model.client(lake.cache_dir())
+
+        def work(vid: str, _path: str) -> dict:
+            table = baselines.caption_per_second(
+                vid,
+                lake.lake().read("frames", vid),
+                lake.frame_store().read,
+                client,
+                load_prompt("per_second"),
+                versions["per_second_captions"],
+            )
+            lake.lake().write("per_second_captions", vid, table)
+            return {
+                "per_second_captions": {
+                    "dagster/row_count": len(table),
+                    "words": int(table["n_words"].sum()),
+                    **token_metadata(client, vid),
+                }
+            }
+
+        with recorded(context, lake, client):
+            done = run_videos(context, lake, ["per_second_captions"], work)
+        return dg.MaterializeResult(metadata=result_metadata(done, "per_second_captions"))
+
+    @dg.asset(
+        deps=[
+            "vidcapqa_bank",
+            "anchors",
+            "residuals",
+            "scene_narratives",
+            "video_narratives",
+            "direct_captions",
+            "per_second_captions",
+        ],
+        code_version=versions["vidcapqa_answers"],
+        description="Each question of the video answered from each caption source alone.",
+        **per_video,
+    )
+    def vidcapqa_answers(
+        context: dg.AssetExecutionContext, lake: LakeResource, text_model: TextModelResource
+    ):
+        client = text_model.client(lake.cache_dir())
+        bank = lake.lake().read("vidcapqa_bank", GLOBAL)
+
+        def work(vid: str, _path: str) -> dict:
+            store = lake.lake()
+            questions = match_questions(bank, vid)
+            sources = caption_sources(lambda t: store.read(t, vid) if store.exists(t, vid) else None)
+            table = answering.answer_questions(
+                vid, questions, sources, client, load_prompt("qa_answer"), versions["vidcapqa_answers"]
+            )
+            store.write("vidcapqa_answers", vid, table)
+            acc = table.groupby("source")["correct"].mean().round(3).to_dict() if len(table) else {}
+            return {
+                "vidcapqa_answers": {
+                    "questions": len(questions),
+                    "sources": len(sources),
+                    "dagster/row_count": len(table),
+                    "accuracy_by_source": dg.MetadataValue.json(acc),
+                    **token_metadata(client, vid),
+                }
+            }
+
+        with recorded(context, lake, client):
+            done = run_videos(context, lake, ["vidcapqa_answers"], work)
+        return dg.MaterializeResult(metadata=result_metadata(done, "vidcapqa_answers"))
+
+    @dg.asset(
+        deps=["vidcapqa_answers", "vidcapqa_bank"],
+        code_version=versions["vidcapqa_scores"],
+        group_name="vidcapqa",
+        kinds={"python", "parquet"},
+        description="Accuracy per source, dimension and difficulty, bootstrap 95% CIs, no-evidence rate, "
+        "tokens per video minute.",
+    )
+    def vidcapqa_scores(context: dg.AssetExecutionContext, lake: LakeResource, vidcapqa: VidCapQAResource):
+        answers = _read_all(lake, "vidcapqa_answers")
+        bank = lake.lake().read("vidcapqa_bank", GLOBAL)
+        table = compute_scores(lake, answers, bank, vidcapqa.seed, vidcapqa.resamples)
+        lake.lake().write("vidcapqa_scores", GLOBAL, table)
+        overall = table[table["group"] == "overall"].set_index("source")["accuracy"].round(3).to_dict()
+        return dg.MaterializeResult(
+            metadata={
+                "answers": len(answers),
+                "videos": int(answers["video_id"].nunique()) if len(answers) else 0,
+                "overall_accuracy": dg.MetadataValue.json(overall),
+                "comparison": dg.MetadataValue.md(comparison_markdown(table)),
+            }
+        )
+
+    return [vidcapqa_bank, direct_captions, per_second_captions, vidcapqa_answers, vidcapqa_scores]
+
+
+def compute_scores(
+    lake: LakeResource, answers: pd.DataFrame, bank: pd.DataFrame, seed: int, resamples: int
+) -> pd.DataFrame:
+    from ..evaluation.scoring import judge
+
+    if answers.empty:
+        from ..schemas import empty_frame
+
+        return empty_frame("vidcapqa_scores")
+    judged = judge(answers[["question_id", "source", "answer"]], bank)
+    table = scores_table(score(judged, seed=seed, resamples=resamples))
+    # Tokens each source spent per video minute, over the videos that were answered.
+    calls = _read_all(lake, "model_calls")
+    videos = _read_all(lake, "videos")
+    answered = set(answers["video_id"])
+    minutes = (
+        float(videos[videos["video_id"].isin(answered)]["duration_s"].sum()) / 60 if len(videos) else 0.0
+    )
+    spent = {}
+    if len(calls) and minutes:
+        made = latest_run_calls(calls[calls["video_id"].isin(answered)])
+        for source, assets in SOURCE_ASSETS.items():
+            spent[source] = float(made[made["asset"].isin(assets)]["completion_tokens"].sum()) / minutes
+    table["tokens_per_minute"] = table["source"].map(spent)
+    return table
+
+
+def latest_run_calls(calls: pd.DataFrame) -> pd.DataFrame:
+    """The calls behind the current version of each (video, asset): its latest run, cache hits included
+    (they carry the tokens the cached answer cost), so re-runs are not counted twice."""
+    ordered = calls.sort_values("recorded_at")
+    last = ordered.groupby(["video_id", "asset"])["run_id"].transform("last")
+    return ordered[ordered["run_id"] == last]
+
+
+def _file_hash(path: str) -> str:
+    import hashlib
+
+    try:
+        with open(path, "rb") as fh:
+            return hashlib.sha256(fh.read()).hexdigest()[:16]
+    except OSError:
+        return "missing"

@@ -1,0 +1,71 @@
+"""Caption-then-QA: a text-only model answers each question of a video from one caption source."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+from ..models import messages as m
+from ..models.client import ModelClient
+from ..models.task_schemas import SCHEMAS
+from ..models.types import ModelRequest
+from ..schemas import empty_frame
+from .bank import UNKNOWN, option_map
+
+
+def qa_request(video_id: str, caption: str, question: str, options: list[str], prompt: str) -> ModelRequest:
+    data = {"caption": caption, "question": question, "options": option_map(list(options))}
+    block = "```json\n" + json.dumps(data, ensure_ascii=False) + "\n```"
+    return ModelRequest(
+        "qa_answer",
+        [m.system(prompt), m.user("Answer from the caption only.", block)],
+        SCHEMAS["qa_answer"],
+        video_id=video_id,
+        asset="vidcapqa_answers",
+    )
+
+
+def answer_questions(
+    video_id: str,
+    questions: pd.DataFrame,
+    sources: dict[str, str],
+    client: ModelClient,
+    prompt: str,
+    version: str,
+) -> pd.DataFrame:
+    plan = [
+        (source, caption, q) for source, caption in sorted(sources.items()) for q in questions.itertuples()
+    ]
+    if not plan:
+        return empty_frame("vidcapqa_answers")
+    results = client.complete_many(
+        [qa_request(video_id, c, q.question, q.options, prompt) for _, c, q in plan]
+    )
+    rows = []
+    for (source, caption, q), result in zip(plan, results, strict=True):
+        answer = str(result.data["answer"]).strip()
+        answer = UNKNOWN if answer.lower() == UNKNOWN else answer.upper()
+        if answer != UNKNOWN and (len(answer) != 1 or ord(answer) - 65 >= len(q.options)):
+            answer = UNKNOWN  # a letter that is not an option says nothing about the video
+        strategy, _, level = source.partition(":")
+        rows.append(
+            {
+                "question_id": q.question_id,
+                "video_id": video_id,
+                "strategy": strategy,
+                "level": level,
+                "source": source,
+                "answer": answer,
+                "correct": answer == q.answer,
+                "no_evidence": answer == UNKNOWN,
+                "dimension": q.dimension if isinstance(q.dimension, str) else None,
+                "difficulty": q.difficulty if isinstance(q.difficulty, str) else None,
+                "rationale": str(result.data.get("rationale", "")),
+                "observation": str(result.data.get("observation", "")),
+                "caption_words": len(caption.split()),
+                "model": client.backend.model,
+                "version": version,
+            }
+        )
+    return pd.DataFrame(rows)

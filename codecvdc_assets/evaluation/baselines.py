@@ -1,0 +1,105 @@
+"""The two baselines on the same vision model (CodecCap Table 2):
+- direct captioning: one holistic caption from `n_frames` uniformly sampled frames;
+- per-second captioning: every one-second window captioned on its own (its first and last frame).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..captioning.chain import ImageReader, n_words
+from ..models import messages as m
+from ..models.client import ModelClient
+from ..models.task_schemas import SCHEMAS
+from ..models.types import ModelRequest
+
+
+def _samples(frames: pd.DataFrame) -> pd.DataFrame:
+    return frames[frames["is_sample"]].sort_values("t_s").reset_index(drop=True)
+
+
+def caption_direct(
+    video_id: str,
+    frames: pd.DataFrame,
+    read_image: ImageReader,
+    client: ModelClient,
+    prompt: str,
+    version: str,
+    n_frames: int = 8,
+) -> pd.DataFrame:
+    samples = _samples(frames)
+    picks = samples.iloc[
+        np.unique(np.linspace(0, len(samples) - 1, min(n_frames, len(samples))).round().astype(int))
+    ]
+    times = ", ".join(f"{t:.1f}" for t in picks["t_s"])
+    request = ModelRequest(
+        "direct",
+        [
+            m.system(prompt),
+            m.user(
+                f"{len(picks)} frames at {times} s.", *[m.image_part(read_image(s)) for s in picks["sha256"]]
+            ),
+        ],
+        SCHEMAS["direct"],
+        video_id=video_id,
+        asset="direct_captions",
+    )
+    caption = client.complete_many([request])[0].data["caption"].strip()
+    return pd.DataFrame(
+        [
+            {
+                "video_id": video_id,
+                "caption": caption,
+                "n_words": n_words(caption),
+                "n_frames": len(picks),
+                "model": client.backend.model,
+                "version": version,
+            }
+        ]
+    )
+
+
+def caption_per_second(
+    video_id: str,
+    frames: pd.DataFrame,
+    read_image: ImageReader,
+    client: ModelClient,
+    prompt: str,
+    version: str,
+) -> pd.DataFrame:
+    samples = _samples(frames)
+    requests = []
+    for i in range(len(samples)):
+        window = samples.iloc[i : i + 2]
+        requests.append(
+            ModelRequest(
+                "per_second",
+                [
+                    m.system(prompt),
+                    m.user(
+                        f"Second {i} (from {window.iloc[0]['t_s']:.1f} s).",
+                        *[m.image_part(read_image(s)) for s in window["sha256"]],
+                    ),
+                ],
+                SCHEMAS["per_second"],
+                video_id=video_id,
+                asset="per_second_captions",
+            )
+        )
+    results = client.complete_many(requests)
+    rows = []
+    for i, result in enumerate(results):
+        caption = result.data["caption"].strip()
+        rows.append(
+            {
+                "video_id": video_id,
+                "second_idx": i,
+                "t_s": float(samples.iloc[i]["t_s"]),
+                "caption": caption,
+                "n_words": n_words(caption),
+                "model": client.backend.model,
+                "version": version,
+            }
+        )
+    return pd.DataFrame(rows)
