@@ -70,8 +70,7 @@ def _dataset_request(defs: dg.Definitions, context, keys: list[dg.AssetKey]) -> 
         node = graph.get(key)
         latest = [latest_record(context.instance, p) for p in node.parent_keys]
         parts.append(
-            f"{key.to_user_string()}:{node.code_version}:"
-            + ",".join(str(r.storage_id if r else 0) for r in latest)
+            f"{key.to_user_string()}:{node.code_version}:" + ",".join(str(r.storage_id if r else 0) for r in latest)
         )
     return dg.RunRequest(
         run_key=hashlib.sha256("|".join(parts).encode()).hexdigest()[:24],

@@ -108,18 +108,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_vidcapqa_import)
     p = qa_sub.add_parser("score", help="score answers made anywhere against a bank")
     p.add_argument("--bank", required=True, metavar="BANK")
-    p.add_argument(
-        "--answers", required=True, metavar="ANSWERS.jsonl", help="rows {question_id, source, answer}"
-    )
+    p.add_argument("--answers", required=True, metavar="ANSWERS.jsonl", help="rows {question_id, source, answer}")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     p.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples (>= 1000)")
     p.add_argument("--json", action="store_true", help="one JSON object keyed by source")
     p.set_defaults(func=cmd_vidcapqa_score)
     p = qa_sub.add_parser("build", help="run the construction steps from given model answers")
     p.add_argument("--pool", required=True, metavar="BANK")
-    p.add_argument(
-        "--answers", required=True, metavar="VOTES.jsonl", help="rows {step, model, question_id, answer}"
-    )
+    p.add_argument("--answers", required=True, metavar="VOTES.jsonl", help="rows {step, model, question_id, answer}")
     p.add_argument("--target", type=int, default=1000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
@@ -130,6 +126,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="the sampled bank; decisions go to OUT's stem + .decisions.jsonl",
     )
     p.set_defaults(func=cmd_vidcapqa_build)
+
+    p = sub.add_parser("report", help="write the self-contained HTML report")
+    p.add_argument("-o", "--output", metavar="FILE", help="default: $CODECVDC_HOME/report.html")
+    p.add_argument("--video", metavar="ID", help="the video of the timeline (default: the one with most residuals)")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("ui", help="start the Dagster UI (dagster dev) on this home")
     p.add_argument("--port", type=int, default=3000)
@@ -249,10 +250,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     def on_dataset(when: str, outcome) -> None:
         names = ", ".join(outcome.materialized) or "(nothing materialized)"
-        print(
-            f"dataset-level ({when} the videos): {names}: "
-            + ("ok" if outcome.ok else f"FAILED: {outcome.error}")
-        )
+        print(f"dataset-level ({when} the videos): {names}: " + ("ok" if outcome.ok else f"FAILED: {outcome.error}"))
         if not outcome.ok:
             dataset_failures.append(outcome.error or "failed")
 
@@ -262,9 +260,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 on_dataset(when, materialize_global(defs, instance, keys))
     videos = list(plan)
     total_assets = sum(len(v) for v in plan.values())
-    names = sorted(
-        {k.to_user_string() for v in plan.values() for k in v}, key=[k.to_user_string() for k in keys].index
-    )
+    names = sorted({k.to_user_string() for v in plan.values() for k in v}, key=[k.to_user_string() for k in keys].index)
     if plan:
         print(f"materializing {', '.join(names)} for {len(videos)} video(s); home {home}")
     state = {"assets": 0}
@@ -281,9 +277,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     batch_size = args.batch_size or int((load_profile().get("automation") or {}).get("batch_size", 25))
     if plan:
         plan = {vid: [*pre, *keys, *post] for vid, keys in plan.items()}
-    outcomes = (
-        materialize_many(defs, instance, plan, Lake(home), on_done, batch_size, on_dataset) if plan else []
-    )
+    outcomes = materialize_many(defs, instance, plan, Lake(home), on_done, batch_size, on_dataset) if plan else []
     ensure_catalog(home)
     failed = [o for o in outcomes if not o.ok]
     print(
@@ -426,6 +420,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print()
     summary = Path(__file__).resolve().parents[1] / "sql" / "video_summary.sql"
     cmd_sql(argparse.Namespace(query=None, file=str(summary), format="table"))
+    print("\nVidCapQA on the demo bank (accuracy and no-evidence in %, tokens per video minute):")
+    overall = Path(__file__).resolve().parents[1] / "sql" / "vidcapqa.sql"
+    statements = overall.read_text().split(";")
+    cmd_sql(argparse.Namespace(query=statements[1].strip(), file=None, format="table"))
     shots_id = next((vid for vid, path, _ in registered if path.endswith("shots.mp4")), None)
     if shots_id:
         print(f"\nvideo narrative of {shots_id}:")
@@ -452,9 +450,7 @@ def cmd_serve_embedded(args: argparse.Namespace) -> int:
 
     faults = tuple(f for f in args.faults.split(",") if f)
     try:
-        plan = FaultPlan(
-            latency_s=args.latency_ms / 1000, fault_rate=args.fault_rate, faults=faults, seed=args.seed
-        )
+        plan = FaultPlan(latency_s=args.latency_ms / 1000, fault_rate=args.fault_rate, faults=faults, seed=args.seed)
     except ValueError as exc:
         raise CliError(f"{exc} ({', '.join(FAULTS)})") from exc
     if args.host not in ("127.0.0.1", "localhost", "::1"):
@@ -564,6 +560,40 @@ def cmd_vidcapqa_build(args: argparse.Namespace) -> int:
     if len(built.bank):
         table = built.bank.groupby(["dimension", "difficulty"]).size().unstack(fill_value=0)
         print(table.to_string())
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .evaluation.report import render
+    from .storage.catalog import connect
+
+    home = _home()
+    con = connect(home)
+    try:
+        scores = con.execute("select * from vidcapqa_scores").fetchdf()
+        video_id = (
+            args.video
+            or (
+                con.execute(
+                    "select video_id from residuals group by video_id order by count(*) desc, video_id limit 1"
+                ).fetchone()
+                or [None]
+            )[0]
+        )
+        video = None
+        if video_id:
+            tables = [
+                con.execute(f"select * from {t} where video_id = ?", [video_id]).fetchdf()
+                for t in ("segments", "anchors", "residuals")
+            ]
+            if tables[0].empty:
+                raise CliError(f"video {video_id!r} has no segments")
+            video = (video_id, *tables)
+    finally:
+        con.close()
+    out = Path(args.output) if args.output else home / "report.html"
+    out.write_text(render(scores, video, str(home)))
+    print(f"report -> {out}")
     return 0
 
 

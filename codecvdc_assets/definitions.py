@@ -63,12 +63,8 @@ def build_assets(resources: dict[str, Any], batch_size: int = DEFAULT_BATCH) -> 
     return [
         build_videos_asset(seg, batch_size),
         build_segments_assets(seg, batch_size),
-        *build_caption_assets(
-            resources["vision_model"], resources["text_model"], resources["captioning"], batch_size
-        ),
-        *build_vidcapqa_assets(
-            resources["vision_model"], resources["text_model"], resources["vidcapqa"], batch_size
-        ),
+        *build_caption_assets(resources["vision_model"], resources["text_model"], resources["captioning"], batch_size),
+        *build_vidcapqa_assets(resources["vision_model"], resources["text_model"], resources["vidcapqa"], batch_size),
     ]
 
 
@@ -79,9 +75,7 @@ def build_definitions(profile_name: str | None = None, home: str | None = None) 
     holder: list[dg.Definitions] = []
     batch_size = int(automation.get("batch_size", DEFAULT_BATCH))
     stale_sensor = build_stale_sensor(lambda: holder[0], batch_size)
-    backfill = build_backfill_schedule(
-        lambda: holder[0], automation.get("backfill_cron", "0 3 * * *"), batch_size
-    )
+    backfill = build_backfill_schedule(lambda: holder[0], automation.get("backfill_cron", "0 3 * * *"), batch_size)
     defs = dg.Definitions(
         assets=build_assets(resources, batch_size),
         asset_checks=CHECKS,

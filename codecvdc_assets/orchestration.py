@@ -71,9 +71,7 @@ class GlobalOutcome:
     run_id: str
 
 
-def materialize_global(
-    defs: dg.Definitions, instance: dg.DagsterInstance, keys: list[dg.AssetKey]
-) -> GlobalOutcome:
+def materialize_global(defs: dg.Definitions, instance: dg.DagsterInstance, keys: list[dg.AssetKey]) -> GlobalOutcome:
     """One unpartitioned run for dataset-level assets (the question bank, the scores)."""
     assets = [a for a in [*defs.assets, *(defs.asset_checks or [])] if isinstance(a, dg.AssetsDefinition)]
     result = dg.materialize(
@@ -86,9 +84,7 @@ def materialize_global(
         run_config=QUIET,
     )
     done = sorted({e.asset_key.to_user_string() for e in result.get_asset_materialization_events()})
-    return GlobalOutcome(
-        result.success, done, None if result.success else _first_failure(result), result.run_id
-    )
+    return GlobalOutcome(result.success, done, None if result.success else _first_failure(result), result.run_id)
 
 
 def global_status(defs: dg.Definitions, instance: dg.DagsterInstance) -> dict[str, str]:
@@ -127,9 +123,7 @@ def expand_selection(defs: dg.Definitions, names: list[str] | None) -> list[dg.A
     chosen: set[dg.AssetKey] = set()
     for name in names:
         node = graph.get(by_name[name])
-        chosen.update(
-            k for k in graph.get_execution_set_asset_and_check_keys(node.key) if k in by_name.values()
-        )
+        chosen.update(k for k in graph.get_execution_set_asset_and_check_keys(node.key) if k in by_name.values())
     return [k for k in keys if k in chosen]
 
 
@@ -281,10 +275,7 @@ def materialize_many(
         blocked = {o.video_id: o for o in results if not o.ok and not o.own_failure}
         final = [o for o in results if o.video_id not in blocked]
         if blocked and final and any(not o.ok for o in final):
-            rest = {
-                vid: [k for k in keys if k.to_user_string() not in o.materialized]
-                for vid, o in blocked.items()
-            }
+            rest = {vid: [k for k in keys if k.to_user_string() not in o.materialized] for vid, o in blocked.items()}
             earlier.update({vid: o.materialized for vid, o in blocked.items()})
             queue = batch_plan(rest, order, batch_size) + queue
         else:
@@ -374,9 +365,7 @@ def stale_selection(
     return out
 
 
-def stale_run_key(
-    video_id: str, keys: list[dg.AssetKey], defs: dg.Definitions, instance: dg.DagsterInstance
-) -> str:
+def stale_run_key(video_id: str, keys: list[dg.AssetKey], defs: dg.Definitions, instance: dg.DagsterInstance) -> str:
     """Identifies one need for a run: the same stale state never gets two runs, a new change gets one."""
     import hashlib
 
@@ -386,9 +375,7 @@ def stale_run_key(
         records = instance.fetch_materializations(
             dg.AssetRecordsFilter(asset_key=key, asset_partitions=[video_id]), limit=1
         ).records
-        parts.append(
-            f"{key.to_user_string()}:{graph.get(key).code_version}:{records[0].storage_id if records else 0}"
-        )
+        parts.append(f"{key.to_user_string()}:{graph.get(key).code_version}:{records[0].storage_id if records else 0}")
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:24]
 
 

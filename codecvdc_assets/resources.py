@@ -130,9 +130,7 @@ class CaptioningResource(dg.ConfigurableResource):
         for kind in ("anchor", "residual"):
             low, high = getattr(self, f"{kind}_words_min"), getattr(self, f"{kind}_words_max")
             if low > high:
-                raise ValueError(
-                    f"captioning: {kind}_words_min ({low}) is greater than {kind}_words_max ({high})"
-                )
+                raise ValueError(f"captioning: {kind}_words_min ({low}) is greater than {kind}_words_max ({high})")
         if not 1 <= self.window_overlap < self.window_size:
             raise ValueError("captioning: window_overlap must be in [1, window_size - 1]")
 

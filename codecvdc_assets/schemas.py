@@ -180,9 +180,7 @@ class EvidenceSchema(pa.DataFrameModel):
     zone_to: Series[str]
     support: Series[int] = pa.Field(ge=1)
     accepted: Series[bool]
-    rule: Series[str] = pa.Field(
-        isin=["continuous", "contradiction", "discrete", "attribute", "attribute_lock"]
-    )
+    rule: Series[str] = pa.Field(isin=["continuous", "contradiction", "discrete", "attribute", "attribute_lock"])
     reason: Series[str]
 
     class Config:

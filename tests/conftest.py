@@ -41,13 +41,9 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         # 130 s, no cut: the max-duration rule must split it.
         "long": write_clip(str(folder / "long.mp4"), 130.0, fps=10, width=160, height=120, keyint=50),
         # Hard cuts at 2 s and 5 s, fixed 12-frame GOP (content-primary).
-        "cuts": write_clip(
-            str(folder / "cuts.mp4"), 8.0, fps=25, width=192, height=144, cuts_s=(2.0, 5.0), keyint=12
-        ),
+        "cuts": write_clip(str(folder / "cuts.mp4"), 8.0, fps=25, width=192, height=144, cuts_s=(2.0, 5.0), keyint=12),
         # A still picture in a lossless codec: every decoded frame is identical.
-        "static": write_clip(
-            str(folder / "static.mkv"), 4.0, fps=10, width=96, height=64, codec="ffv1", square=False
-        ),
+        "static": write_clip(str(folder / "static.mkv"), 4.0, fps=10, width=96, height=64, codec="ffv1", square=False),
     }
     os.environ.setdefault("CODECVDC_TEST_CLIPS", str(folder))
     return made

@@ -32,9 +32,7 @@ def red_square_frames(n: int = 8) -> list[np.ndarray]:
 def panning_frames(n: int = 6, step: int = 12) -> list[np.ndarray]:
     """A view sliding left over a wide texture: the content moves right, the camera pans left."""
     rng = np.random.default_rng(2)
-    texture = cv2.resize(
-        rng.integers(0, 255, (60, 120, 3)).astype(np.uint8), (480, 240), interpolation=cv2.INTER_CUBIC
-    )
+    texture = cv2.resize(rng.integers(0, 255, (60, 120, 3)).astype(np.uint8), (480, 240), interpolation=cv2.INTER_CUBIC)
     return [texture[:, 120 - i * step : 120 - i * step + 320].copy() for i in range(n)]
 
 

@@ -64,9 +64,7 @@ def test_prompt_change_rematerializes_exactly_the_affected_assets(home: Path, pr
     assert outcomes[0].run_id == outcomes[1].run_id  # both videos in one batched run
     before = {
         name: count
-        for name, count in calls(
-            home, "select asset, count(*) from model_calls where not cache_hit group by asset"
-        )
+        for name, count in calls(home, "select asset, count(*) from model_calls where not cache_hit group by asset")
     }
     assert before["anchors"] == 6 + 2 and before["residuals"] >= 2
 
@@ -112,9 +110,7 @@ def test_prompt_change_rematerializes_exactly_the_affected_assets(home: Path, pr
             "video_narratives",
         ]
     # The scores sum up all videos: stale now, asked for by the next evaluation as one dataset-level run.
-    followup = sensor(
-        dg.build_sensor_context(instance=instance, resources={"lake": LakeResource(home=str(home))})
-    )
+    followup = sensor(dg.build_sensor_context(instance=instance, resources={"lake": LakeResource(home=str(home))}))
     (score_request,) = followup.run_requests
     assert [k.to_user_string() for k in score_request.asset_selection] == ["vidcapqa_scores"]
     assert score_request.partition_key is None
@@ -122,21 +118,15 @@ def test_prompt_change_rematerializes_exactly_the_affected_assets(home: Path, pr
 
     after = {
         name: count
-        for name, count in calls(
-            home, "select asset, count(*) from model_calls where not cache_hit group by asset"
-        )
+        for name, count in calls(home, "select asset, count(*) from model_calls where not cache_hit group by asset")
     }
     assert after["anchors"] == before["anchors"]  # zero new anchor calls
     assert after["residuals"] == 2 * before["residuals"]  # the new prompt: every window asked again
     assert after["scene_narratives"] == before["scene_narratives"]  # same evidence: answered from the cache
-    assert all(
-        set(row.values()) == {"fresh"} for row in partition_status(defs2, instance, Lake(home), ids).values()
-    )
+    assert all(set(row.values()) == {"fresh"} for row in partition_status(defs2, instance, Lake(home), ids).values())
     # Nothing left to do: the same state never asks for another run.
     again = sensor(
-        dg.build_sensor_context(
-            instance=instance, resources={"lake": LakeResource(home=str(home))}, cursor=None
-        )
+        dg.build_sensor_context(instance=instance, resources={"lake": LakeResource(home=str(home))}, cursor=None)
     )
     assert again.run_requests == []
 
@@ -177,9 +167,7 @@ def test_caption_tables_and_stats(home: Path) -> None:
     levels = results[1].set_index("level")
     assert levels.loc["anchor", "words"] == anchors["n_words"].sum()
     assert levels.loc["residual", "words"] == residuals["n_words"].sum()
-    model_calls = pd.concat(
-        [pd.read_parquet(p) for p in (home / "lake" / "model_calls").glob("video_id=*/*.parquet")]
-    )
+    model_calls = pd.concat([pd.read_parquet(p) for p in (home / "lake" / "model_calls").glob("video_id=*/*.parquet")])
     anchor_tokens = model_calls[model_calls["asset"] == "anchors"]["completion_tokens"].sum()
     assert levels.loc["anchor", "completion_tokens"] == anchor_tokens
     rules = results[2]
@@ -206,15 +194,12 @@ def test_a_bad_table_fails_the_check_with_a_readable_reason(home: Path) -> None:
     add_partitions(instance, [video_id])
     with pytest.raises(ValueError, match="anchor_words_min"):
         build_resources({"captioning": {"anchor_words_min": 5000}}, str(home))  # above the default max
-    resources = build_resources(
-        {"captioning": {"anchor_words_min": 5000, "anchor_words_max": 9000}}, str(home)
-    )
+    resources = build_resources({"captioning": {"anchor_words_min": 5000, "anchor_words_max": 9000}}, str(home))
     strict = dg.Definitions(assets=build_assets(resources), asset_checks=CHECKS, resources=resources)
     (outcome,) = materialize_many(strict, instance, {video_id: expand_selection(strict, None)}, Lake(home))
     assert not outcome.ok
     assert (
-        "anchors_gx" in outcome.error
-        and "expect_column_values_to_be_between(n_words): 1 unexpected" in outcome.error
+        "anchors_gx" in outcome.error and "expect_column_values_to_be_between(n_words): 1 unexpected" in outcome.error
     )
     assert "anchors" in outcome.materialized and "residuals" in outcome.materialized
     assert not {"evidence", "scene_narratives", "video_narratives"} & set(outcome.materialized)

@@ -79,9 +79,7 @@ def test_add_run_status_sql(tmp_path) -> None:
     assert "dataset-level (after the videos): vidcapqa_scores: ok" in proc.stdout
     assert "nothing to do" in run(["run", "--stale"], home).stdout
     status = json.loads(run(["status", "--json"], home).stdout)
-    assert len(status["videos"]) == 2 and {s for row in status["videos"].values() for s in row.values()} == {
-        "fresh"
-    }
+    assert len(status["videos"]) == 2 and {s for row in status["videos"].values() for s in row.values()} == {"fresh"}
     assert status["dataset"] == {"vidcapqa_bank": "fresh", "vidcapqa_scores": "fresh"}
     rows = json.loads(run(["sql", "select count(*) as n from segments", "--format", "json"], home).stdout)
     assert rows == [{"n": 7}]  # bikes 6 + counter 1

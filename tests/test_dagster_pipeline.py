@@ -54,15 +54,11 @@ def test_materialize_writes_lake_and_catalog(home) -> None:
 
     con = connect(home)
     bikes_id = ids[0]
-    starts = con.execute(
-        "select start_s from segments where video_id = ? order by segment_idx", [bikes_id]
-    ).fetchall()
+    starts = con.execute("select start_s from segments where video_id = ? order by segment_idx", [bikes_id]).fetchall()
     assert [round(r[0], 2) for r in starts] == [0.0, 1.2, 3.04, 5.48, 7.48, 9.68]
     modes = dict(con.execute("select video_id, seg_mode from videos").fetchall())
     assert modes == {ids[0]: "iframe-primary", ids[1]: "content-primary"}
-    n_samples = con.execute(
-        "select count(*) from frames where is_sample and video_id = ?", [ids[1]]
-    ).fetchone()[0]
+    n_samples = con.execute("select count(*) from frames where is_sample and video_id = ?", [ids[1]]).fetchone()[0]
     assert n_samples == 8  # cityCC0 is 7.6 s
     assert con.execute("select count(*) from failures").fetchone()[0] == 0
     # The catalog is opened read-only: a query cannot write.
@@ -93,9 +89,7 @@ def test_bad_videos_fail_cleanly_and_others_finish(home, tmp_path) -> None:
     add_partitions(instance, ids)
     outcomes = materialize_many(defs, instance, {v: expand_selection(defs, None) for v in ids}, Lake(home))
     by_id = {o.video_id: o for o in outcomes}
-    assert by_id[ids[3]].ok and {"videos", "segments", "frames", "video_narratives"} <= set(
-        by_id[ids[3]].materialized
-    )
+    assert by_id[ids[3]].ok and {"videos", "segments", "frames", "video_narratives"} <= set(by_id[ids[3]].materialized)
     for video_id, path in zip(ids[:3], [bad_text, empty, truncated], strict=True):
         outcome = by_id[video_id]
         assert not outcome.ok

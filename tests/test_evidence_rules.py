@@ -20,11 +20,7 @@ def res(
 
 
 def motion(events):
-    return [
-        (e.direction, e.support, e.accepted, e.rule)
-        for e in events
-        if e.change_type in ("continuous", "camera")
-    ]
+    return [(e.direction, e.support, e.accepted, e.rule) for e in events if e.change_type in ("continuous", "camera")]
 
 
 def test_continuous_seen_once_is_rejected_twice_is_accepted() -> None:
@@ -35,9 +31,7 @@ def test_continuous_seen_once_is_rejected_twice_is_accepted() -> None:
     assert motion(twice) == [("right", 2, True, "continuous")]
     assert (twice[0].t_start_s, twice[0].t_end_s) == (0.0, 2.0)
     # Two claims with a `none` between them are not consecutive.
-    gap = accept(
-        0, [res(0, "continuous", direction="right"), res(1, "none"), res(2, "continuous", direction="right")]
-    )
+    gap = accept(0, [res(0, "continuous", direction="right"), res(1, "none"), res(2, "continuous", direction="right")])
     assert [e.accepted for e in gap] == [False, False]
 
 
@@ -100,12 +94,8 @@ def test_left_right_contradiction_goes_to_more_support_and_a_tie_is_omitted() ->
     kept = [e for e in events if e.accepted]
     assert [(e.direction, e.support) for e in kept] == [("left", 3)]  # the contradicted pair is bridged
     lost = [e for e in events if e.rule == "contradiction"]
-    assert [(e.direction, e.accepted) for e in lost] == [("right", False)] and "3 left vs 1 right" in lost[
-        0
-    ].reason
-    tie = accept(
-        0, [res(i, "continuous", direction=d) for i, d in enumerate(["left", "right", "left", "right"])]
-    )
+    assert [(e.direction, e.accepted) for e in lost] == [("right", False)] and "3 left vs 1 right" in lost[0].reason
+    tie = accept(0, [res(i, "continuous", direction=d) for i, d in enumerate(["left", "right", "left", "right"])])
     assert not [e for e in tie if e.accepted] and all("unresolved contradiction" in e.reason for e in tie)
 
 

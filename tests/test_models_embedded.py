@@ -58,9 +58,7 @@ def test_text_model_answers_from_the_caption_or_says_unknown() -> None:
     options = {"A": "left", "B": "right", "C": "up", "D": "down"}
     direction = client.complete(qa_request(caption, "Which way does the red object move?", options))
     assert direction["answer"] == "B" and "right" in direction["observation"]
-    camera = client.complete(
-        qa_request(caption, "How does the camera move?", {"A": "pans left", "B": "pans right"})
-    )
+    camera = client.complete(qa_request(caption, "How does the camera move?", {"A": "pans left", "B": "pans right"}))
     assert camera["answer"] == "A"
     unknown = client.complete(qa_request(caption, "How many people are there?", {"A": "one", "B": "two"}))
     assert unknown["answer"] == "unknown"

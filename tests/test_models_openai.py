@@ -79,9 +79,7 @@ def test_timeout_and_dead_endpoint_are_errors() -> None:
         client = ModelClient(OpenAIBackend(TEXT_MODEL, [server.base_url], timeout_s=0.5, max_retries=0))
         results = client.complete_many([qa_request(*QUESTION)], raise_on_error=False)
     assert results[0].status == "error" and "Timeout" in results[0].error
-    dead = ModelClient(
-        OpenAIBackend(TEXT_MODEL, [f"http://127.0.0.1:{free_port()}/v1"], max_retries=1, timeout_s=2)
-    )
+    dead = ModelClient(OpenAIBackend(TEXT_MODEL, [f"http://127.0.0.1:{free_port()}/v1"], max_retries=1, timeout_s=2))
     results = dead.complete_many([qa_request(*QUESTION)], raise_on_error=False)
     assert results[0].status == "error" and "Connection" in results[0].error
 
@@ -89,8 +87,7 @@ def test_timeout_and_dead_endpoint_are_errors() -> None:
 def test_round_robin_over_replicas_and_cache_makes_zero_calls(tmp_path) -> None:
     cache = CallCache(str(tmp_path / "cache"))
     questions = [
-        qa_request(f"The red object moves right {i}.", "Which way?", {"A": "left", "B": "right"})
-        for i in range(12)
+        qa_request(f"The red object moves right {i}.", "Which way?", {"A": "left", "B": "right"}) for i in range(12)
     ]
     with LoopbackServer() as a, LoopbackServer() as b:
         backend = OpenAIBackend(TEXT_MODEL, [a.base_url, b.base_url], per_endpoint_concurrency=2)
@@ -119,9 +116,7 @@ def test_cache_is_safe_with_concurrent_processes_and_torn_writes(tmp_path) -> No
         assert sorted(pool.map(_writer, [(root, w) for w in range(4)])) == [0, 1, 2, 3]
     cache = CallCache(root)
     assert all(cache.get(f"{i:064x}") == {"data": {"i": i}} for i in range(150))
-    assert all(
-        cache.get(f"f{w:07x}{i:056x}") == {"data": {"w": w, "i": i}} for w in range(4) for i in range(300)
-    )
+    assert all(cache.get(f"f{w:07x}{i:056x}") == {"data": {"w": w, "i": i}} for w in range(4) for i in range(300))
     # A crash mid-write leaves a temp file (never read) or, written by hand, a torn entry: both are misses.
     key = "ab" * 32
     os.makedirs(os.path.dirname(cache.path(key)), exist_ok=True)
@@ -181,9 +176,7 @@ def test_api_key_never_leaks(home, monkeypatch) -> None:
         client = ModelClient(backend, cache=CallCache(str(home / "cache")))
         client.complete(qa_request(*QUESTION))
         write_model_calls(Lake(home), client.take_records())
-    assert secret not in repr(backend) and secret not in repr(
-        resources["text_model"].settings().version_fields()
-    )
+    assert secret not in repr(backend) and secret not in repr(resources["text_model"].settings().version_fields())
     for folder, _, files in os.walk(home):
         for name in files:
             with open(os.path.join(folder, name), "rb") as fh:
@@ -210,9 +203,7 @@ def test_serve_embedded_command(tmp_path) -> None:
                 time.sleep(0.3)
         assert models == [VISION_MODEL, TEXT_MODEL]
         with pytest.raises(openai.NotFoundError):
-            client.chat.completions.create(
-                model="no-such-model", messages=[{"role": "user", "content": "hi"}]
-            )
+            client.chat.completions.create(model="no-such-model", messages=[{"role": "user", "content": "hi"}])
     finally:
         proc.terminate()
         proc.wait(timeout=20)

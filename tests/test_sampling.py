@@ -39,9 +39,7 @@ def test_grid_count_order_segments_and_jpegs(name: str, tmp_path) -> None:
         assert image is not None and image.shape[:2] == (frame.height, frame.width)
     # Every segment has exactly one anchor: its first frame.
     anchors = [f for f in result.frames if f.is_anchor]
-    assert [(f.segment_idx, f.frame_idx) for f in anchors] == [
-        (s.segment_idx, s.start_frame) for s in result.segments
-    ]
+    assert [(f.segment_idx, f.frame_idx) for f in anchors] == [(s.segment_idx, s.start_frame) for s in result.segments]
 
 
 def test_same_content_same_hash(tmp_path, clips) -> None:

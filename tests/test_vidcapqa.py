@@ -261,9 +261,7 @@ def test_cli_import_score_build(tmp_path: Path) -> None:
 def test_bank_round_trip_and_validation(tmp_path: Path) -> None:
     bank = bank_fixture()
     for name in ("b.jsonl", "b.parquet"):
-        assert load_bank(write_bank(bank, tmp_path / name)).equals(
-            load_bank(write_bank(bank, tmp_path / name))
-        )
+        assert load_bank(write_bank(bank, tmp_path / name)).equals(load_bank(write_bank(bank, tmp_path / name)))
     broken = bank.copy()
     broken.loc[0, "answer"] = "E"  # not an option of a 4-option question
     with pytest.raises(Exception, match="answer_is_an_option"):

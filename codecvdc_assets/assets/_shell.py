@@ -73,9 +73,7 @@ def result_metadata(done: dict[str, dict[str, dict[str, Any]]], asset: str) -> d
         return next(iter(done.values()))[asset]
     rows = []
     for video_id, by_asset in done.items():
-        numbers = {
-            k: v for k, v in by_asset[asset].items() if isinstance(v, int | float) and not isinstance(v, bool)
-        }
+        numbers = {k: v for k, v in by_asset[asset].items() if isinstance(v, int | float) and not isinstance(v, bool)}
         rows.append({"video_id": video_id, **numbers})
     return {"videos_in_run": len(done), "per_video": dg.MetadataValue.md(markdown_table(rows, limit=50))}
 

@@ -69,12 +69,8 @@ def build_caption_assets(
             window=[cap.window_size, cap.window_overlap],
         ),
         "evidence": code_version(LOGIC["evidence"]),
-        "scene_narratives": code_version(
-            LOGIC["scene_narratives"], prompt=prompt_hash("scene"), model=t_model
-        ),
-        "video_narratives": code_version(
-            LOGIC["video_narratives"], prompt=prompt_hash("video"), model=t_model
-        ),
+        "scene_narratives": code_version(LOGIC["scene_narratives"], prompt=prompt_hash("scene"), model=t_model),
+        "video_narratives": code_version(LOGIC["video_narratives"], prompt=prompt_hash("video"), model=t_model),
     }
     common = {
         "partitions_def": videos_partitions,
@@ -165,9 +161,7 @@ def build_caption_assets(
     )
     def evidence(context: dg.AssetExecutionContext, lake: LakeResource):
         def work(vid: str, _path: str) -> dict:
-            table = chain.build_evidence(
-                vid, lake.lake().read("anchors", vid), lake.lake().read("residuals", vid)
-            )
+            table = chain.build_evidence(vid, lake.lake().read("anchors", vid), lake.lake().read("residuals", vid))
             lake.lake().write("evidence", vid, table)
             by_rule = table.groupby(["rule", "accepted"]).size().reset_index(name="n").to_dict("records")
             return {
@@ -188,9 +182,7 @@ def build_caption_assets(
         description="One paragraph per scene: anchor + accepted evidence.",
         **common,
     )
-    def scene_narratives(
-        context: dg.AssetExecutionContext, lake: LakeResource, text_model: TextModelResource
-    ):
+    def scene_narratives(context: dg.AssetExecutionContext, lake: LakeResource, text_model: TextModelResource):
         client = text_model.client(lake.cache_dir())
 
         def work(vid: str, _path: str) -> dict:
@@ -207,9 +199,7 @@ def build_caption_assets(
             )
             store.write("scene_narratives", vid, table)
             first_res = residuals_t[residuals_t["segment_idx"] == 0].head(5)
-            lines = "\n".join(
-                f"- {r.t_s:.1f} s [{r.change_type}] {r.delta_caption}" for r in first_res.itertuples()
-            )
+            lines = "\n".join(f"- {r.t_s:.1f} s [{r.change_type}] {r.delta_caption}" for r in first_res.itertuples())
             preview = (
                 f"**Anchor (segment 0)**\n\n{anchors_t.iloc[0]['caption'][:800]}\n\n**First residuals**\n\n"
                 f"{lines or '(none)'}\n\n**Scene narrative**\n\n{table.iloc[0]['narrative'][:1500]}"
@@ -233,9 +223,7 @@ def build_caption_assets(
         description="The whole-video narrative from the scene narratives in order.",
         **common,
     )
-    def video_narratives(
-        context: dg.AssetExecutionContext, lake: LakeResource, text_model: TextModelResource
-    ):
+    def video_narratives(context: dg.AssetExecutionContext, lake: LakeResource, text_model: TextModelResource):
         client = text_model.client(lake.cache_dir())
 
         def work(vid: str, _path: str) -> dict:

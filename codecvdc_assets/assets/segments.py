@@ -46,9 +46,7 @@ def build_segments_assets(seg: SegmentationResource, batch_size: int = DEFAULT_B
         backfill_policy=backfill_policy(batch_size),
         can_subset=False,
     )
-    def segments_and_frames(
-        context: dg.AssetExecutionContext, lake: LakeResource, segmentation: SegmentationResource
-    ):
+    def segments_and_frames(context: dg.AssetExecutionContext, lake: LakeResource, segmentation: SegmentationResource):
         def work(video_id: str, path: str) -> dict:
             marks = {0.25, 0.5, 0.75}
 
@@ -64,9 +62,7 @@ def build_segments_assets(seg: SegmentationResource, batch_size: int = DEFAULT_B
             frames = frames_frame(video_id, scan, lake.frame_uri)
             lake.lake().write("segments", video_id, segs)
             lake.lake().write("frames", video_id, frames)
-            seg_rows = segs[["segment_idx", "start_s", "end_s", "boundary_source", "iframe_s"]].to_dict(
-                "records"
-            )
+            seg_rows = segs[["segment_idx", "start_s", "end_s", "boundary_source", "iframe_s"]].to_dict("records")
             for row in seg_rows:
                 row["iframe_s"] = None if pd.isna(row["iframe_s"]) else float(row["iframe_s"])
             first = str(lake.frame_store().path(frames["sha256"].iloc[0])) if len(frames) else None
@@ -86,9 +82,7 @@ def build_segments_assets(seg: SegmentationResource, batch_size: int = DEFAULT_B
                     "sampled": int(frames["is_sample"].sum()),
                     "anchors": int(frames["is_anchor"].sum()),
                     "sample_fps": segmentation.sample_fps,
-                    "frame_size": f"{frames['width'].iloc[0]}x{frames['height'].iloc[0]}"
-                    if len(frames)
-                    else "n/a",
+                    "frame_size": f"{frames['width'].iloc[0]}x{frames['height'].iloc[0]}" if len(frames) else "n/a",
                     "first_anchor": dg.MetadataValue.path(first) if first else "n/a",
                 },
             }

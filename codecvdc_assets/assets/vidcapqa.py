@@ -44,9 +44,7 @@ def build_vidcapqa_assets(
     bank_file = qa.bank_path()
     bank_version = code_version("v1", bank=_file_hash(bank_file))
     versions = {
-        "direct_captions": code_version(
-            "v1", prompt=prompt_hash("direct"), model=v_model, frames=qa.direct_frames
-        ),
+        "direct_captions": code_version("v1", prompt=prompt_hash("direct"), model=v_model, frames=qa.direct_frames),
         "per_second_captions": code_version("v1", prompt=prompt_hash("per_second"), model=v_model),
         "vidcapqa_answers": code_version("v1", prompt=prompt_hash("qa_answer"), model=t_model),
         "vidcapqa_scores": code_version("v1", seed=qa.seed, resamples=qa.resamples),
@@ -72,9 +70,7 @@ def build_vidcapqa_assets(
                 "dagster/row_count": len(bank),
                 "videos": int(bank["video_id"].nunique()),
                 "path": dg.MetadataValue.path(vidcapqa.bank_path()),
-                "dimensions": dg.MetadataValue.json(
-                    bank["dimension"].fillna("(none)").value_counts().to_dict()
-                ),
+                "dimensions": dg.MetadataValue.json(bank["dimension"].fillna("(none)").value_counts().to_dict()),
             }
         )
 
@@ -121,9 +117,7 @@ def build_vidcapqa_assets(
         description="Baseline: every one-second window captioned independently.",
         **per_video,
     )
-    def per_second_captions(
-        context: dg.AssetExecutionContext, lake: LakeResource, vision_model: VisionModelResource
-    ):
+    def per_second_captions(context: dg.AssetExecutionContext, lake: LakeResource, vision_model: VisionModelResource):
         client = vision_model.client(lake.cache_dir())
 
         def work(vid: str, _path: str) -> dict:
@@ -162,9 +156,7 @@ def build_vidcapqa_assets(
         description="Each question of the video answered from each caption source alone.",
         **per_video,
     )
-    def vidcapqa_answers(
-        context: dg.AssetExecutionContext, lake: LakeResource, text_model: TextModelResource
-    ):
+    def vidcapqa_answers(context: dg.AssetExecutionContext, lake: LakeResource, text_model: TextModelResource):
         client = text_model.client(lake.cache_dir())
         bank = lake.lake().read("vidcapqa_bank", GLOBAL)
 
@@ -232,9 +224,7 @@ def compute_scores(
     calls = _read_all(lake, "model_calls")
     videos = _read_all(lake, "videos")
     answered = set(answers["video_id"])
-    minutes = (
-        float(videos[videos["video_id"].isin(answered)]["duration_s"].sum()) / 60 if len(videos) else 0.0
-    )
+    minutes = float(videos[videos["video_id"].isin(answered)]["duration_s"].sum()) / 60 if len(videos) else 0.0
     spent = {}
     if len(calls) and minutes:
         made = latest_run_calls(calls[calls["video_id"].isin(answered)])

@@ -46,9 +46,7 @@ def build_videos_asset(seg: SegmentationResource, batch_size: int = DEFAULT_BATC
                     "codec": info.codec,
                     "has_audio": info.has_audio,
                     "n_iframes": info.n_keyframes,
-                    "gop_cv": "n/a (no GOP signal)"
-                    if pd.isna(row["gop_cv"])
-                    else round(float(row["gop_cv"]), 4),
+                    "gop_cv": "n/a (no GOP signal)" if pd.isna(row["gop_cv"]) else round(float(row["gop_cv"]), 4),
                     "seg_mode": str(row["seg_mode"]),
                     "mode_reason": str(row["mode_reason"]),
                 }

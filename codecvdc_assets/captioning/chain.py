@@ -44,9 +44,7 @@ def _frame(df: pd.DataFrame) -> pd.DataFrame:
 # ------------------------------------------------------------------------------------------ anchors
 
 
-def anchor_requests(
-    video_id: str, frames: pd.DataFrame, read_image: ImageReader, prompt: str
-) -> list[ModelRequest]:
+def anchor_requests(video_id: str, frames: pd.DataFrame, read_image: ImageReader, prompt: str) -> list[ModelRequest]:
     anchors = _frame(frames[frames["is_anchor"]])
     return [
         ModelRequest(
@@ -220,9 +218,7 @@ def scene_requests(
     for seg in segments.sort_values("segment_idx").itertuples():
         anchor = anchors[anchors["segment_idx"] == seg.segment_idx].iloc[0]
         accepted = evidence[
-            (evidence["segment_idx"] == seg.segment_idx)
-            & evidence["accepted"]
-            & (evidence["rule"] != "attribute_lock")
+            (evidence["segment_idx"] == seg.segment_idx) & evidence["accepted"] & (evidence["rule"] != "attribute_lock")
         ]
         data = {
             "segment": {
@@ -295,9 +291,7 @@ def narrate_scenes(
     return pd.DataFrame(rows)
 
 
-def narrate_video(
-    video_id: str, scenes: pd.DataFrame, client: ModelClient, prompt: str, version: str
-) -> pd.DataFrame:
+def narrate_video(video_id: str, scenes: pd.DataFrame, client: ModelClient, prompt: str, version: str) -> pd.DataFrame:
     data = {
         "scenes": [
             {

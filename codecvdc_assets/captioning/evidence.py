@@ -87,9 +87,7 @@ class Event:
         return asdict(self)
 
 
-def accept(
-    segment_idx: int, residuals: list[Residual], anchor_entities: list[dict] | None = None
-) -> list[Event]:
+def accept(segment_idx: int, residuals: list[Residual], anchor_entities: list[dict] | None = None) -> list[Event]:
     """All candidate events of one segment, accepted or not, in time order."""
     residuals = sorted(residuals, key=lambda r: r.pair_idx)
     events: list[Event] = []
@@ -120,9 +118,7 @@ def _motion(segment_idx: int, claims: list[Residual]) -> list[Event]:
         for run in _runs(kept, removed_pairs):
             support = len(run)
             if support >= 2:
-                events.append(
-                    _event(segment_idx, run, True, "continuous", f"seen in {support} consecutive residuals")
-                )
+                events.append(_event(segment_idx, run, True, "continuous", f"seen in {support} consecutive residuals"))
             else:
                 events.append(
                     _event(
@@ -148,9 +144,7 @@ def _resolve_contradiction(group: list[Residual]) -> tuple[list[Residual], list[
         return [], [(r, f"unresolved contradiction ({summary}): omitted") for r in group]
     winner = winners[0]
     kept = [r for r in group if r.direction == winner]
-    removed = [
-        (r, f"contradicted by more support for {winner} ({summary})") for r in group if r.direction != winner
-    ]
+    removed = [(r, f"contradicted by more support for {winner} ({summary})") for r in group if r.direction != winner]
     return kept, removed
 
 
@@ -184,9 +178,7 @@ def _discrete(segment_idx: int, claims: list[Residual]) -> list[Event]:
         nxt = by_pair.get(r.pair_idx + 1)
         prev = by_pair.get(r.pair_idx - 1)
         if (nxt and _reverses(r, nxt)) or (prev and _reverses(prev, r)):
-            events.append(
-                _event(segment_idx, [r], False, "discrete", "transient: reversed by the adjacent residual")
-            )
+            events.append(_event(segment_idx, [r], False, "discrete", "transient: reversed by the adjacent residual"))
         else:
             events.append(_event(segment_idx, [r], True, "discrete", "discrete event, context consistent"))
     return events

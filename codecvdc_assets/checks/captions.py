@@ -69,9 +69,7 @@ def residuals_gx(context: dg.AssetCheckExecutionContext, lake: LakeResource, cap
         outcomes[vid] = ex.validate(table, ex.residual_expectations(*bounds), "residuals")
         none_shares[vid] = round(float(table["none_share"].iloc[0]), 4) if len(table) else 0.0
     share = sum(none_shares.values()) / len(none_shares) if none_shares else 0.0
-    return _result(
-        outcomes, none_share=round(share, 4), none_share_by_video=dg.MetadataValue.json(none_shares)
-    )
+    return _result(outcomes, none_share=round(share, 4), none_share_by_video=dg.MetadataValue.json(none_shares))
 
 
 def _narrative_check(asset: str):

@@ -33,9 +33,7 @@ def _context():
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
     batch_definition = (
-        context.data_sources.add_pandas("lake")
-        .add_dataframe_asset("table")
-        .add_batch_definition_whole_dataframe("all")
+        context.data_sources.add_pandas("lake").add_dataframe_asset("table").add_batch_definition_whole_dataframe("all")
     )
     return gx, batch_definition
 

@@ -34,14 +34,10 @@ def answer_questions(
     prompt: str,
     version: str,
 ) -> pd.DataFrame:
-    plan = [
-        (source, caption, q) for source, caption in sorted(sources.items()) for q in questions.itertuples()
-    ]
+    plan = [(source, caption, q) for source, caption in sorted(sources.items()) for q in questions.itertuples()]
     if not plan:
         return empty_frame("vidcapqa_answers")
-    results = client.complete_many(
-        [qa_request(video_id, c, q.question, q.options, prompt) for _, c, q in plan]
-    )
+    results = client.complete_many([qa_request(video_id, c, q.question, q.options, prompt) for _, c, q in plan])
     rows = []
     for (source, caption, q), result in zip(plan, results, strict=True):
         answer = str(result.data["answer"]).strip()

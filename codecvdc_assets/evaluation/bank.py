@@ -93,11 +93,7 @@ def load_bank(path: str | Path) -> pd.DataFrame:
         df = pd.read_parquet(path)
     else:
         rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-        df = (
-            pd.DataFrame(rows, columns=list(BankSchema.to_schema().columns))
-            if not rows
-            else pd.DataFrame(rows)
-        )
+        df = pd.DataFrame(rows, columns=list(BankSchema.to_schema().columns)) if not rows else pd.DataFrame(rows)
     return validate_bank(df)
 
 

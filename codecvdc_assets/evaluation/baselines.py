@@ -29,17 +29,13 @@ def caption_direct(
     n_frames: int = 8,
 ) -> pd.DataFrame:
     samples = _samples(frames)
-    picks = samples.iloc[
-        np.unique(np.linspace(0, len(samples) - 1, min(n_frames, len(samples))).round().astype(int))
-    ]
+    picks = samples.iloc[np.unique(np.linspace(0, len(samples) - 1, min(n_frames, len(samples))).round().astype(int))]
     times = ", ".join(f"{t:.1f}" for t in picks["t_s"])
     request = ModelRequest(
         "direct",
         [
             m.system(prompt),
-            m.user(
-                f"{len(picks)} frames at {times} s.", *[m.image_part(read_image(s)) for s in picks["sha256"]]
-            ),
+            m.user(f"{len(picks)} frames at {times} s.", *[m.image_part(read_image(s)) for s in picks["sha256"]]),
         ],
         SCHEMAS["direct"],
         video_id=video_id,

@@ -50,9 +50,7 @@ def vote_label(votes: list[str]) -> tuple[str | None, str]:
         return None, f"no label: {unknown} unknown vote(s)"
     best = max(counts.values())
     leaders = sorted(k for k, c in counts.items() if c == best)
-    tally = ", ".join(f"{k} {c}" for k, c in counts.most_common()) + (
-        f", unknown {unknown}" if unknown else ""
-    )
+    tally = ", ".join(f"{k} {c}" for k, c in counts.most_common()) + (f", unknown {unknown}" if unknown else "")
     if len(leaders) > 1:
         return None, f"no label: tie ({tally})"
     if best < 2:
@@ -65,15 +63,12 @@ def vote_label(votes: list[str]) -> tuple[str | None, str]:
 
 
 def build(pool: pd.DataFrame, answers: pd.DataFrame, target: int = 1000, seed: int = 0) -> Built:
-    answers = answers.assign(
-        step=answers["step"].str.strip(), answer=answers["answer"].astype(str).str.strip()
-    )
+    answers = answers.assign(step=answers["step"].str.strip(), answer=answers["answer"].astype(str).str.strip())
     bad_steps = sorted(set(answers["step"]) - set(STEPS))
     if bad_steps:
         raise ValueError(f"unknown step(s) {bad_steps}; steps are {', '.join(STEPS)}")
     by_step = {
-        step: group.groupby("question_id")["answer"].apply(list).to_dict()
-        for step, group in answers.groupby("step")
+        step: group.groupby("question_id")["answer"].apply(list).to_dict() for step, group in answers.groupby("step")
     }
     decisions: list[dict] = []
     alive = pool.copy()
@@ -121,22 +116,16 @@ def build(pool: pd.DataFrame, answers: pd.DataFrame, target: int = 1000, seed: i
             decide(row.question_id, "text_only", "kept", f"no text-only model right (0/{len(given)})")
         keep.append(not right)
     if text_only is None:
-        decisions.append(
-            {"question_id": "*", "step": "text_only", "decision": "skipped", "reason": "no answers"}
-        )
+        decisions.append({"question_id": "*", "step": "text_only", "decision": "skipped", "reason": "no answers"})
     alive = alive[keep]
 
     # 3-4. visual filter
     phase_a, phase_b = by_step.get("phase_a"), by_step.get("phase_b")
     difficulty = {}
     if phase_a is None:
-        decisions.append(
-            {"question_id": "*", "step": "phase_a", "decision": "skipped", "reason": "no answers"}
-        )
+        decisions.append({"question_id": "*", "step": "phase_a", "decision": "skipped", "reason": "no answers"})
         for row in alive.itertuples():
-            difficulty[row.question_id] = (
-                row.difficulty if isinstance(getattr(row, "difficulty", None), str) else None
-            )
+            difficulty[row.question_id] = row.difficulty if isinstance(getattr(row, "difficulty", None), str) else None
     else:
         for row in alive.itertuples():
             given = phase_a.get(row.question_id, [])
@@ -148,9 +137,7 @@ def build(pool: pd.DataFrame, answers: pd.DataFrame, target: int = 1000, seed: i
             wrong = [a.upper() for a in given if a.upper() != row.answer]
             if right >= math.ceil(2 * n / 3):
                 difficulty[row.question_id] = "easy" if right == n else "medium"
-                decide(
-                    row.question_id, "phase_a", "kept", f"{right}/{n} right: {difficulty[row.question_id]}"
-                )
+                decide(row.question_id, "phase_a", "kept", f"{right}/{n} right: {difficulty[row.question_id]}")
             elif right == 0 and len(set(wrong)) == 1 and wrong[0] != UNKNOWN.upper():
                 decide(
                     row.question_id,

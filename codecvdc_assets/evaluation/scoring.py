@@ -34,9 +34,7 @@ def judge(answers: pd.DataFrame, bank: pd.DataFrame) -> pd.DataFrame:
     return merged
 
 
-def bootstrap_ci(
-    correct: np.ndarray, seed: int, label: str, resamples: int = RESAMPLES
-) -> tuple[float, float]:
+def bootstrap_ci(correct: np.ndarray, seed: int, label: str, resamples: int = RESAMPLES) -> tuple[float, float]:
     if len(correct) == 0:
         return float("nan"), float("nan")
     stream = int.from_bytes(hashlib.sha256(f"{seed}:{label}".encode()).digest()[:8], "little")

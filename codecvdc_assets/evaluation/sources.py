@@ -41,16 +41,13 @@ def caption_sources(read: Reader) -> dict[str, str]:
                 f"Scene {seg.segment_idx + 1} ({seg.start_s:.0f}-{seg.end_s:.0f} s). "
                 + (anchor.iloc[0]["caption"] if len(anchor) else "")
             )
-            seg_res = residuals[
-                (residuals["segment_idx"] == seg.segment_idx) & (residuals["change_type"] != "none")
-            ]
+            seg_res = residuals[(residuals["segment_idx"] == seg.segment_idx) & (residuals["change_type"] != "none")]
             parts += [f"At {r.t_s:.0f} s: {r.delta_caption}" for r in seg_res.sort_values("t_s").itertuples()]
         out["codeccap:stream"] = " ".join(parts)
     scenes = read("scene_narratives")
     if scenes is not None:
         out["codeccap:scene"] = " ".join(
-            f"Scene {r.segment_idx + 1}: {r.narrative}"
-            for r in scenes.sort_values("segment_idx").itertuples()
+            f"Scene {r.segment_idx + 1}: {r.narrative}" for r in scenes.sort_values("segment_idx").itertuples()
         )
     video = read("video_narratives")
     if video is not None and len(video):

@@ -50,9 +50,7 @@ class ModelClient:
     def complete(self, request: ModelRequest) -> dict[str, Any]:
         return self.complete_many([request])[0].data  # type: ignore[return-value]
 
-    def complete_many(
-        self, requests: Sequence[ModelRequest], raise_on_error: bool = True
-    ) -> list[ModelResult]:
+    def complete_many(self, requests: Sequence[ModelRequest], raise_on_error: bool = True) -> list[ModelResult]:
         """Run all requests (bounded concurrency); every finished call is cached even if others fail."""
         results = asyncio.run(self._run_all(list(requests)))
         failed = [r for r in results if not r.ok]
@@ -80,9 +78,7 @@ class ModelClient:
 
     async def _complete(self, request: ModelRequest) -> ModelResult:
         sampling = self.sampling
-        key = cache_key(
-            self.backend.name, self.backend.model, request.messages, request.schema, sampling.as_dict()
-        )
+        key = cache_key(self.backend.name, self.backend.model, request.messages, request.schema, sampling.as_dict())
         if self.cache is not None:
             hit = self.cache.get(key)
             if hit is not None:
@@ -115,9 +111,7 @@ class ModelClient:
                 raw = await self.backend.chat(messages, request.task, request.schema, sampling)
             except Exception as exc:  # transport failure after the backend's own retries
                 reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".strip()
-                self._record(
-                    request, key, "", 0, 0, time.perf_counter() - t0, "error", error=reason, attempt=attempt
-                )
+                self._record(request, key, "", 0, 0, time.perf_counter() - t0, "error", error=reason, attempt=attempt)
                 return ModelResult(
                     request,
                     None,

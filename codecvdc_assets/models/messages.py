@@ -77,9 +77,7 @@ def canonical(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 if part.get("type") == "image_url":
                     url = part["image_url"]["url"]
                     match = _DATA_URI.match(url)
-                    digest = hashlib.sha256(
-                        base64.b64decode(match.group(1)) if match else url.encode()
-                    ).hexdigest()
+                    digest = hashlib.sha256(base64.b64decode(match.group(1)) if match else url.encode()).hexdigest()
                     parts.append({"type": "image_sha256", "sha256": digest})
                 else:
                     parts.append(part)

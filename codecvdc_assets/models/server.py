@@ -130,17 +130,13 @@ def create_app(plan: FaultPlan | None = None) -> Starlette:
             }
         )
 
-    app = Starlette(
-        routes=[Route("/v1/chat/completions", chat, methods=["POST"]), Route("/v1/models", models)]
-    )
+    app = Starlette(routes=[Route("/v1/chat/completions", chat, methods=["POST"]), Route("/v1/models", models)])
     app.state.plan = plan
     return app
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(
-        {"error": {"message": message, "type": "server_error", "code": status}}, status, headers
-    )
+    return JSONResponse({"error": {"message": message, "type": "server_error", "code": status}}, status, headers)
 
 
 def free_port(host: str = "127.0.0.1") -> int:

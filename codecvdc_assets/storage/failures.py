@@ -54,9 +54,7 @@ class RecordedFailure(Exception):
 
 
 @contextmanager
-def failures_recorded(
-    lake: Lake, video_id: str, assets: list[str], run_id: str | None = None
-) -> Iterator[None]:
+def failures_recorded(lake: Lake, video_id: str, assets: list[str], run_id: str | None = None) -> Iterator[None]:
     """Record any exception as a failure of each of `assets` for `video_id`, then re-raise it."""
     try:
         yield

@@ -100,9 +100,7 @@ def probe(path: str, with_sha256: bool = True) -> VideoProbe:
         duration = max(float((end_pts - start) * tb), float((max(pts_values) - start) * tb) + frame_dur)
         declared = int(stream.frames or 0)
         if declared > 0 and len(pts_values) < 0.98 * declared - 1:
-            raise VideoError(
-                path, f"truncated: {len(pts_values)} of {declared} video packets present in the file"
-            )
+            raise VideoError(path, f"truncated: {len(pts_values)} of {declared} video packets present in the file")
         audio = container.streams.audio[0] if container.streams.audio else None
         return VideoProbe(
             path=path,

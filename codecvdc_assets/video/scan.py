@@ -155,19 +155,13 @@ def scan_video(
             try:
                 for frame in decoded:
                     idx = len(times)
-                    t = (
-                        float((frame.pts - info.start_pts) * tb)
-                        if frame.pts is not None
-                        else last_t + 1 / det_fps
-                    )
+                    t = float((frame.pts - info.start_pts) * tb) if frame.pts is not None else last_t + 1 / det_fps
                     if t <= last_t:  # broken or duplicated timestamps: keep time strictly increasing
                         t = last_t + 1e-6
                     last_t = t
                     times.append(t)
                     # POINT sampling = PySceneDetect's own downscale, so its threshold keeps its meaning.
-                    small = to_small.reformat(
-                        frame, width=aw, height=ah, format="bgr24", interpolation="POINT"
-                    )
+                    small = to_small.reformat(frame, width=aw, height=ah, format="bgr24", interpolation="POINT")
                     small = small.to_ndarray()
                     fired = detector.process_frame(FrameTimecode(idx, det_fps), small)
                     scores.append(float(getattr(detector, "_frame_score", 0.0) or 0.0))
@@ -177,9 +171,7 @@ def scan_video(
                         # I-frames only matter as max-duration split points: a few per split window do.
                         to_spool(idx, t, frame)
                         next_iframe_t = t + iframe_spacing
-                    recent.append(
-                        (idx, t, to_recent.reformat(frame, width=jw, height=jh) if shrink_recent else frame)
-                    )
+                    recent.append((idx, t, to_recent.reformat(frame, width=jw, height=jh) if shrink_recent else frame))
                     for cut in fired:
                         cuts.append(cut.frame_num)
                         for r_idx, r_t, r_frame in recent:
@@ -249,9 +241,7 @@ def _collect_frames(
 
 
 def _row(segment_idx: int, img: FrameImage, is_sample: bool, is_anchor: bool) -> SampledFrame:
-    return SampledFrame(
-        segment_idx, img.frame_idx, img.t_s, img.sha256, img.width, img.height, is_sample, is_anchor
-    )
+    return SampledFrame(segment_idx, img.frame_idx, img.t_s, img.sha256, img.width, img.height, is_sample, is_anchor)
 
 
 def _scaled(width: int, height: int, target_width: int) -> tuple[int, int]:

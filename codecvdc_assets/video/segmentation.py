@@ -52,9 +52,7 @@ class SegmentParams:
             problems.append("sample_fps must be > 0")
         if self.min_duration_s < 0:
             problems.append("min_duration_s must be >= 0")
-        if self.max_duration_s < max(
-            2.0 / self.sample_fps if self.sample_fps > 0 else 0, 2 * self.min_duration_s
-        ):
+        if self.max_duration_s < max(2.0 / self.sample_fps if self.sample_fps > 0 else 0, 2 * self.min_duration_s):
             problems.append("max_duration_s must be >= 2/sample_fps and >= 2*min_duration_s")
         if self.proximity_s < 0 or self.tau_gop < 0:
             problems.append("proximity_s and tau_gop must be >= 0")

@@ -61,9 +61,7 @@ def respond(messages: list[dict[str, Any]], task: str) -> dict[str, Any]:
 
 def answer(messages: list[dict[str, Any]], task: str) -> RawAnswer:
     content = json.dumps(respond(messages, task), ensure_ascii=False)
-    prompt = sum(count_text(t) for t in msg.texts(messages)) + sum(
-        count_image(i) for i in msg.images(messages)
-    )
+    prompt = sum(count_text(t) for t in msg.texts(messages)) + sum(count_image(i) for i in msg.images(messages))
     return RawAnswer(content, prompt, count_text(content), "stop", "embedded")
 
 

@@ -70,9 +70,7 @@ def detect_faces(image: np.ndarray) -> list[tuple[float, float, float, float]]:
     small = _resize_max(image, 640)
     gray = cv2.equalizeHist(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY))
     h, w = gray.shape
-    found = _face_detector().detectMultiScale(
-        gray, scaleFactor=1.1, minNeighbors=6, minSize=(max(20, w // 40),) * 2
-    )
+    found = _face_detector().detectMultiScale(gray, scaleFactor=1.1, minNeighbors=6, minSize=(max(20, w // 40),) * 2)
     return [(x / w, y / h, fw / w, fh / h) for (x, y, fw, fh) in (found if len(found) else [])]
 
 
@@ -148,11 +146,7 @@ def describe_frame(image: np.ndarray) -> dict:
     )
     edges = float((cv2.Canny(cv2.cvtColor(work, cv2.COLOR_BGR2GRAY), 80, 160) > 0).mean())
     texture = (
-        "highly detailed, textured"
-        if edges > 0.12
-        else "moderately detailed"
-        if edges > 0.04
-        else "plain, smooth"
+        "highly detailed, textured" if edges > 0.12 else "moderately detailed" if edges > 0.04 else "plain, smooth"
     )
     top = dominant(names, 3)
     sentences = [
@@ -242,9 +236,7 @@ def describe_window(images: list[np.ndarray], first_index: int = 0) -> list[dict
     return out
 
 
-def describe_pair(
-    prev: np.ndarray, cur: np.ndarray, background: np.ndarray | None, pair: tuple[int, int]
-) -> dict:
+def describe_pair(prev: np.ndarray, cur: np.ndarray, background: np.ndarray | None, pair: tuple[int, int]) -> dict:
     none = {
         "frame_pair": list(pair),
         "delta_caption": "No visible change.",
@@ -398,9 +390,7 @@ def _resize_max(image: np.ndarray, side: int) -> np.ndarray:
     scale = side / max(h, w)
     if scale >= 1:
         return image
-    return cv2.resize(
-        image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA
-    )
+    return cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
 
 
 def _suppress(rects: list) -> list:
