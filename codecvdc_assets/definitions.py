@@ -13,6 +13,7 @@ import dagster as dg
 
 from .assets._shell import DEFAULT_BATCH
 from .assets.captions import build_caption_assets
+from .assets.construction import build_construction_assets
 from .assets.segments import build_segments_assets
 from .assets.vidcapqa import build_vidcapqa_assets
 from .assets.videos import build_videos_asset
@@ -65,6 +66,8 @@ def build_assets(resources: dict[str, Any], batch_size: int = DEFAULT_BATCH) -> 
         build_segments_assets(seg, batch_size),
         *build_caption_assets(resources["vision_model"], resources["text_model"], resources["captioning"], batch_size),
         *build_vidcapqa_assets(resources["vision_model"], resources["text_model"], resources["vidcapqa"], batch_size),
+        # Construction joins the graph when the profile names a question pool.
+        *(build_construction_assets(resources["vidcapqa"]) if resources["vidcapqa"].pool else []),
     ]
 
 

@@ -143,11 +143,26 @@ class VidCapQAResource(dg.ConfigurableResource):
     seed: int = 0
     resamples: int = 2000
     direct_frames: int = 8
+    # Construction (optional): a question pool, its layout, and the model answers of each step.
+    pool: str = ""
+    pool_layout: str = "bank"  # bank (JSONL/Parquet in the bank format) or an importer name: tempcompass
+    construction_answers: str = ""
+    construction_target: int = 1000
+    construction_seed: int = 0
 
     def bank_path(self) -> str:
+        return self._resolve(self.bank)
+
+    def _resolve(self, path: str) -> str:
         from .settings import project_dir
 
-        return self.bank if os.path.isabs(self.bank) else str(project_dir() / self.bank)
+        return path if not path or os.path.isabs(path) else str(project_dir() / path)
+
+    def pool_path(self) -> str:
+        return self._resolve(self.pool)
+
+    def answers_path(self) -> str:
+        return self._resolve(self.construction_answers)
 
     def model_post_init(self, __context) -> None:
         if self.resamples < 1000:

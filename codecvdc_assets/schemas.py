@@ -284,6 +284,17 @@ class VidcapqaScoresSchema(pa.DataFrameModel):
         coerce = True
 
 
+class ConstructionDecisionsSchema(pa.DataFrameModel):
+    question_id: Series[str]
+    step: Series[str] = pa.Field(isin=["relabel", "text_only", "phase_a", "phase_b", "sampling"])
+    decision: Series[str]
+    reason: Series[str]
+
+    class Config:
+        strict = True
+        coerce = True
+
+
 TABLE_SCHEMAS: dict[str, type[pa.DataFrameModel]] = {
     "videos": VideosSchema,
     "segments": SegmentsSchema,
@@ -300,6 +311,9 @@ TABLE_SCHEMAS: dict[str, type[pa.DataFrameModel]] = {
     "vidcapqa_bank": BankSchema,
     "vidcapqa_answers": VidcapqaAnswersSchema,
     "vidcapqa_scores": VidcapqaScoresSchema,
+    "vidcapqa_pool": BankSchema,
+    "vidcapqa_built_bank": BankSchema,
+    "vidcapqa_decisions": ConstructionDecisionsSchema,
 }
 
 

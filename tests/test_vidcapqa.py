@@ -271,3 +271,48 @@ def test_bank_round_trip_and_validation(tmp_path: Path) -> None:
     with pytest.raises(Exception, match="dimension"):
         validate_bank(wrong_dim)
     assert len(DIMENSIONS) == 14
+
+
+def test_construction_assets_from_an_imported_answers_table(home: Path, tmp_path: Path) -> None:
+    """The pool and construction assets over TempCompass with answers given as a table."""
+    import dagster as dg
+
+    from codecvdc_assets.definitions import build_assets, build_resources
+    from codecvdc_assets.storage.lake import GLOBAL, Lake
+
+    pool = import_tempcompass(TEMPCOMPASS)
+    votes = tmp_path / "votes.jsonl"
+    rows = []
+    for q, a in zip(pool["question_id"], pool["answer"], strict=True):
+        rows += [
+            {"step": "phase_a", "model": f"m{m}", "question_id": q, "answer": a if m < 2 else "unknown"}
+            for m in range(3)
+        ]
+    votes.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    profile = {
+        "vidcapqa": {
+            "pool": str(TEMPCOMPASS),
+            "pool_layout": "tempcompass",
+            "construction_answers": str(votes),
+            "construction_target": 200,
+            "construction_seed": 5,
+        }
+    }
+    resources = build_resources(profile, str(home))
+    assets = build_assets(resources)
+    names = {k.to_user_string() for a in assets for k in a.keys}
+    assert {"vidcapqa_pool", "vidcapqa_construction"} <= names
+    result = dg.materialize(
+        assets,
+        resources=resources,
+        selection=["vidcapqa_pool", "vidcapqa_construction"],
+        instance=dg.DagsterInstance.get(),
+    )
+    assert result.success
+    built = Lake(home).read("vidcapqa_built_bank", GLOBAL)
+    decisions = Lake(home).read("vidcapqa_decisions", GLOBAL)
+    assert len(built) == 200 and set(built["difficulty"]) == {"medium"}  # 2/3 right everywhere
+    assert built["dimension"].value_counts().to_dict() == {d: 40 for d in built["dimension"].unique()}
+    skipped = decisions[decisions["decision"] == "skipped"]["step"].tolist()
+    assert skipped == ["text_only"]  # no text-only answers were given
+    assert (decisions["step"] == "sampling").sum() == len(pool)

@@ -63,10 +63,7 @@ class BankSchema(pa.DataFrameModel):
     @pa.dataframe_check
     def answer_is_an_option(cls, df: pd.DataFrame) -> Series[bool]:
         return pd.Series(
-            [
-                isinstance(o, list | tuple) and 2 <= len(o) <= 26 and LETTERS.index(a) < len(o)
-                for o, a in zip(df["options"], df["answer"], strict=True)
-            ],
+            [_is_options(o) and LETTERS.index(a) < len(o) for o, a in zip(df["options"], df["answer"], strict=True)],
             index=df.index,
         )
 
@@ -118,3 +115,8 @@ def _missing(value: object) -> bool:
 
 def option_map(options: list[str]) -> dict[str, str]:
     return {LETTERS[i]: text for i, text in enumerate(options)}
+
+
+def _is_options(value: object) -> bool:
+    """A list of 2 to 26 option texts (a list, tuple or, read back from Parquet, a NumPy array)."""
+    return not isinstance(value, str) and hasattr(value, "__len__") and 2 <= len(value) <= 26
