@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import dagster as dg
 
@@ -149,6 +150,9 @@ class VidCapQAResource(dg.ConfigurableResource):
     construction_answers: str = ""
     construction_target: int = 1000
     construction_seed: int = 0
+    # Live models per step (relabel, text_only, phase_a, phase_b), each a model section like vision_model;
+    # a step with imported answers uses those instead.
+    construction_models: dict[str, list[dict[str, Any]]] = {}
 
     def bank_path(self) -> str:
         return self._resolve(self.bank)

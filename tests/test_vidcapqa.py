@@ -316,3 +316,57 @@ def test_construction_assets_from_an_imported_answers_table(home: Path, tmp_path
     skipped = decisions[decisions["decision"] == "skipped"]["step"].tolist()
     assert skipped == ["text_only"]  # no text-only answers were given
     assert (decisions["step"] == "sampling").sum() == len(pool)
+
+
+def test_construction_with_live_models_on_registered_videos(home: Path, tmp_path: Path) -> None:
+    """Relabel, text-only and phase A/B asked live (embedded models, three of each) about the demo bank's
+    videos once their frames are in the lake."""
+    import shutil
+
+    import dagster as dg
+    from conftest import shared
+
+    from codecvdc_assets.definitions import build_assets, build_resources
+    from codecvdc_assets.orchestration import add_partitions, expand_selection, materialize_many
+    from codecvdc_assets.storage.lake import GLOBAL, Lake
+    from codecvdc_assets.storage.registry import Registry
+
+    clip = tmp_path / "bikes.mp4"  # named as in the demo bank: its questions match this video
+    shutil.copy(shared("bikes.mp4"), clip)
+    video_id = Registry(home).register(clip)[0].video_id
+    instance = dg.DagsterInstance.get()
+    add_partitions(instance, [video_id])
+    demo_bank = Path(__file__).resolve().parents[1] / "resources" / "vidcapqa" / "demo_bank.jsonl"
+    text = {"backend": "embedded", "model": "embedded-rules-v3"}
+    vision = {"backend": "embedded", "model": "embedded-cv-v1"}
+    profile = {
+        "vidcapqa": {
+            "pool": str(demo_bank),
+            "construction_target": 10,
+            "construction_models": {
+                "relabel": [text] * 3,
+                "text_only": [text],
+                "phase_a": [vision] * 3,
+                "phase_b": [vision] * 3,
+            },
+        }
+    }
+    resources = build_resources(profile, str(home))
+    defs = dg.Definitions(assets=build_assets(resources), resources=resources)
+    (outcome,) = materialize_many(defs, instance, {video_id: expand_selection(defs, ["frames"])}, Lake(home))
+    assert outcome.ok, outcome.error
+    result = dg.materialize(
+        defs.assets, resources=resources, instance=instance, selection=["vidcapqa_pool", "vidcapqa_construction"]
+    )
+    assert result.success
+    decisions = Lake(home).read("vidcapqa_decisions", GLOBAL)
+    by = decisions.set_index(["question_id", "step"])
+    # The keyword re-labeler, three votes: "How many shots" is counting.
+    assert by.loc[("demo/bikes/06", "relabel"), "reason"].startswith("label counting")
+    # Questions about videos without frames in the lake get no visual answers.
+    assert by.loc[("demo/shots/00", "phase_a"), "reason"] == "no phase A answers"
+    # The bikes questions were looked at: phase A decided each, from 3 live answers.
+    bikes = decisions[decisions["question_id"].str.startswith("demo/bikes") & (decisions["step"] == "phase_a")]
+    assert len(bikes) >= 1 and all("/3" in r for r in bikes["reason"])
+    calls = pd.concat([pd.read_parquet(p) for p in (home / "lake" / "model_calls").glob("video_id=_all/*.parquet")])
+    assert set(calls["task"]) >= {"relabel", "qa_answer", "qa_visual"}

@@ -13,11 +13,14 @@ predictions) or produced by any runner. A step with no answers is skipped and th
 import dagster as dg
 import pandas as pd
 
+from ..captioning.prompts import load_prompt, prompt_hash
 from ..evaluation.bank import load_bank
-from ..evaluation.construction import build
+from ..evaluation.construction import STEPS, build
 from ..evaluation.importers import IMPORTERS
+from ..evaluation.live import ask
 from ..resources import LakeResource, VidCapQAResource
 from ..storage.lake import GLOBAL
+from ..storage.model_calls import write_model_calls
 from ..versioning import code_version
 from ._shell import markdown_table
 
@@ -27,7 +30,12 @@ def build_construction_assets(qa: VidCapQAResource):
 
     pool_version = code_version("v1", pool=_file_hash(qa.pool_path()), layout=qa.pool_layout)
     build_version = code_version(
-        "v1", answers=_file_hash(qa.answers_path()), target=qa.construction_target, seed=qa.construction_seed
+        "v1",
+        answers=_file_hash(qa.answers_path()),
+        target=qa.construction_target,
+        seed=qa.construction_seed,
+        models=qa.construction_models,
+        prompts=[prompt_hash(p) for p in PROMPT_NAMES],
     )
 
     @dg.asset(
@@ -60,15 +68,29 @@ def build_construction_assets(qa: VidCapQAResource):
         "sampling; every per-question decision kept.",
     )
     def vidcapqa_construction(context: dg.AssetExecutionContext, lake: LakeResource, vidcapqa: VidCapQAResource):
-        path = vidcapqa.answers_path()
-        if not path:
-            raise dg.Failure(description="no model answers configured: set vidcapqa.construction_answers")
-        answers = pd.read_json(path, lines=True)
-        missing = {"step", "model", "question_id", "answer"} - set(answers.columns)
-        if missing:
-            raise dg.Failure(description=f"{path}: missing column(s) {sorted(missing)}")
         pool = lake.lake().read("vidcapqa_pool", GLOBAL)
-        built = build(pool, answers, target=vidcapqa.construction_target, seed=vidcapqa.construction_seed)
+        imported = _imported_answers(vidcapqa.answers_path())
+        answers = [imported]
+        phase_a = imported[imported["step"] == "phase_a"]
+        clients_used = []
+        for step in STEPS:
+            configs = vidcapqa.construction_models.get(step) or []
+            if not configs or (imported["step"] == step).any():
+                continue  # imported answers win; no models, no live answers
+            clients = [(f"{c.get('model', 'model')}#{i}", _client(c, lake)) for i, c in enumerate(configs)]
+            clients_used += [c for _, c in clients]
+            prompts = {name: load_prompt(name) for name in PROMPT_NAMES}
+            live = ask(step, pool, clients, prompts, lambda vid: _frames_for(lake, vid), phase_a)
+            context.log.info(f"{step}: {len(live)} live answers from {len(clients)} model(s)")
+            if step == "phase_a":
+                phase_a = live
+            answers.append(live)
+        for client in clients_used:
+            write_model_calls(lake.lake(), client.records, context.run_id)
+        table = (
+            pd.concat([a for a in answers if len(a)], ignore_index=True) if any(len(a) for a in answers) else imported
+        )
+        built = build(pool, table, target=vidcapqa.construction_target, seed=vidcapqa.construction_seed)
         lake.lake().write("vidcapqa_built_bank", GLOBAL, built.bank)
         lake.lake().write("vidcapqa_decisions", GLOBAL, built.decisions)
         steps = built.decisions.groupby(["step", "decision"]).size().reset_index(name="n").to_dict("records")
@@ -84,6 +106,7 @@ def build_construction_assets(qa: VidCapQAResource):
         return dg.MaterializeResult(
             metadata={
                 "pool": len(pool),
+                "answers": len(table),
                 "after_filters": len(built.pool),
                 "sampled": len(built.bank),
                 "decisions": dg.MetadataValue.md(markdown_table(steps, limit=40)),
@@ -92,3 +115,39 @@ def build_construction_assets(qa: VidCapQAResource):
         )
 
     return [vidcapqa_pool, vidcapqa_construction]
+
+
+PROMPT_NAMES = ("relabel", "qa_answer", "qa_visual", "verify")
+
+
+def _imported_answers(path: str) -> pd.DataFrame:
+    if not path:
+        return pd.DataFrame(columns=["step", "model", "question_id", "answer"])
+    answers = pd.read_json(path, lines=True, dtype={"answer": str, "question_id": str})
+    missing = {"step", "model", "question_id", "answer"} - set(answers.columns)
+    if missing:
+        raise dg.Failure(description=f"{path}: missing column(s) {sorted(missing)}")
+    return answers
+
+
+def _client(config: dict, lake: LakeResource):
+    from ..definitions import model_config
+    from ..resources import ModelResource
+
+    return ModelResource(**model_config(config)).client(lake.cache_dir())
+
+
+def _frames_for(lake: LakeResource, pool_video_id: str, budget: int = 8) -> list[bytes] | None:
+    """Uniformly sampled frames of the registered video made from the pool's video (matched by slug)."""
+    import numpy as np
+
+    from ..video.ids import slugify
+
+    slug = slugify(pool_video_id)
+    for reg in lake.registry().all():
+        if reg.video_id.rsplit("-", 1)[0] == slug and lake.lake().exists("frames", reg.video_id):
+            frames = lake.lake().read("frames", reg.video_id)
+            samples = frames[frames["is_sample"]].sort_values("t_s")
+            picks = np.unique(np.linspace(0, len(samples) - 1, min(budget, len(samples))).round().astype(int))
+            return [lake.frame_store().read(sha) for sha in samples.iloc[picks]["sha256"]]
+    return None

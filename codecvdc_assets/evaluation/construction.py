@@ -62,6 +62,19 @@ def vote_label(votes: list[str]) -> tuple[str | None, str]:
     return leaders[0], f"label {leaders[0]} ({tally})"
 
 
+def phase_a_verdict(given: list[str], key: str) -> tuple[str, str, str | None]:
+    """(kept | dropped | phase_b, reason, difficulty) from the phase A answers of one question."""
+    right = sum(a.upper() == key for a in given)
+    n = len(given)
+    wrong = [a.upper() for a in given if a.upper() != key]
+    if right >= math.ceil(2 * n / 3):
+        difficulty = "easy" if right == n else "medium"
+        return "kept", f"{right}/{n} right: {difficulty}", difficulty
+    if right == 0 and len(set(wrong)) == 1 and wrong[0] != UNKNOWN.upper():
+        return "dropped", f"0/{n} right, all answered {wrong[0]}: key suspect", None
+    return "phase_b", f"{right}/{n} right", None
+
+
 def build(pool: pd.DataFrame, answers: pd.DataFrame, target: int = 1000, seed: int = 0) -> Built:
     answers = answers.assign(step=answers["step"].str.strip(), answer=answers["answer"].astype(str).str.strip())
     bad_steps = sorted(set(answers["step"]) - set(STEPS))
@@ -132,23 +145,16 @@ def build(pool: pd.DataFrame, answers: pd.DataFrame, target: int = 1000, seed: i
             if not given:
                 decide(row.question_id, "phase_a", "dropped", "no phase A answers")
                 continue
-            right = sum(a.upper() == row.answer for a in given)
-            n = len(given)
-            wrong = [a.upper() for a in given if a.upper() != row.answer]
-            if right >= math.ceil(2 * n / 3):
-                difficulty[row.question_id] = "easy" if right == n else "medium"
-                decide(row.question_id, "phase_a", "kept", f"{right}/{n} right: {difficulty[row.question_id]}")
-            elif right == 0 and len(set(wrong)) == 1 and wrong[0] != UNKNOWN.upper():
-                decide(
-                    row.question_id,
-                    "phase_a",
-                    "dropped",
-                    f"0/{n} right, all answered {wrong[0]}: key suspect",
-                )
+            verdict, reason, level = phase_a_verdict(given, row.answer)
+            if verdict == "kept":
+                difficulty[row.question_id] = level
+                decide(row.question_id, "phase_a", "kept", reason)
+            elif verdict == "dropped":
+                decide(row.question_id, "phase_a", "dropped", reason)
             else:
+                decide(row.question_id, "phase_a", "to phase_b", reason)
                 verdicts = (phase_b or {}).get(row.question_id, [])
                 if not verdicts:
-                    decide(row.question_id, "phase_a", "to phase_b", f"{right}/{n} right")
                     decide(row.question_id, "phase_b", "dropped", "no phase B answers")
                     continue
                 confirm = sum(v.lower() in CONFIRM or v.upper() == row.answer for v in verdicts)

@@ -50,9 +50,14 @@ NARRATIVE = _obj(narrative={"type": "string", "minLength": 1})
 QA_ANSWER = _obj(rationale=_STR, observation=_STR, answer={"type": "string", "pattern": "^([A-Z]|unknown)$"})
 
 CAPTION = _obj(caption={"type": "string", "minLength": 1})
+RELABEL = _obj(dimension={"type": "string"})
+VERIFY = _obj(rationale=_STR, verdict={"type": "string", "enum": ["yes", "no"]})
 
 SCHEMAS: dict[str, dict[str, Any]] = {
     "direct": CAPTION,
+    "relabel": RELABEL,
+    "qa_visual": QA_ANSWER,
+    "verify": VERIFY,
     "per_second": CAPTION,
     "anchor": ANCHOR,
     "residual": RESIDUAL,

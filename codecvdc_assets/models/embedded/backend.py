@@ -18,8 +18,8 @@ from . import text, vision
 VISION_MODEL = "embedded-cv-v1"
 # The embedded models' names are their versions: bump them when their behaviour changes, so asset
 # versions (and the call cache) see a new model.
-TEXT_MODEL = "embedded-rules-v2"
-TASKS = ("anchor", "residual", "scene", "video", "qa_answer", "direct", "per_second")
+TEXT_MODEL = "embedded-rules-v3"
+TASKS = ("anchor", "residual", "scene", "video", "qa_answer", "direct", "per_second", "relabel", "qa_visual", "verify")
 
 
 class EmbeddedError(ValueError):
@@ -49,7 +49,19 @@ def respond(messages: list[dict[str, Any]], task: str) -> dict[str, Any]:
         if not frames:
             raise EmbeddedError("the per_second task needs images")
         return {"caption": vision.describe_second(frames)}
+    if task in ("qa_visual", "verify"):
+        frames = [vision.decode(f) for f in msg.images(messages)]
+        data = _json_input(messages)
+        # The floor's way of looking: describe the frames, then answer from that description.
+        caption = vision.describe_video(frames) if frames else ""
+        answer = text.answer_question({**data, "caption": caption})
+        if task == "qa_visual":
+            return answer
+        agrees = answer["answer"] == data.get("keyed_answer")
+        return {"rationale": answer["rationale"], "verdict": "yes" if agrees else "no"}
     data = _json_input(messages)
+    if task == "relabel":
+        return {"dimension": text.guess_dimension(data)}
     if task == "scene":
         return {"narrative": text.scene_narrative(data)}
     if task == "video":

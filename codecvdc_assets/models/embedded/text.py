@@ -169,3 +169,27 @@ def _norm(text: str) -> set[str]:
 
 def _lower_first(text: str) -> str:
     return text[:1].lower() + text[1:] if text[:2] != text[:2].upper() else text
+
+
+# Keyword rules for re-labeling, checked in order (the first that matches wins).
+_DIMENSION_RULES = [
+    ("camera movement", ("camera", "panning", "zoom", "tilt")),
+    ("counting", ("how many", "number of", "count")),
+    ("rotation", ("rotat", "spin", "clockwise")),
+    ("speed", ("speed", "fast", "slow", "quickly")),
+    ("temporal sequence", ("before", "after", "first", "then", "order", "sequence", "followed")),
+    ("direction", ("direction", "toward", "left", "right", "heading", "moving")),
+    ("state change", ("change", "becom", "turn into", "transform")),
+    ("attribute recognition", ("colour", "color", "shape", "size", "wearing", "material")),
+    ("action recognition", ("doing", "action", "activity", "perform")),
+    ("holistic understanding", ("about", "where", "setting", "scene", "theme")),
+]
+
+
+def guess_dimension(data: dict[str, Any]) -> str:
+    """The embedded re-labeler: keyword rules over the question (options only break no ties)."""
+    question = str(data.get("question", "")).lower()
+    for dimension, words in _DIMENSION_RULES:
+        if any(w in question for w in words):
+            return dimension
+    return "unknown"
