@@ -21,6 +21,8 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from ..models.embedded.colours import NAMES as COLOUR_NAMES
+
 AXES = {
     "left": ("h", 1),
     "right": ("h", -1),
@@ -29,21 +31,7 @@ AXES = {
     "toward camera": ("d", 1),
     "away from camera": ("d", -1),
 }
-COLOURS = {
-    "black",
-    "gray",
-    "grey",
-    "white",
-    "red",
-    "orange",
-    "yellow",
-    "green",
-    "cyan",
-    "blue",
-    "purple",
-    "pink",
-    "brown",
-}
+COLOURS = set(COLOUR_NAMES) | {"grey"}  # the spatial/colour vocabulary of DESIGN.md section 4
 STATES = [
     {"open", "closed"},
     {"on", "off"},
