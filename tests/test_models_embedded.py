@@ -62,3 +62,35 @@ def test_text_model_answers_from_the_caption_or_says_unknown() -> None:
     assert camera["answer"] == "A"
     unknown = client.complete(qa_request(caption, "How many people are there?", {"A": "one", "B": "two"}))
     assert unknown["answer"] == "unknown"
+
+
+def test_encoded_clip_through_segmentation_sampling_and_residuals(tmp_path) -> None:
+    """A generated, H.264-encoded clip (a white square moving left to right on a still textured
+    background, no cut): one segment, and every residual of the chain says `right`, zones left to right."""
+    from codecvdc_assets.captioning.chain import ChainSettings, caption_residuals
+    from codecvdc_assets.captioning.prompts import load_prompt
+    from codecvdc_assets.storage.frame_store import FrameStore
+    from codecvdc_assets.video.probe import probe
+    from codecvdc_assets.video.scan import scan_video
+    from codecvdc_assets.video.segmentation import SegmentParams
+    from codecvdc_assets.video.synthetic import write_clip
+    from codecvdc_assets.video.tables import frames_frame
+
+    clip = write_clip(str(tmp_path / "square.mp4"), 8.0, fps=25, width=320, height=240)
+    store = FrameStore(str(tmp_path / "frames"))
+    scan = scan_video(probe(clip, with_sha256=False), SegmentParams(), store)
+    assert len(scan.segments) == 1
+    frames = frames_frame("square-0000000000", scan, lambda sha: sha)
+    table = caption_residuals(
+        "square-0000000000",
+        frames,
+        store.read,
+        ModelClient(EmbeddedBackend()),
+        load_prompt("residual"),
+        "test",
+        ChainSettings(),
+    )
+    assert len(table) == 7  # 8 sampled frames, one residual per adjacent pair
+    assert set(table["change_type"]) == {"continuous"} and set(table["direction"]) == {"right"}
+    columns = [COLUMN[z] for z in table["zone_from"]] + [COLUMN[table["zone_to"].iloc[-1]]]
+    assert columns == sorted(columns) and columns[0] == 0 and columns[-1] == 2
