@@ -224,12 +224,6 @@ def _failing_videos(evaluation) -> list[str]:
     return list(getattr(value, "value", value) or [])
 
 
-def materialize_video(
-    defs: dg.Definitions, instance: dg.DagsterInstance, video_id: str, keys: list[dg.AssetKey], lake: Lake
-) -> VideoOutcome:
-    return materialize_batch(defs, instance, [video_id], keys, lake)[0]
-
-
 def _first_failure(result: dg.ExecuteInProcessResult) -> str | None:
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:

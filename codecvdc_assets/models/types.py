@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
-
-STATUSES = ("ok", "truncated", "invalid", "error")
 
 
 @dataclass(frozen=True)
@@ -90,12 +88,3 @@ class ModelCallError(Exception):
     def __init__(self, message: str, results: list[ModelResult] | None = None) -> None:
         super().__init__(message)
         self.results = results or []
-
-
-@dataclass
-class Usage:
-    calls: int = 0
-    cache_hits: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    by_status: dict[str, int] = field(default_factory=dict)
