@@ -11,6 +11,16 @@ import json
 from typing import Any
 
 
+def file_digest(path: str) -> str:
+    """A short content hash of a file a version depends on (a bank, an answers table); "missing" if absent."""
+    from .video.ids import file_sha256
+
+    try:
+        return file_sha256(path)[:16]
+    except OSError:
+        return "missing"
+
+
 def code_version(logic_version: str, **settings: Any) -> str:
     blob = json.dumps({"logic": logic_version, **settings}, sort_keys=True, default=str)
     return f"{logic_version}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}"

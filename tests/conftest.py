@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -45,5 +44,4 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         # A still picture in a lossless codec: every decoded frame is identical.
         "static": write_clip(str(folder / "static.mkv"), 4.0, fps=10, width=96, height=64, codec="ffv1", square=False),
     }
-    os.environ.setdefault("CODECVDC_TEST_CLIPS", str(folder))
     return made

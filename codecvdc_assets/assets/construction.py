@@ -21,17 +21,15 @@ from ..evaluation.live import ask
 from ..resources import LakeResource, VidCapQAResource
 from ..storage.lake import GLOBAL
 from ..storage.model_calls import write_model_calls
-from ..versioning import code_version
+from ..versioning import code_version, file_digest
 from ._shell import markdown_table
 
 
 def build_construction_assets(qa: VidCapQAResource):
-    from .vidcapqa import _file_hash
-
-    pool_version = code_version("v1", pool=_file_hash(qa.pool_path()), layout=qa.pool_layout)
+    pool_version = code_version("v1", pool=file_digest(qa.pool_path()), layout=qa.pool_layout)
     build_version = code_version(
         "v1",
-        answers=_file_hash(qa.answers_path()),
+        answers=file_digest(qa.answers_path()),
         target=qa.construction_target,
         seed=qa.construction_seed,
         models=qa.construction_models,
@@ -138,16 +136,12 @@ def _client(config: dict, lake: LakeResource):
 
 
 def _frames_for(lake: LakeResource, pool_video_id: str, budget: int = 8) -> list[bytes] | None:
-    """Uniformly sampled frames of the registered video made from the pool's video (matched by slug)."""
-    import numpy as np
+    """Uniformly sampled frames of the registered video made from the pool's video (matched by name)."""
+    from ..evaluation.baselines import uniform_samples
+    from ..video.ids import made_from
 
-    from ..video.ids import slugify
-
-    slug = slugify(pool_video_id)
     for reg in lake.registry().all():
-        if reg.video_id.rsplit("-", 1)[0] == slug and lake.lake().exists("frames", reg.video_id):
-            frames = lake.lake().read("frames", reg.video_id)
-            samples = frames[frames["is_sample"]].sort_values("t_s")
-            picks = np.unique(np.linspace(0, len(samples) - 1, min(budget, len(samples))).round().astype(int))
-            return [lake.frame_store().read(sha) for sha in samples.iloc[picks]["sha256"]]
+        if made_from(reg.video_id, pool_video_id) and lake.lake().exists("frames", reg.video_id):
+            picks = uniform_samples(lake.lake().read("frames", reg.video_id), budget)
+            return [lake.frame_store().read(sha) for sha in picks["sha256"]]
     return None

@@ -9,7 +9,6 @@
 | vidcapqa_scores | no | all answers, model calls, videos | none |
 """
 
-import glob
 import os
 
 import dagster as dg
@@ -24,14 +23,9 @@ from ..evaluation.tables import comparison_markdown
 from ..partitions import videos_partitions
 from ..resources import LakeResource, TextModelResource, VidCapQAResource, VisionModelResource
 from ..storage.lake import GLOBAL
-from ..versioning import code_version
+from ..versioning import code_version, file_digest
 from ._shell import DEFAULT_BATCH, backfill_policy, result_metadata, run_videos
 from .captions import recorded, token_metadata
-
-
-def _read_all(lake: LakeResource, table: str) -> pd.DataFrame:
-    files = [f for f in glob.glob(str(lake.lake().table_dir(table) / "video_id=*" / "*.parquet"))]
-    return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True) if files else pd.DataFrame()
 
 
 def build_vidcapqa_assets(
@@ -42,7 +36,7 @@ def build_vidcapqa_assets(
 ):
     v_model, t_model = vision.settings().version_fields(), text.settings().version_fields()
     bank_file = qa.bank_path()
-    bank_version = code_version("v1", bank=_file_hash(bank_file))
+    bank_version = code_version("v1", bank=file_digest(bank_file))
     versions = {
         "direct_captions": code_version("v1", prompt=prompt_hash("direct"), model=v_model, frames=qa.direct_frames),
         "per_second_captions": code_version("v1", prompt=prompt_hash("per_second"), model=v_model),
@@ -192,7 +186,7 @@ def build_vidcapqa_assets(
         "tokens per video minute.",
     )
     def vidcapqa_scores(context: dg.AssetExecutionContext, lake: LakeResource, vidcapqa: VidCapQAResource):
-        answers = _read_all(lake, "vidcapqa_answers")
+        answers = lake.lake().read_all("vidcapqa_answers")
         bank = lake.lake().read("vidcapqa_bank", GLOBAL)
         table = compute_scores(lake, answers, bank, vidcapqa.seed, vidcapqa.resamples)
         lake.lake().write("vidcapqa_scores", GLOBAL, table)
@@ -221,8 +215,8 @@ def compute_scores(
     judged = judge(answers[["question_id", "source", "answer"]], bank)
     table = scores_table(score(judged, seed=seed, resamples=resamples))
     # Tokens each source spent per video minute, over the videos that were answered.
-    calls = _read_all(lake, "model_calls")
-    videos = _read_all(lake, "videos")
+    calls = lake.lake().read_all("model_calls")
+    videos = lake.lake().read_all("videos")
     answered = set(answers["video_id"])
     minutes = float(videos[videos["video_id"].isin(answered)]["duration_s"].sum()) / 60 if len(videos) else 0.0
     spent = {}
@@ -240,13 +234,3 @@ def latest_run_calls(calls: pd.DataFrame) -> pd.DataFrame:
     ordered = calls.sort_values("recorded_at")
     last = ordered.groupby(["video_id", "asset"])["run_id"].transform("last")
     return ordered[ordered["run_id"] == last]
-
-
-def _file_hash(path: str) -> str:
-    import hashlib
-
-    try:
-        with open(path, "rb") as fh:
-            return hashlib.sha256(fh.read()).hexdigest()[:16]
-    except OSError:
-        return "missing"

@@ -19,6 +19,12 @@ def _samples(frames: pd.DataFrame) -> pd.DataFrame:
     return frames[frames["is_sample"]].sort_values("t_s").reset_index(drop=True)
 
 
+def uniform_samples(frames: pd.DataFrame, budget: int) -> pd.DataFrame:
+    """At most `budget` of the 1 fps samples, spread uniformly over the video."""
+    samples = _samples(frames)
+    return samples.iloc[np.unique(np.linspace(0, len(samples) - 1, min(budget, len(samples))).round().astype(int))]
+
+
 def caption_direct(
     video_id: str,
     frames: pd.DataFrame,
@@ -28,8 +34,7 @@ def caption_direct(
     version: str,
     n_frames: int = 8,
 ) -> pd.DataFrame:
-    samples = _samples(frames)
-    picks = samples.iloc[np.unique(np.linspace(0, len(samples) - 1, min(n_frames, len(samples))).round().astype(int))]
+    picks = uniform_samples(frames, n_frames)
     times = ", ".join(f"{t:.1f}" for t in picks["t_s"])
     request = ModelRequest(
         "direct",

@@ -69,8 +69,6 @@ def caption_sources(read: Reader) -> dict[str, str]:
 def match_questions(bank: pd.DataFrame, video_id: str) -> pd.DataFrame:
     """The bank's questions about this video: its id, or the source's id that our id was made from
     (`<slug>-<fingerprint>`: a file named after the source's id)."""
-    from ..video.ids import slugify
+    from ..video.ids import made_from
 
-    slug = video_id.rsplit("-", 1)[0]
-    mask = (bank["video_id"] == video_id) | (bank["video_id"].map(lambda v: slugify(str(v))) == slug)
-    return bank[mask]
+    return bank[bank["video_id"].map(lambda source_id: made_from(video_id, source_id))]

@@ -47,6 +47,11 @@ class Lake:
     def read(self, table: str, video_id: str, name: str = DATA_FILE) -> pd.DataFrame:
         return pd.read_parquet(self.path(table, video_id, name))
 
+    def read_all(self, table: str) -> pd.DataFrame:
+        """Every video's rows of a table (the schema file excluded); empty when none is written."""
+        files = sorted(self.table_dir(table).glob("video_id=*/*.parquet"))
+        return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True) if files else pd.DataFrame()
+
     def exists(self, table: str, video_id: str, name: str = DATA_FILE) -> bool:
         return self.path(table, video_id, name).exists()
 

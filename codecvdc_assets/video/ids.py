@@ -43,6 +43,11 @@ def video_id_for(path: str | os.PathLike[str]) -> str:
     return f"{slugify(stem)}-{fingerprint(path)[:10]}"
 
 
+def made_from(video_id: str, source_id: str) -> bool:
+    """Whether our video id is the source's id, or was made from a file named after it (same slug)."""
+    return video_id == source_id or video_id.rsplit("-", 1)[0] == slugify(str(source_id))
+
+
 def is_valid_video_id(video_id: str) -> bool:
     return bool(_ID_RE.match(video_id))
 
