@@ -119,13 +119,14 @@ class ModelClient:
                 raw = await self.backend.chat(messages, request.task, request.schema, sampling)
             except Exception as exc:  # transport failure after the backend's own retries
                 if isinstance(exc, TransportError):
-                    reason, tries = str(exc), exc.attempts
+                    reason, tries, endpoint = str(exc), exc.attempts, exc.endpoint
                 else:
-                    reason, tries = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".strip(), 1
+                    reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".strip()
+                    tries, endpoint = 1, ""
                 self._record(
                     request,
                     key,
-                    "",
+                    endpoint,
                     0,
                     0,
                     time.perf_counter() - t0,

@@ -79,7 +79,8 @@ class OpenAIBackend:
             except openai.APIError as exc:
                 attempts = _attempts(exc)
                 plural = "s" if attempts != 1 else ""
-                raise TransportError(f"{self._describe(exc)} after {attempts} attempt{plural}", attempts) from exc
+                message = f"{self._describe(exc)} after {attempts} attempt{plural}"
+                raise TransportError(message, attempts, self.base_urls[i]) from exc
         response = raw.parse()
         choice = response.choices[0] if response.choices else None
         usage = response.usage

@@ -88,9 +88,10 @@ class TransportError(Exception):
     """A backend call that failed after the transport's own retries; the message names the fault and the
     number of attempts (e.g. "HTTP 503 (service unavailable) after 3 attempts")."""
 
-    def __init__(self, message: str, attempts: int = 1) -> None:
+    def __init__(self, message: str, attempts: int = 1, endpoint: str = "") -> None:
         super().__init__(message)
         self.attempts = attempts
+        self.endpoint = endpoint
 
 
 class ModelCallError(Exception):
