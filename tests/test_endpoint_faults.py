@@ -10,6 +10,7 @@ repeated, and tables equal to a fault-free run's.
 from __future__ import annotations
 
 from collections import Counter
+from itertools import pairwise
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -50,7 +51,10 @@ TRANSPORT = {
 }
 ANSWERS = {
     "malformed": ("invalid", "not valid JSON"),
-    "schema": ("invalid", "schema violation at (root): Additional properties are not allowed ('unexpected' was unexpected)"),
+    "schema": (
+        "invalid",
+        "schema violation at (root): Additional properties are not allowed ('unexpected' was unexpected)",
+    ),
     "empty": ("invalid", "empty answer"),
     "truncated": ("truncated", "answer cut at max_tokens=4096"),
 }
@@ -122,7 +126,7 @@ def test_persistent_fault_fails_the_partition_cleanly(world, kind: str) -> None:
         if kind == "429":  # Retry-After honoured: server-side arrival times of one request's attempts
             for key in firsts["cache_key"]:
                 times = [s.t for s in seen if s.key == key]
-                assert all(b - a >= RETRY_AFTER_S for a, b in zip(times, times[1:])), times
+                assert all(b - a >= RETRY_AFTER_S for a, b in pairwise(times)), times
         expected = TRANSPORT[kind]
     else:
         status, reason = ANSWERS[kind]
@@ -134,7 +138,9 @@ def test_persistent_fault_fails_the_partition_cleanly(world, kind: str) -> None:
         assert list(calls["status"]) == [status] * 4 and list(calls["attempt"]) == [1, 2, 1, 2]
         assert all(reason in error for error in firsts["error"])
         received = sorted((s.task, s.last_user_text.split(". Reply again")[0]) for s in re_asks)
-        assert received == sorted((t, f"Your answer was rejected: {e}") for t, e in zip(firsts["task"], firsts["error"]))
+        assert received == sorted(
+            (t, f"Your answer was rejected: {e}") for t, e in zip(firsts["task"], firsts["error"], strict=True)
+        )
         expected = f"{status} answer, asked twice (one re-ask): {reason}"
     failures = query(home, "select asset, message from failures where video_id = ? order by asset", [vid])
     assert list(failures["asset"]) == ["anchors", "residuals"]
@@ -177,7 +183,7 @@ def test_random_faults_then_recovery_completes_every_video_once(tmp_path: Path, 
     monkeypatch.setenv("CODECVDC_PROJECT_DIR", str(loopback_project(tmp_path / "project")))
     monkeypatch.delenv("CODECVDC_PROFILE", raising=False)
     monkeypatch.setenv("LOOPBACK_KEY", "sk-test-faults")
-    monkeypatch.setenv("LOOPBACK_TIMEOUT_S", "5")
+    monkeypatch.setenv("LOOPBACK_TIMEOUT_S", "10")  # a slow answer on a busy machine must not look like a fault
     monkeypatch.setenv("LOOPBACK_RETRIES", str(RETRIES))
     made = write_clip(str(tmp_path / "cuts.mp4"), 4.0, fps=10, width=160, height=120, cuts_s=(2.0,), keyint=10)
     paths = [shared("counter.mp4"), shared("bikes.mp4"), made]
@@ -190,7 +196,7 @@ def test_random_faults_then_recovery_completes_every_video_once(tmp_path: Path, 
         reference, _ = run_chain(clean, monkeypatch, server.base_url)
     assert all(o.ok for o in reference), [o.error for o in reference]
 
-    plan = FaultPlan(fault_rate=0.3, faults=FAULTS, seed=7, retry_after_s=0.2, hang_s=10)
+    plan = FaultPlan(fault_rate=0.3, faults=FAULTS, seed=7, retry_after_s=0.2, hang_s=12)
     with LoopbackServer(plan) as server:
         use_home(monkeypatch, faulty)
         assert register_videos(faulty, paths) == ids

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+from itertools import pairwise
 
 import openai
 import pandas as pd
@@ -51,7 +52,7 @@ def test_transient_transport_faults_are_retried_by_the_openai_client(fault: str)
     seen = list(plan.log)
     assert [s.retry_count for s in seen] == [0, 1, 2] and {s.key for s in seen} == {client.records[0].cache_key}
     if fault == "429":  # Retry-After honoured: each retry arrives at least retry_after_s after the 429
-        assert all(b.t - a.t >= 0.3 for a, b in zip(seen, seen[1:]))
+        assert all(b.t - a.t >= 0.3 for a, b in pairwise(seen))
 
 
 @pytest.mark.parametrize("fault", ["malformed", "schema", "empty", "truncated"])
