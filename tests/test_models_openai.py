@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import subprocess
@@ -212,3 +213,18 @@ def test_serve_embedded_command(tmp_path) -> None:
         proc.terminate()
         proc.wait(timeout=20)
     assert isinstance(pd.__version__, str)
+
+
+def test_blank_text_is_an_invalid_answer() -> None:
+    """minLength counts spaces; a caption of blanks must be re-asked, not stored as an empty caption."""
+    from codecvdc_assets.models.task_schemas import SCHEMAS
+    from codecvdc_assets.models.validation import parse_answer
+
+    assert parse_answer('{"caption": " \\n ", "entities": []}', SCHEMAS["anchor"]) == (None, "blank text at caption")
+    item = {"frame_pair": [0, 1], "delta_caption": "\t ", "change_type": "none", "subject": ""}
+    item |= {"zone_from": "none", "zone_to": "none", "direction": "none"}
+    assert parse_answer(json.dumps({"residuals": [item]}), SCHEMAS["residual"]) == (
+        None,
+        "blank text at residuals/0/delta_caption",
+    )
+    assert parse_answer('{"narrative": "A cut."}', SCHEMAS["scene"]) == ({"narrative": "A cut."}, None)
