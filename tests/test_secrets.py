@@ -20,6 +20,7 @@ from codecvdc_assets.models.server import FaultPlan, LoopbackServer, free_port
 from codecvdc_assets.video.synthetic import write_clip
 
 CLI = [sys.executable, "-m", "codecvdc_assets.cli"]
+CHAIN = ["videos", "segments", "anchors", "residuals", "evidence", "scene_narratives", "video_narratives"]
 SQL_FILES = sorted((Path(__file__).resolve().parents[1] / "sql").glob("*.sql"))
 
 
@@ -40,7 +41,7 @@ def test_sentinel_key_is_sent_and_found_nowhere(tmp_path: Path, monkeypatch: pyt
         }
         commands = [
             ["add", shared("counter.mp4"), clip],
-            ["run", "--profile", "loopback", "--select", "video_narratives", "--select", "segments"],
+            ["run", "--profile", "loopback", *(f"--select={a}" for a in CHAIN)],
             ["status", "--profile", "loopback"],
             ["sql", "select * from model_calls"],
             ["sql", "select * from failures"],
@@ -48,7 +49,7 @@ def test_sentinel_key_is_sent_and_found_nowhere(tmp_path: Path, monkeypatch: pyt
         for args in commands:
             done = subprocess.run([*CLI, *args], env=env, capture_output=True, timeout=600)
             outputs += [done.stdout, done.stderr]
-            assert done.returncode == 0, done.stderr.decode()[-2000:]
+            assert done.returncode == 0, done.stdout.decode()[-3000:]
     # The key was really used: every request carried it.
     assert len(plan.log) >= 8 and {s.authorization for s in plan.log} == {f"Bearer {sentinel}"}
     assert plan.stats["500"] == plan.stats["reset"] == 1
