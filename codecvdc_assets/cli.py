@@ -100,6 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve-embedded", help="the embedded models behind an OpenAI-compatible HTTP API")
     p.add_argument("--port", type=int, default=8765)
     p.add_argument("--host", default="127.0.0.1", help="bind address (default loopback only)")
+    p.add_argument(
+        "--allow-remote", action="store_true", help="allow a --host other than loopback (the API has no authentication)"
+    )
     p.add_argument("--latency-ms", type=float, default=0.0, help="added to every request")
     p.add_argument("--fault-rate", type=float, default=0.0, help="share of requests that get a fault")
     p.add_argument("--faults", default="429,500,malformed,truncated", help="faults to draw from")
@@ -158,9 +161,9 @@ def _home() -> Path:
 
 
 def _definitions(home: Path):
-    from .definitions import build_definitions
-
     try:
+        from .definitions import build_definitions  # importing builds the default definitions: may fail too
+
         return build_definitions(home=str(home))
     except (FileNotFoundError, ValueError) as exc:
         raise CliError(str(exc)) from exc
@@ -398,6 +401,14 @@ def cmd_sql(args: argparse.Namespace) -> int:
     con = connect(home, read_only=True)
     try:
         statements = con.extract_statements(text)
+        # The file is opened read-only, but COPY ... TO, EXPORT, ATTACH, INSTALL/LOAD and SET would still
+        # write files, reach other databases or change settings: only queries run here.
+        for i, statement in enumerate(statements, 1):
+            if statement.type not in (duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN):
+                kind = statement.type.name
+                raise CliError(f"sql: statement {i} is {kind}, refused: the catalog is read-only (queries only)")
+        con.execute("SET autoinstall_known_extensions = false")  # a query never downloads an extension
+        con.execute("SET lock_configuration = true")
         for i, statement in enumerate(statements):
             rel = con.execute(statement.query)
             if rel.description is None:
@@ -468,7 +479,12 @@ def cmd_serve_embedded(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise CliError(f"{exc} ({', '.join(FAULTS)})") from exc
     if args.host not in ("127.0.0.1", "localhost", "::1"):
-        print(f"codecvdc: warning: binding to {args.host}, not loopback", file=sys.stderr)
+        if not args.allow_remote:
+            raise CliError(f"serve-embedded: --host {args.host} is not loopback; add --allow-remote to bind it")
+        print(
+            f"codecvdc: warning: binding to {args.host}, not loopback; anyone who can reach it can use it",
+            file=sys.stderr,
+        )
     print(f"serving {', '.join(MODELS)} on http://{args.host}:{args.port}/v1", flush=True)
     serve(args.host, args.port, plan)
     return 0

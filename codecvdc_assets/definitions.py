@@ -37,11 +37,11 @@ warnings.filterwarnings("ignore", category=dg.BetaWarning)
 warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 
 
-def model_config(section: dict[str, Any] | None) -> dict[str, Any]:
+def model_config(section: dict[str, Any] | None, where: str = "profile") -> dict[str, Any]:
     """A profile's model section as resource config; `api_key_env: NAME` becomes dg.EnvVar(NAME)."""
     config = dict(section or {})
-    if "api_key" in config:
-        raise ValueError("profiles must not contain api_key: name the environment variable with api_key_env")
+    if "api_key" in config:  # never echo the value: it may be a real key
+        raise ValueError(f"{where}: profiles must not contain api_key: name the environment variable with api_key_env")
     env = config.pop("api_key_env", None)
     if env:
         config["api_key"] = dg.EnvVar(env)
@@ -53,11 +53,17 @@ def build_resources(profile: dict[str, Any], home: str | None = None) -> dict[st
         "lake": LakeResource(home=home or str(codecvdc_home())),
         "segmentation": SegmentationResource(**(profile.get("segmentation") or {})),
         "video_roots": VideoRootsResource(roots=[str(r) for r in profile.get("video_roots") or []]),
-        "vision_model": VisionModelResource(**model_config(profile.get("vision_model"))),
-        "text_model": TextModelResource(**model_config(profile.get("text_model"))),
+        "vision_model": VisionModelResource(
+            **model_config(profile.get("vision_model"), _where(profile, "vision_model"))
+        ),
+        "text_model": TextModelResource(**model_config(profile.get("text_model"), _where(profile, "text_model"))),
         "captioning": CaptioningResource(**(profile.get("captioning") or {})),
         "vidcapqa": VidCapQAResource(**(profile.get("vidcapqa") or {})),
     }
+
+
+def _where(profile: dict[str, Any], section: str) -> str:
+    return f"profile {profile.get('name', '(inline)')}, {section}"
 
 
 def build_assets(resources: dict[str, Any], batch_size: int = DEFAULT_BATCH) -> list[dg.AssetsDefinition]:

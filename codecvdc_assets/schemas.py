@@ -114,6 +114,7 @@ class ModelCallsSchema(pa.DataFrameModel):
     cache_key: Series[str]
     error: Series[str] = pa.Field(nullable=True)
     attempt: Series[int] = pa.Field(ge=1)
+    http_attempts: Series[int] = pa.Field(ge=0)
     run_id: Series[str] = pa.Field(nullable=True)
     recorded_at: Series[pd.Timestamp]
 

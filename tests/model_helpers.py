@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -65,3 +67,43 @@ def anchor_request(frame: np.ndarray, video_id: str | None = None) -> ModelReque
 def qa_request(caption: str, question: str, options: dict[str, str]) -> ModelRequest:
     block = "```json\n" + json.dumps({"caption": caption, "question": question, "options": options}) + "\n```"
     return ModelRequest("qa_answer", [m.user("Answer from the caption only.", block)], SCHEMAS["qa_answer"])
+
+
+# ------------------------------------------------------------------ profiles against the loopback server
+
+PROJECT = Path(__file__).resolve().parents[1]
+
+# Both models on the loopback server through the openai backend; the URL, the key's variable and the
+# transport limits come from the environment, as a deployment's would.
+LOOPBACK_PROFILE = """
+vision_model:
+  backend: openai
+  model: embedded-cv-v1
+  base_urls: ["${LOOPBACK_URL}"]
+  api_key_env: LOOPBACK_KEY
+  concurrency: 4
+  timeout_s: ${LOOPBACK_TIMEOUT_S:-60}
+  max_retries: ${LOOPBACK_RETRIES:-2}
+  max_tokens: 4096
+text_model:
+  backend: openai
+  model: embedded-rules-v3
+  base_urls: ["${LOOPBACK_URL}"]
+  api_key_env: LOOPBACK_KEY
+  concurrency: 4
+  timeout_s: ${LOOPBACK_TIMEOUT_S:-60}
+  max_retries: ${LOOPBACK_RETRIES:-2}
+  max_tokens: 2048
+captioning:
+  window_size: 4
+  window_overlap: 1
+"""
+
+
+def loopback_project(root: Path, name: str = "loopback") -> Path:
+    """A copy of the project's prompts, SQL and profiles plus resources/<name>.yaml (LOOPBACK_PROFILE);
+    point CODECVDC_PROJECT_DIR at it."""
+    for folder in ("prompts", "sql", "resources"):
+        shutil.copytree(PROJECT / folder, root / folder)
+    (root / "resources" / f"{name}.yaml").write_text(LOOPBACK_PROFILE)
+    return root

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 from model_helpers import (
     anchor_request,
     background,
@@ -94,3 +96,20 @@ def test_encoded_clip_through_segmentation_sampling_and_residuals(tmp_path) -> N
     assert set(table["change_type"]) == {"continuous"} and set(table["direction"]) == {"right"}
     columns = [COLUMN[z] for z in table["zone_from"]] + [COLUMN[table["zone_to"].iloc[-1]]]
     assert columns == sorted(columns) and columns[0] == 0 and columns[-1] == 2
+
+
+def test_detectors_give_the_same_answer_from_concurrent_threads() -> None:
+    """A shared OpenCV cascade gave different face counts for the same frame under concurrency (the
+    loopback server and the backend run calls in threads); detectors are per thread now."""
+    import av
+    from conftest import shared
+
+    from codecvdc_assets.models.embedded.vision import detect_faces
+
+    with av.open(shared("bikes.mp4")) as container:
+        frames = [f.to_ndarray(format="bgr24") for i, f in enumerate(container.decode(video=0)) if i % 10 == 0]
+    alone = [len(detect_faces(f)) for f in frames]
+    assert sum(alone) >= 1  # bikes has a face at frame 30: the comparison is not all zeros
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda f: len(detect_faces(f)), frames * 2))
+    assert together == alone * 2

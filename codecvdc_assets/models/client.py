@@ -4,7 +4,12 @@ Backends only turn messages into text; everything a caller relies on happens her
 - a cache hit returns the stored answer and records a `cache_hit` row (no backend call);
 - an answer that is not valid JSON for the schema, or was cut at max_tokens, is re-asked once with
   the reason; a second failure is recorded (`invalid` / `truncated`) and reported, never dropped;
-- transport failures (after the backend's own retries) are recorded as `error`.
+- transport failures (after the backend's own retries) are recorded as `error`;
+- a failed call is never cached, so a later run asks again; a successful one is cached, so it is never
+  asked twice.
+
+A failed call's message names the task and the fault; ModelCallError adds the video and the asset,
+e.g. "clip-0123456789/anchors: 1 of 1 anchor call(s) failed; first: anchor: HTTP 503 (...) after 3 attempts".
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from .cache import CallCache, cache_key
-from .types import CallRecord, ModelCallError, ModelRequest, ModelResult, RawAnswer, Sampling
+from .types import CallRecord, ModelCallError, ModelRequest, ModelResult, RawAnswer, Sampling, TransportError
 from .validation import parse_answer
 
 
@@ -56,8 +61,10 @@ class ModelClient:
         failed = [r for r in results if not r.ok]
         if failed and raise_on_error:
             first = failed[0]
+            where = "/".join(p for p in (first.request.video_id, first.request.asset) if p)
             raise ModelCallError(
-                f"{len(failed)} of {len(results)} {first.request.task} call(s) failed; first: {first.error}",
+                f"{where + ': ' if where else ''}{len(failed)} of {len(results)} {first.request.task} call(s) "
+                f"failed; first: {first.error}",
                 results,
             )
         return results
@@ -92,6 +99,7 @@ class ModelClient:
                     0.0,
                     "ok",
                     cache_hit=True,
+                    http_attempts=0,
                 )
                 return ModelResult(
                     request,
@@ -110,8 +118,23 @@ class ModelClient:
             try:
                 raw = await self.backend.chat(messages, request.task, request.schema, sampling)
             except Exception as exc:  # transport failure after the backend's own retries
-                reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".strip()
-                self._record(request, key, "", 0, 0, time.perf_counter() - t0, "error", error=reason, attempt=attempt)
+                if isinstance(exc, TransportError):
+                    reason, tries, endpoint = str(exc), exc.attempts, exc.endpoint
+                else:
+                    reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".strip()
+                    tries, endpoint = 1, ""
+                self._record(
+                    request,
+                    key,
+                    endpoint,
+                    0,
+                    0,
+                    time.perf_counter() - t0,
+                    "error",
+                    error=reason,
+                    attempt=attempt,
+                    http_attempts=tries,
+                )
                 return ModelResult(
                     request,
                     None,
@@ -143,6 +166,7 @@ class ModelClient:
                 status,
                 error=None if status == "ok" else reason,
                 attempt=attempt,
+                http_attempts=raw.http_attempts,
             )
             if status == "ok":
                 if self.cache is not None:
@@ -177,7 +201,7 @@ class ModelClient:
             total_prompt,
             total_completion,
             time.perf_counter() - started,
-            f"{request.task}: {status} after a re-ask: {reason}",
+            f"{request.task}: {status} answer, asked twice (one re-ask): {reason}",
         )
 
     def _record(
@@ -192,6 +216,7 @@ class ModelClient:
         cache_hit: bool = False,
         error: str | None = None,
         attempt: int = 1,
+        http_attempts: int = 1,
     ) -> None:
         self.records.append(
             CallRecord(
@@ -209,6 +234,7 @@ class ModelClient:
                 key,
                 error,
                 attempt,
+                http_attempts,
             )
         )
 

@@ -6,34 +6,58 @@ openai client, its retries and our schema handling are tested over real HTTP:
 
 - latency_s: added to every request;
 - script: faults for the first requests in order ("ok" for a clean one), then clean answers;
-- fault_rate + faults: otherwise each request gets a random fault with that probability (seeded).
+- fault_rate + faults: otherwise each request gets a random fault with that probability (seeded);
+  `plan.update(fault_rate=0)` changes them while the server runs.
 
-Faults: 429 (with Retry-After), 500, 503, malformed (invalid JSON), schema (valid JSON, wrong shape),
-empty (no content), truncated (cut in half, finish_reason "length"), timeout (sleeps `hang_s`).
+Faults: 429 (with a `Retry-After` header of `retry_after_s` seconds), 500, 503, reset (the connection
+is closed mid-response: headers and part of the body, then nothing), malformed (invalid JSON), schema
+(valid JSON, wrong shape), empty (no content), truncated (cut in half, finish_reason "length"), timeout
+(no answer for `hang_s`, or until the client gives up).
+
+`plan.log` keeps what the server saw of each request (arrival time, outcome, task, the cache key the
+client computes for it, the Authorization header, the last user message's text), so tests can assert
+on attempts, delays between them, re-ask messages and keys actually sent.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import random
 import socket
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from .cache import cache_key
 from .embedded.backend import TEXT_MODEL, VISION_MODEL, EmbeddedError, answer
+from .messages import texts
 
-FAULTS = ("429", "500", "503", "malformed", "schema", "empty", "truncated", "timeout")
+FAULTS = ("429", "500", "503", "reset", "malformed", "schema", "empty", "truncated", "timeout")
 MODELS = (VISION_MODEL, TEXT_MODEL)
+LOG_LIMIT = 100_000  # requests remembered in plan.log
+
+
+@dataclass(frozen=True)
+class Seen:
+    """One request as the server saw it."""
+
+    t: float  # time.monotonic() on arrival
+    outcome: str
+    task: str
+    key: str  # the cache key the client computes for this request (backend "openai")
+    authorization: str
+    retry_count: int  # the openai client's x-stainless-retry-count: 0 for a first attempt
+    last_user_text: str
 
 
 @dataclass
@@ -46,13 +70,27 @@ class FaultPlan:
     retry_after_s: float = 0.2
     hang_s: float = 30.0
     stats: Counter = field(default_factory=Counter)
+    log: deque = field(default_factory=lambda: deque(maxlen=LOG_LIMIT))
 
     def __post_init__(self) -> None:
-        unknown = [f for f in [*self.faults, *self.script] if f not in FAULTS and f != "ok"]
-        if unknown:
-            raise ValueError(f"unknown fault(s) {unknown}; known: {', '.join(FAULTS)}")
+        self._check(self.faults, self.script)
         self._rng = random.Random(self.seed)
         self._lock = threading.Lock()
+
+    @staticmethod
+    def _check(faults: tuple[str, ...], script: list[str]) -> None:
+        unknown = [f for f in [*faults, *script] if f not in FAULTS and f != "ok"]
+        if unknown:
+            raise ValueError(f"unknown fault(s) {unknown}; known: {', '.join(FAULTS)}")
+
+    def update(self, fault_rate: float | None = None, faults: tuple[str, ...] | None = None) -> None:
+        """Change the random faults while the server runs (e.g. "the endpoint recovered")."""
+        with self._lock:
+            self._check(faults or (), [])
+            if fault_rate is not None:
+                self.fault_rate = fault_rate
+            if faults is not None:
+                self.faults = tuple(faults)
 
     def draw(self) -> str:
         with self._lock:
@@ -75,7 +113,8 @@ def create_app(plan: FaultPlan | None = None) -> Starlette:
             {"object": "list", "data": [{"id": m, "object": "model", "owned_by": "codecvdc"} for m in MODELS]}
         )
 
-    async def chat(request: Request) -> JSONResponse:
+    async def chat(request: Request) -> Response:
+        arrived = time.monotonic()
         if plan.latency_s:
             await asyncio.sleep(plan.latency_s)
         try:
@@ -90,11 +129,17 @@ def create_app(plan: FaultPlan | None = None) -> Starlette:
         if not task:
             return _error(400, "response_format.json_schema.name (the task) is required")
         outcome = plan.draw()
+        plan.log.append(_seen(request, body, arrived, outcome, task, schema.get("schema") or {}))
         if outcome in ("429", "500", "503"):
-            headers = {"retry-after-ms": str(int(plan.retry_after_s * 1000))} if outcome == "429" else {}
+            # Retry-After in (possibly fractional) seconds; the openai client honours it up to 60 s.
+            headers = {"retry-after": f"{plan.retry_after_s:g}"} if outcome == "429" else {}
             return _error(int(outcome), f"injected fault {outcome}", headers)
+        if outcome == "reset":
+            return _Reset()
         if outcome == "timeout":
-            await asyncio.sleep(plan.hang_s)
+            deadline = time.monotonic() + plan.hang_s
+            while time.monotonic() < deadline and not await request.is_disconnected():
+                await asyncio.sleep(0.05)  # until the client gives up: no task outlives the test
         try:
             raw = await asyncio.to_thread(answer, body.get("messages") or [], task)
         except EmbeddedError as exc:
@@ -137,6 +182,54 @@ def create_app(plan: FaultPlan | None = None) -> Starlette:
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"error": {"message": message, "type": "server_error", "code": status}}, status, headers)
+
+
+def _seen(request: Request, body: dict, arrived: float, outcome: str, task: str, schema: dict) -> Seen:
+    messages = body.get("messages") or []
+    sampling = {k: body.get(k) for k in ("temperature", "max_tokens", "top_p", "seed")}
+    try:
+        retries = int(request.headers.get("x-stainless-retry-count", "0"))
+    except ValueError:
+        retries = 0
+    user_texts = texts(messages[-1:], "user") if messages else []
+    return Seen(
+        arrived,
+        outcome,
+        task,
+        cache_key("openai", body.get("model", ""), messages, schema, sampling),
+        request.headers.get("authorization", ""),
+        retries,
+        "\n".join(user_texts),
+    )
+
+
+class InjectedReset(ConnectionResetError):
+    """Raised inside the server to drop a connection mid-response (the `reset` fault)."""
+
+
+class _Reset(Response):
+    """Send the status line, headers and part of the body, then drop the connection."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")],
+            }
+        )
+        await send({"type": "http.response.body", "body": b'{"id": "chatcmpl-reset", "choices": [', "more_body": True})
+        raise InjectedReset("injected fault: connection reset mid-response")
+
+
+class _QuietResets(logging.Filter):
+    """uvicorn logs every exception of the app with a traceback; injected resets are not news."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], InjectedReset))
+
+
+logging.getLogger("uvicorn.error").addFilter(_QuietResets())
 
 
 def free_port(host: str = "127.0.0.1") -> int:

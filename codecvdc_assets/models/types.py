@@ -44,6 +44,7 @@ class RawAnswer:
     completion_tokens: int
     finish_reason: str = "stop"
     endpoint: str = ""
+    http_attempts: int = 1  # HTTP requests the transport made for this answer (retries included)
 
 
 @dataclass
@@ -79,7 +80,18 @@ class CallRecord:
     cache_hit: bool
     cache_key: str
     error: str | None = None
-    attempt: int = 1
+    attempt: int = 1  # 1 for the first ask, 2 for the re-ask
+    http_attempts: int = 1  # transport requests behind this row (the openai client's retries); 0 for a cache hit
+
+
+class TransportError(Exception):
+    """A backend call that failed after the transport's own retries; the message names the fault and the
+    number of attempts (e.g. "HTTP 503 (service unavailable) after 3 attempts")."""
+
+    def __init__(self, message: str, attempts: int = 1, endpoint: str = "") -> None:
+        super().__init__(message)
+        self.attempts = attempts
+        self.endpoint = endpoint
 
 
 class ModelCallError(Exception):

@@ -32,4 +32,22 @@ def parse_answer(text: str, schema: dict[str, Any]) -> tuple[dict[str, Any] | No
         first = errors[0]
         where = "/".join(str(p) for p in first.absolute_path) or "(root)"
         return None, f"schema violation at {where}: {first.message}"
+    blank = _blank(data, schema, "")
+    if blank is not None:  # minLength counts spaces: a caption of blanks would become an empty caption
+        return None, f"blank text at {blank or '(root)'}"
     return data, None
+
+
+def _blank(value: Any, schema: dict[str, Any], where: str) -> str | None:
+    """The path of the first string that must not be empty (minLength >= 1) but is only whitespace."""
+    if isinstance(value, str):
+        return where if schema.get("minLength", 0) >= 1 and not value.strip() else None
+    if isinstance(value, dict):
+        for name, sub in (schema.get("properties") or {}).items():
+            if name in value and (found := _blank(value[name], sub, f"{where}/{name}".lstrip("/"))) is not None:
+                return found
+    if isinstance(value, list) and isinstance(schema.get("items"), dict):
+        for i, item in enumerate(value):
+            if (found := _blank(item, schema["items"], f"{where}/{i}".lstrip("/"))) is not None:
+                return found
+    return None
