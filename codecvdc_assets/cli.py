@@ -430,9 +430,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     registered = _register(home, paths)
     for video_id, path, _ in registered:
         print(f"  {video_id}  {path}")
-    ns = argparse.Namespace(
-        video=None, select=None, profile=None, stale=False, batch_size=None, executor="in_process"
-    )
+    ns = argparse.Namespace(video=None, select=None, profile=None, stale=False, batch_size=None, executor="in_process")
     code = cmd_run(ns)
     print()
     summary = Path(__file__).resolve().parents[1] / "sql" / "video_summary.sql"

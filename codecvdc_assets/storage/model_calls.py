@@ -33,7 +33,9 @@ def new_stamp(run_id: str | None = None) -> str:
     return f"{int(time.time() * 1000)}-{(run_id or '')[:8]}-{uuid.uuid4().hex[:8]}"
 
 
-def write_model_calls(lake: Lake, records: list[CallRecord], run_id: str | None = None, stamp: str | None = None) -> int:
+def write_model_calls(
+    lake: Lake, records: list[CallRecord], run_id: str | None = None, stamp: str | None = None
+) -> int:
     """Write records grouped by video and asset; returns the number of rows written."""
     groups: dict[tuple[str, str], list[CallRecord]] = defaultdict(list)
     for record in records:

@@ -14,7 +14,7 @@ Residual, per adjacent pair of the window:
 
 from __future__ import annotations
 
-import functools
+import threading
 from dataclasses import dataclass
 
 import cv2
@@ -50,18 +50,27 @@ def work_size(image: np.ndarray) -> np.ndarray:
     return cv2.resize(image, (WORK_WIDTH, max(2, round(h * WORK_WIDTH / w))), interpolation=cv2.INTER_AREA)
 
 
-@functools.lru_cache(maxsize=1)
+# One detector per thread: a CascadeClassifier keeps per-image buffers in the object, so two threads
+# sharing one (the client runs calls in worker threads) corrupt each other's results.
+_detectors = threading.local()
+
+
 def _face_detector() -> cv2.CascadeClassifier:
-    detector = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
-    if detector.empty():
-        raise RuntimeError("OpenCV's bundled Haar cascade is missing (needs opencv-python-headless < 5)")
+    detector = getattr(_detectors, "face", None)
+    if detector is None:
+        detector = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
+        if detector.empty():
+            raise RuntimeError("OpenCV's bundled Haar cascade is missing (needs opencv-python-headless < 5)")
+        _detectors.face = detector
     return detector
 
 
-@functools.lru_cache(maxsize=1)
 def _people_detector() -> cv2.HOGDescriptor:
-    hog = cv2.HOGDescriptor()
-    hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
+    hog = getattr(_detectors, "people", None)
+    if hog is None:
+        hog = cv2.HOGDescriptor()
+        hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
+        _detectors.people = hog
     return hog
 
 
