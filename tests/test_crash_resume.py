@@ -142,6 +142,7 @@ def test_killed_run_resumes_without_repeating_work(
 
     resumed = cli(["run", "--stale", *SELECT_CHAIN, *BATCH], home)
     assert "recovered from a killed run: 1 run(s) marked failed" in resumed.stdout, resumed.stdout
+    print(resumed.stdout.splitlines()[0], f"; {len(paid_before)} calls paid before the kill")
     # --stale: only the killed batch's unfinished assets are materialized again.
     assert f"materializing {', '.join(CHAIN[CHAIN.index(asset) :])} for 2 video(s)" in resumed.stdout, resumed.stdout
     assert "2 video(s) ok, 0 failed" in resumed.stdout, resumed.stdout

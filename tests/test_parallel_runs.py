@@ -98,6 +98,7 @@ def assert_like_sequential(home: Path, sequential: Path, logs: list[str], querie
     assert not paid["cache_key"].duplicated().any()
     assert set(paid["cache_key"]) == cache_keys(home) == cache_keys(sequential)
     assert queries.count > 0 and queries.errors == [], queries.errors[:3]
+    print(f"{len(logs)} process(es): {len(calls)} model_calls rows, {queries.count} catalog queries, 0 errors")
 
 
 @pytest.mark.slow
