@@ -278,8 +278,7 @@ def _execute(
         raise_on_error=False,
         asset_selection=keys,
     ) as result:
-        result.all_events  # noqa: B018 (read while the result is open)
-        return result
+        return result  # its events stay readable after the context closes
 
 
 def materialize_batch(
