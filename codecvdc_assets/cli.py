@@ -67,6 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="videos per Dagster run (default: the profile's automation.batch_size, 25)",
     )
+    p.add_argument(
+        "--executor",
+        choices=["in_process", "multiprocess"],
+        default="in_process",
+        help="run each run's steps in this process (default) or one process per step, in parallel where "
+        "the asset graph allows",
+    )
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("status", help="per video and asset: missing, fresh, stale, failed")
@@ -223,6 +230,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         global_status,
         materialize_global,
         materialize_many,
+        recover_after_crash,
         split_keys,
         stale_selection,
     )
@@ -245,6 +253,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from exc
     pre, per_video, post = split_keys(defs, keys)
     instance = get_instance()
+    dead, recovered = recover_after_crash(instance, Lake(home))
+    if dead or recovered:
+        print(f"recovered from a killed run: {len(dead)} run(s) marked failed, {recovered} model call record(s) kept")
     if args.stale:
         dataset = global_status(defs, instance)
         pre = [k for k in pre if dataset[k.to_user_string()] != "fresh"]
@@ -287,7 +298,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     batch_size = args.batch_size or int((load_profile().get("automation") or {}).get("batch_size", 25))
     if plan:
         plan = {vid: [*pre, *keys, *post] for vid, keys in plan.items()}
-    outcomes = materialize_many(defs, instance, plan, Lake(home), on_done, batch_size, on_dataset) if plan else []
+    outcomes = (
+        materialize_many(defs, instance, plan, Lake(home), on_done, batch_size, on_dataset, args.executor)
+        if plan
+        else []
+    )
     ensure_catalog(home)
     failed = [o for o in outcomes if not o.ok]
     print(
@@ -440,7 +455,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     registered = _register(home, paths)
     for video_id, path, _ in registered:
         print(f"  {video_id}  {path}")
-    ns = argparse.Namespace(video=None, select=None, profile=None, stale=False, batch_size=None)
+    ns = argparse.Namespace(video=None, select=None, profile=None, stale=False, batch_size=None, executor="in_process")
     code = cmd_run(ns)
     print()
     summary = Path(__file__).resolve().parents[1] / "sql" / "video_summary.sql"

@@ -2,21 +2,74 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import dagster as dg
 
 from .partitions import videos_partitions
 from .storage.failures import current_failure, failing_assets
 from .storage.lake import Lake
+from .storage.model_calls import recover_journals
 
 CODE_VERSION_TAG = "dagster/code_version"
+PROCESS_TAG = "codecvdc/process"  # host:pid:start-ticks of the process executing a CLI run in-process
+EXECUTORS = ("in_process", "multiprocess")
+CLI_JOB = "codecvdc_cli_run"  # the job of multiprocess CLI runs (the implicit asset job's name is reserved)
 
 
 def get_instance() -> dg.DagsterInstance:
     return dg.DagsterInstance.get()
+
+
+def _start_ticks(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot (Linux), so a reused pid is not taken as alive."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def process_identity(pid: int | None = None) -> str:
+    pid = pid or os.getpid()
+    return f"{socket.gethostname()}:{pid}:{_start_ticks(pid) or ''}"
+
+
+def _alive(identity: str) -> bool:
+    host, pid, ticks = identity.rsplit(":", 2)
+    if host != socket.gethostname():
+        return True  # another machine's process: not ours to judge
+    if Path("/proc").is_dir():
+        return ticks != "" and _start_ticks(int(pid)) == ticks
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def recover_after_crash(instance: dg.DagsterInstance, lake: Lake) -> tuple[list[str], int]:
+    """Clean up after CLI processes that were killed (SIGKILL, power loss): their runs still say STARTED
+    in the instance and their model-call journals are not in the lake yet. Marks those runs failed and
+    turns the journals into `model_calls` rows; returns (run ids marked failed, call records recovered).
+
+    A dead STARTED run blocks nothing here (CLI runs execute in-process, not through the run queue), but
+    the UI and run-status queries would show it running for ever."""
+    dead = []
+    live = (dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.NOT_STARTED)
+    for run in instance.get_runs(dg.RunsFilter(statuses=list(live), tags={"codecvdc/launched_by": "cli"})):
+        identity = run.tags.get(PROCESS_TAG)
+        if identity and not _alive(identity):
+            instance.report_run_failed(run, f"the codecvdc process that ran it ({identity}) died")
+            dead.append(run.run_id)
+    return dead, recover_journals(lake)
 
 
 def add_partitions(instance: dg.DagsterInstance, video_ids: Iterable[str]) -> list[str]:
@@ -80,7 +133,7 @@ def materialize_global(defs: dg.Definitions, instance: dg.DagsterInstance, keys:
         selection=keys,
         resources=defs.resources,
         raise_on_error=False,
-        tags={"codecvdc/launched_by": "cli"},
+        tags=cli_tags(),
         run_config=QUIET,
     )
     done = sorted({e.asset_key.to_user_string() for e in result.get_asset_materialization_events()})
@@ -169,27 +222,76 @@ def range_tags(video_ids: list[str]) -> dict[str, str]:
     return {} if len(video_ids) == 1 else {RANGE_START: video_ids[0], RANGE_END: video_ids[-1]}
 
 
+def cli_tags() -> dict[str, str]:
+    return {"codecvdc/launched_by": "cli", PROCESS_TAG: process_identity()}
+
+
+def _cli_job() -> dg.JobDefinition:
+    """The asset job rebuilt in the multiprocess executor's step processes (CODECVDC_HOME and
+    CODECVDC_PROFILE come with the environment)."""
+    from .definitions import build_definitions
+
+    defs = build_definitions()
+    job = dg.define_asset_job(CLI_JOB, selection=dg.AssetSelection.all())
+    whole = dg.Definitions(assets=defs.assets, asset_checks=defs.asset_checks, resources=defs.resources, jobs=[job])
+    return whole.resolve_job_def(CLI_JOB)
+
+
+def _execute(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    video_ids: list[str],
+    keys: list[dg.AssetKey],
+    executor: str,
+):
+    """One run over `video_ids`; in this process (`dg.materialize`) or with a process per step."""
+    tags = {**cli_tags(), **range_tags(video_ids)}
+    if executor == "in_process":
+        assets = [a for a in [*defs.assets, *(defs.asset_checks or [])] if isinstance(a, dg.AssetsDefinition)]
+        return dg.materialize(
+            assets,
+            instance=instance,
+            partition_key=video_ids[0] if len(video_ids) == 1 else None,
+            selection=keys,
+            resources=defs.resources,
+            raise_on_error=False,
+            tags=tags,
+            # Step logs stay in the instance (the UI shows them); the terminal shows the progress bar.
+            run_config=QUIET,
+        )
+    if executor != "multiprocess":
+        raise ValueError(f"unknown executor {executor!r}; known: {', '.join(EXECUTORS)}")
+    if len(video_ids) == 1:
+        tags["dagster/partition"] = video_ids[0]
+    # forkserver with the code location preloaded: a step process starts in well under a second instead
+    # of importing Dagster and building the definitions again.
+    multiprocess = {
+        "max_concurrent": os.cpu_count() or 2,
+        "start_method": {"forkserver": {"preload_modules": ["codecvdc_assets.definitions"]}},
+    }
+    config = {**QUIET, "execution": {"config": {"multiprocess": multiprocess}}}
+    with dg.execute_job(
+        dg.reconstructable(_cli_job),
+        instance=instance,
+        run_config=config,
+        tags=tags,
+        raise_on_error=False,
+        asset_selection=keys,
+    ) as result:
+        return result  # its events stay readable after the context closes
+
+
 def materialize_batch(
     defs: dg.Definitions,
     instance: dg.DagsterInstance,
     video_ids: list[str],
     keys: list[dg.AssetKey],
     lake: Lake,
+    executor: str = "in_process",
 ) -> list[VideoOutcome]:
     """One run over a contiguous range of videos; the outcome of each video is read back per partition."""
     started = time.perf_counter()
-    assets = [a for a in [*defs.assets, *(defs.asset_checks or [])] if isinstance(a, dg.AssetsDefinition)]
-    result = dg.materialize(
-        assets,
-        instance=instance,
-        partition_key=video_ids[0] if len(video_ids) == 1 else None,
-        selection=keys,
-        resources=defs.resources,
-        raise_on_error=False,
-        tags={"codecvdc/launched_by": "cli", **range_tags(video_ids)},
-        # Step logs stay in the instance (the UI shows them); the terminal shows the progress bar.
-        run_config=QUIET,
-    )
+    result = _execute(defs, instance, video_ids, keys, executor)
     checks = result.get_asset_check_evaluations()
     seconds = (time.perf_counter() - started) / len(video_ids)
     outcomes = []
@@ -239,6 +341,7 @@ def materialize_many(
     on_done: Callable[[int, VideoOutcome], None] | None = None,
     batch_size: int = 25,
     on_dataset: Callable[[str, GlobalOutcome], None] | None = None,
+    executor: str = "in_process",
 ) -> list[VideoOutcome]:
     """Dataset-level assets of the plan that per-video ones need run first, then runs of up to
     `batch_size` videos, then the dataset-level assets that sum up the videos (e.g. the scores).
@@ -263,7 +366,7 @@ def materialize_many(
     earlier: dict[str, list[str]] = {}  # assets a re-queued video finished in its first batch
     while queue:
         video_ids, keys = queue.pop(0)
-        results = materialize_batch(defs, instance, video_ids, keys, lake)
+        results = materialize_batch(defs, instance, video_ids, keys, lake, executor)
         for o in results:
             o.materialized = sorted(set(o.materialized) | set(earlier.get(o.video_id, [])))
         blocked = {o.video_id: o for o in results if not o.ok and not o.own_failure}

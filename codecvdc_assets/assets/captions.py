@@ -21,7 +21,7 @@ from ..captioning.prompts import load_prompt, prompt_hash
 from ..models.client import ModelClient
 from ..partitions import videos_partitions
 from ..resources import CaptioningResource, LakeResource, TextModelResource, VisionModelResource
-from ..storage.model_calls import write_model_calls
+from ..storage.model_calls import CallJournal
 from ..versioning import code_version
 from ._shell import DEFAULT_BATCH, backfill_policy, markdown_table, result_metadata, run_videos
 
@@ -36,11 +36,13 @@ LOGIC = {
 
 @contextmanager
 def recorded(context: dg.AssetExecutionContext, lake: LakeResource, client: ModelClient):
-    """Write the client's call records to the lake whatever happens (a failed run keeps its calls)."""
+    """Write the client's call records to the lake whatever happens (a failed run keeps its calls); each
+    record is journaled as it is made, so even a killed process loses none (storage/model_calls.py)."""
+    client.records = journal = CallJournal(lake.lake(), context.run_id)  # this asset's client: its calls only
     try:
         yield client
     finally:
-        write_model_calls(lake.lake(), client.records, context.run_id)  # this asset's client: its calls only
+        journal.commit()
 
 
 def token_metadata(client: ModelClient, video_id: str) -> dict:

@@ -156,6 +156,18 @@ class ModelClient:
             else:
                 status = "ok"
             latency = time.perf_counter() - t0
+            if status == "ok" and self.cache is not None:
+                # Cached before it is recorded: a process killed in between has a record-less answer
+                # (never paid twice), not a record of a paid answer it lost.
+                self.cache.put(
+                    key,
+                    {
+                        "data": data,
+                        "prompt_tokens": total_prompt,
+                        "completion_tokens": total_completion,
+                        "model": self.backend.model,
+                    },
+                )
             self._record(
                 request,
                 key,
@@ -169,16 +181,6 @@ class ModelClient:
                 http_attempts=raw.http_attempts,
             )
             if status == "ok":
-                if self.cache is not None:
-                    self.cache.put(
-                        key,
-                        {
-                            "data": data,
-                            "prompt_tokens": total_prompt,
-                            "completion_tokens": total_completion,
-                            "model": self.backend.model,
-                        },
-                    )
                 return ModelResult(
                     request, data, "ok", False, total_prompt, total_completion, time.perf_counter() - started
                 )

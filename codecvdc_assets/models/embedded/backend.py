@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from typing import Any
 
 from .. import messages as msg
@@ -19,6 +20,9 @@ VISION_MODEL = "embedded-cv-v1"
 # The embedded models' names are their versions: bump them when their behaviour changes, so asset
 # versions (and the call cache) see a new model.
 TEXT_MODEL = "embedded-rules-v3"
+# Test and bench knob: seconds added to every embedded call, to widen the window in which a run is
+# in the middle of a model step (tests/test_crash_resume.py kills runs there). Unset or 0 in normal use.
+DELAY_ENV = "CODECVDC_EMBEDDED_DELAY_S"
 TASKS = ("anchor", "residual", "scene", "video", "qa_answer", "direct", "per_second", "relabel", "qa_visual", "verify")
 
 
@@ -94,6 +98,9 @@ class EmbeddedBackend:
     async def chat(
         self, messages: list[dict[str, Any]], task: str, schema: dict[str, Any], sampling: Sampling
     ) -> RawAnswer:
+        delay = float(os.environ.get(DELAY_ENV) or 0)
+        if delay > 0:
+            await asyncio.sleep(delay)
         raw = await asyncio.to_thread(answer, messages, task)
         if raw.completion_tokens > sampling.max_tokens:  # behave like a real endpoint at max_tokens
             return RawAnswer(
