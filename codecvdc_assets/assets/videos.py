@@ -13,7 +13,7 @@ from ..video.probe import probe
 from ..video.tables import videos_frame
 from ._shell import DEFAULT_BATCH, backfill_policy, result_metadata, run_videos
 
-LOGIC_VERSION = "v1"
+LOGIC_VERSION = "v2"  # v2: rotation, synthesized timestamps, decoder errors skipped
 
 
 def build_videos_asset(seg: SegmentationResource, batch_size: int = DEFAULT_BATCH) -> dg.AssetsDefinition:
@@ -42,6 +42,8 @@ def build_videos_asset(seg: SegmentationResource, batch_size: int = DEFAULT_BATC
                     "path": dg.MetadataValue.path(info.path),
                     "duration_s": round(info.duration_s, 3),
                     "resolution": f"{info.width}x{info.height}",
+                    "rotation": info.rotation,
+                    "timestamps_synthesized": info.timestamps_synthesized,
                     "fps": round(info.fps, 3),
                     "codec": info.codec,
                     "has_audio": info.has_audio,
