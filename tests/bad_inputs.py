@@ -20,6 +20,8 @@ from codecvdc_assets.video.synthetic import write_clip
 
 PROCESSED = "processed"
 FAILS = "fails"
+TRUNCATED = r"truncated at [\d.]+ % \(container says 10\.00 s, the video ends at [\d.]+ s"
+NOT_MEDIA = r"not a readable media file \(Invalid data found when processing input\)"
 
 # Where the truncated copies are cut, as a share of the file's bytes.
 CUT_POINTS = (0.01, 0.10, 0.50, 0.90)
@@ -32,6 +34,28 @@ VFR_MS = (
 )
 START_OFFSET_S = 5.0  # the non-zero-start clip's first timestamp
 ROTATION = 90  # the rotated clip's display matrix (counter-clockwise degrees, as VideoFrame.rotation)
+
+
+# Every case and its outcome (build_corpus makes exactly these).
+NAMES: dict[str, str] = {
+    "text": FAILS,
+    "png": FAILS,
+    "random-bytes": FAILS,
+    "zero-bytes": FAILS,
+    **{f"truncated-{share:.0%}": FAILS for share in CUT_POINTS},
+    **{f"truncated-faststart-{share:.0%}": FAILS for share in CUT_POINTS[1:]},
+    "truncated-mkv-50%": FAILS,
+    "audio-only": FAILS,
+    "zero-duration": FAILS,
+    "no-timestamps": PROCESSED,
+    "corrupt-packet": PROCESSED,
+    "one-frame": PROCESSED,
+    "8k": PROCESSED,
+    "rotated": PROCESSED,
+    "vfr": PROCESSED,
+    "nonzero-start": PROCESSED,
+    "all-intra": PROCESSED,
+}
 
 
 @dataclass(frozen=True)
@@ -52,9 +76,21 @@ def build_corpus(folder: Path) -> list[Case]:
         make(path)
         cases.append(Case(name, path, outcome, reason))
 
-    add("text", ".mp4", FAILS, r"not a video file", lambda p: Path(p).write_text("just some notes\n" * 200))
+    add(
+        "text",
+        ".mp4",
+        FAILS,
+        NOT_MEDIA,
+        lambda p: Path(p).write_text("just some notes\n" * 200),
+    )
     add("png", ".mp4", FAILS, r"a still image \(png\), not a video", _png)
-    add("random-bytes", ".mp4", FAILS, r"not a video file", _random_bytes)
+    add(
+        "random-bytes",
+        ".mp4",
+        FAILS,
+        NOT_MEDIA,
+        _random_bytes,
+    )
     add("zero-bytes", ".mp4", FAILS, r"empty file \(0 bytes\)", lambda p: Path(p).write_bytes(b""))
 
     # Truncations of a real encoded clip (10 s, hard cuts), index (moov) at the end as most encoders write it:
@@ -67,10 +103,10 @@ def build_corpus(folder: Path) -> list[Case]:
     faststart = _remux(whole, str(folder / "_faststart.mp4"), {"movflags": "faststart"})
     data = Path(faststart).read_bytes()
     for share in CUT_POINTS[1:]:
-        add(f"truncated-faststart-{share:.0%}", ".mp4", FAILS, r"truncated at \d+ %", _cut(data, share))
+        add(f"truncated-faststart-{share:.0%}", ".mp4", FAILS, TRUNCATED, _cut(data, share))
     # Matroska declares its duration in the header: a cut at half is seen the same way.
     mkv = _remux(whole, str(folder / "_whole.mkv"), {})
-    add("truncated-mkv-50%", ".mkv", FAILS, r"truncated at \d+ %", _cut(Path(mkv).read_bytes(), 0.5))
+    add("truncated-mkv-50%", ".mkv", FAILS, TRUNCATED, _cut(Path(mkv).read_bytes(), 0.5))
 
     add("audio-only", ".mp4", FAILS, r"no video stream \(audio only: aac\)", _audio_only)
     add("zero-duration", ".mp4", FAILS, r"no video frames \(zero duration", _zero_duration)
@@ -84,6 +120,7 @@ def build_corpus(folder: Path) -> list[Case]:
     add("all-intra", ".mp4", PROCESSED, "", lambda p: write_clip(p, 3.0, fps=25, width=160, height=120, keyint=1))
     for scratch in ("_whole.mp4", "_faststart.mp4", "_whole.mkv"):
         (folder / scratch).unlink()
+    assert {c.name: c.outcome for c in cases} == NAMES
     return cases
 
 

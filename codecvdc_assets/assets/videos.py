@@ -9,6 +9,7 @@ import pandas as pd
 from ..partitions import videos_partitions
 from ..resources import LakeResource, SegmentationResource
 from ..versioning import code_version
+from ..video.errors import display_path
 from ..video.probe import probe
 from ..video.tables import videos_frame
 from ._shell import DEFAULT_BATCH, backfill_policy, result_metadata, run_videos
@@ -39,7 +40,7 @@ def build_videos_asset(seg: SegmentationResource, batch_size: int = DEFAULT_BATC
             return {
                 "videos": {
                     "dagster/row_count": 1,
-                    "path": dg.MetadataValue.path(info.path),
+                    "path": dg.MetadataValue.path(display_path(info.path)),
                     "duration_s": round(info.duration_s, 3),
                     "resolution": f"{info.width}x{info.height}",
                     "rotation": info.rotation,

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import pandas as pd
 
+from .errors import display_path
 from .probe import VideoProbe
 from .scan import ScanResult
 from .segmentation import SegmentParams, choose_mode, gop_stats
@@ -16,7 +17,7 @@ def videos_frame(video_id: str, info: VideoProbe, params: SegmentParams) -> pd.D
     mode, reason = choose_mode(stats, params)
     row = {
         "video_id": video_id,
-        "path": info.path,
+        "path": display_path(info.path),  # one printable UTF-8 line; the registry keeps the exact path
         "sha256": info.sha256,
         "size_bytes": info.size_bytes,
         "container": info.container,
