@@ -98,10 +98,19 @@ class Registry:
         )
 
 
+class VideoRootError(ValueError):
+    """A configured video root that is not scanned (it would let the sensor read outside the roots)."""
+
+
 def find_videos(root: str | os.PathLike[str], confine: bool = True) -> list[str]:
     """Video files under `root` (or `root` itself). With `confine` (the sensor's roots), links that
-    lead out of `root` are skipped; `codecvdc add` follows them, as the user named the folder."""
-    root = os.path.realpath(os.fsdecode(root))
+    lead out of `root` are skipped and a root spelled with `..` is refused (VideoRootError): what a
+    root covers must be plain from the configuration. `codecvdc add` follows both, as the user named
+    the folder."""
+    text = os.fsdecode(root)
+    if confine and ".." in Path(text).parts:
+        raise VideoRootError(f"video root {text!r} contains '..'; give the folder itself")
+    root = os.path.realpath(text)
     if os.path.isfile(root):
         return [root]
     found: list[str] = []
