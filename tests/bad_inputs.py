@@ -46,9 +46,11 @@ NAMES: dict[str, str] = {
     **{f"truncated-faststart-{share:.0%}": FAILS for share in CUT_POINTS[1:]},
     "truncated-mkv-50%": FAILS,
     "audio-only": FAILS,
+    "audio-with-cover-art": FAILS,
     "zero-duration": FAILS,
     "no-timestamps": PROCESSED,
     "corrupt-packet": PROCESSED,
+    "corrupt-most": FAILS,
     "one-frame": PROCESSED,
     "8k": PROCESSED,
     "rotated": PROCESSED,
@@ -109,9 +111,13 @@ def build_corpus(folder: Path) -> list[Case]:
     add("truncated-mkv-50%", ".mkv", FAILS, TRUNCATED, _cut(Path(mkv).read_bytes(), 0.5))
 
     add("audio-only", ".mp4", FAILS, r"no video stream \(audio only: aac\)", _audio_only)
+    cover = r"no video stream \(audio only: aac, with cover art\)"
+    add("audio-with-cover-art", ".mp4", FAILS, cover, lambda p: _audio_only(p, cover=True))
     add("zero-duration", ".mp4", FAILS, r"no video frames \(zero duration", _zero_duration)
     add("no-timestamps", ".h264", PROCESSED, "", _raw_h264)
     add("corrupt-packet", ".mp4", PROCESSED, "", _corrupt_packet)
+    undecodable = r"undecodable: 15 of 75 frames \(\d+ packets rejected by the decoder, first: Invalid data"
+    add("corrupt-most", ".mp4", FAILS, undecodable, _corrupt_most)
     add("one-frame", ".mp4", PROCESSED, "", lambda p: write_clip(p, 0.04, fps=25, width=160, height=120))
     add("8k", ".mp4", PROCESSED, "", _eight_k)
     add("rotated", ".mp4", PROCESSED, "", _rotated)
@@ -180,10 +186,16 @@ def _encode(out: av.container.OutputContainer, stream, frames: list[av.VideoFram
     out.mux(stream.encode())
 
 
-def _audio_only(path: str) -> None:
+def _audio_only(path: str, cover: bool = False) -> None:
+    """Two seconds of AAC; with `cover`, plus an album picture (a one-frame MJPEG "attached picture" stream)."""
     with av.open(path, "w") as out:
         stream = out.add_stream("aac", rate=44100)
         stream.layout = "mono"
+        if cover:
+            picture = out.add_stream("mjpeg", rate=1)
+            picture.width, picture.height, picture.pix_fmt = 64, 48, "yuvj420p"
+            picture.disposition = av.stream.Disposition.attached_pic
+            _encode(out, picture, [_frames(1, 64, 48)[0].reformat(format="yuvj420p")])
         t = np.arange(44100 * 2) / 44100
         samples = (0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
         for start in range(0, len(samples), 1024):
@@ -218,6 +230,18 @@ def _corrupt_packet(path: str) -> None:
     data = bytearray(Path(path).read_bytes())
     # Keep the 4-byte length prefix of the first NAL unit, destroy the rest of the frame.
     data[pos + 8 : pos + size] = np.random.default_rng(3).integers(0, 256, size - 8, dtype=np.uint8).tobytes()
+    Path(path).write_bytes(bytes(data))
+
+
+def _corrupt_most(path: str) -> None:
+    """An all-intra 3 s clip whose frames after the first 15 are garbage (length prefixes kept)."""
+    write_clip(path, 3.0, fps=25, width=160, height=120, keyint=1)
+    with av.open(path) as container:
+        packets = [(p.pos, p.size) for p in container.demux(video=0) if p.size]
+    data = bytearray(Path(path).read_bytes())
+    rng = np.random.default_rng(5)
+    for pos, size in packets[15:]:
+        data[pos + 4 : pos + size] = rng.integers(0, 256, size - 4, dtype=np.uint8).tobytes()
     Path(path).write_bytes(bytes(data))
 
 

@@ -16,6 +16,12 @@ def display_path(path: str) -> str:
     return "".join(out)
 
 
+def ffmpeg_reason(exc: BaseException) -> str:
+    """FFmpeg's own words for an error, without PyAV's errno and function-name decoration."""
+    text = getattr(exc, "strerror", None) or str(exc)
+    return text.split(":")[0].strip() if "Errno" in str(exc) and text else text.strip()
+
+
 class VideoError(Exception):
     """A video that cannot be processed; the message (one line) names the file and the reason."""
 

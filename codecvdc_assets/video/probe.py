@@ -16,7 +16,7 @@ from fractions import Fraction
 
 import av
 
-from .errors import VideoError
+from .errors import VideoError, ffmpeg_reason
 from .ids import file_sha256
 
 # A file counts as truncated when its video ends this much before the duration its container declares.
@@ -69,7 +69,7 @@ def open_container(path: str) -> av.container.InputContainer:
     try:
         return av.open(path, metadata_errors="ignore")
     except av.FFmpegError as exc:
-        raise VideoError(path, mp4_layout_problem(path) or f"not a readable media file ({_reason(exc)})") from exc
+        raise VideoError(path, mp4_layout_problem(path) or f"not a readable media file ({ffmpeg_reason(exc)})") from exc
     except OSError as exc:
         raise VideoError(path, f"cannot be read ({exc.strerror or exc})") from exc
 
@@ -109,8 +109,11 @@ def probe(path: str | os.PathLike[str], with_sha256: bool = True) -> VideoProbe:
         rotation: int | None = None
         fed = 0
         stamped = 0
+        # Other streams matter only where the container, not the video stream, declares the duration
+        # (Matroska): there a video track shorter than its audio must not look cut.
+        everything = not stream.duration and bool(container.duration) and len(container.streams) > 1
         try:
-            for packet in container.demux():
+            for packet in container.demux() if everything else container.demux(stream):
                 if packet.stream.index != stream.index:
                     if packet.pts is not None and packet.time_base is not None:
                         other_end_s = max(other_end_s, float((packet.pts + (packet.duration or 0)) * packet.time_base))
@@ -132,7 +135,7 @@ def probe(path: str | os.PathLike[str], with_sha256: bool = True) -> VideoProbe:
                     rotation = _rotation_of_first_frame(packet)
         except av.FFmpegError as exc:
             where = _share(container, path)
-            raise VideoError(path, f"unreadable container data{where} ({_reason(exc)})") from exc
+            raise VideoError(path, f"unreadable container data{where} ({ffmpeg_reason(exc)})") from exc
         if not pts_values:
             raise VideoError(path, "no video frames (zero duration: the video stream has no packets)")
         if not key_pts:
@@ -280,8 +283,3 @@ def _fps_from_pts(pts_values: list[int], tb: Fraction) -> float:
         return 0.0
     span = float((ordered[-1] - ordered[0]) * tb)
     return (len(ordered) - 1) / span if span > 0 else 0.0
-
-
-def _reason(exc: BaseException) -> str:
-    text = getattr(exc, "strerror", None) or str(exc)
-    return text.split(":")[0].strip() if "Errno" in str(exc) and text else text.strip()

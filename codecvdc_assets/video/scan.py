@@ -25,7 +25,7 @@ from av.video.reformatter import VideoReformatter
 from scenedetect import ContentDetector, FrameTimecode
 from scenedetect.detector import FlashFilter
 
-from .errors import VideoError
+from .errors import VideoError, ffmpeg_reason
 from .prefetch import prefetch
 from .probe import VideoProbe, open_container, video_stream
 from .segmentation import (
@@ -196,7 +196,7 @@ def scan_video(
                     if progress and idx % 250 == 0 and info.duration_s > 0:
                         progress(min(t / info.duration_s, 1.0))
             except av.FFmpegError as exc:
-                raise VideoError(path, f"decoding failed after {len(times)} frames ({exc})") from exc
+                raise VideoError(path, f"unreadable container data after {len(times)} frames ({ffmpeg_reason(exc)})") from exc
             finally:
                 decoded.close()  # stops the decode thread before the container closes
                 recent.clear()
@@ -238,7 +238,7 @@ class _DecodeErrors:
 
     def add(self, exc: BaseException) -> None:
         self.count += 1
-        self.first = self.first or str(exc)
+        self.first = self.first or ffmpeg_reason(exc)
 
     def summary(self, n_packets: int) -> str:
         if not self.count:
