@@ -196,7 +196,9 @@ def scan_video(
                     if progress and idx % 250 == 0 and info.duration_s > 0:
                         progress(min(t / info.duration_s, 1.0))
             except av.FFmpegError as exc:
-                raise VideoError(path, f"unreadable container data after {len(times)} frames ({ffmpeg_reason(exc)})") from exc
+                raise VideoError(
+                    path, f"unreadable container data after {len(times)} frames ({ffmpeg_reason(exc)})"
+                ) from exc
             finally:
                 decoded.close()  # stops the decode thread before the container closes
                 recent.clear()
