@@ -6,6 +6,7 @@ import os
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import shared
 
@@ -161,3 +162,26 @@ def test_sensor_skips_a_dotdot_root_and_reads_the_others(home, tmp_path) -> None
     result = video_files_sensor(dg.build_sensor_context(instance=dg.DagsterInstance.get(), resources=resources))
     (request,) = result.dynamic_partitions_requests
     assert [k.rsplit("-", 1)[0] for k in request.partition_keys] == ["a"]
+
+
+def test_files_alike_at_both_ends_get_distinct_ids(tmp_path) -> None:
+    """Same name, same size, same first and last MiB, different middle: two videos, not one."""
+    rng = np.random.default_rng(0)
+    body = bytearray(rng.integers(0, 256, 5 << 20, dtype=np.uint8).tobytes())
+    first, second = tmp_path / "a" / "clip.mp4", tmp_path / "b" / "clip.mp4"
+    first.parent.mkdir()
+    second.parent.mkdir()
+    first.write_bytes(bytes(body))
+    body[(5 << 20) // 2 : (5 << 20) // 2 + 4096] = bytes(4096)  # zero 4 KiB in the middle
+    second.write_bytes(bytes(body))
+    assert video_id_for(first) == video_id_for(second)  # the cheap fingerprint cannot tell them apart
+    registry = Registry(tmp_path / "home")
+    id_a, new_a = registry.register(first)
+    id_b, new_b = registry.register(second)
+    assert new_a and new_b and id_a.video_id != id_b.video_id
+    assert is_valid_video_id(id_b.video_id) and id_b.video_id.startswith("clip-")
+    # A copy of either is still that one video.
+    copy = tmp_path / "copy of b.mp4"
+    shutil.copy(second, copy)
+    assert registry.register(copy)[0].video_id == id_b.video_id
+    assert registry.register(first)[0].video_id == id_a.video_id

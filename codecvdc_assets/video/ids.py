@@ -38,9 +38,12 @@ def fingerprint(path: str | os.PathLike[str]) -> str:
     return digest.hexdigest()
 
 
+def stem_slug(path: str | os.PathLike[str]) -> str:
+    return slugify(os.path.splitext(os.path.basename(os.fsdecode(path)))[0])
+
+
 def video_id_for(path: str | os.PathLike[str]) -> str:
-    stem = os.path.splitext(os.path.basename(os.fsdecode(path)))[0]
-    return f"{slugify(stem)}-{fingerprint(path)[:10]}"
+    return f"{stem_slug(path)}-{fingerprint(path)[:10]}"
 
 
 def made_from(video_id: str, source_id: str) -> bool:

@@ -134,8 +134,8 @@ def probe(path: str | os.PathLike[str], with_sha256: bool = True) -> VideoProbe:
                     fed += 1
                     rotation = _rotation_of_first_frame(packet)
         except av.FFmpegError as exc:
-            where = _share(container, path)
-            raise VideoError(path, f"unreadable container data{where} ({ffmpeg_reason(exc)})") from exc
+            at = f" after {len(pts_values)} video packets" if pts_values else ""
+            raise VideoError(path, f"unreadable container data{at} ({ffmpeg_reason(exc)})") from exc
         if not pts_values:
             raise VideoError(path, "no video frames (zero duration: the video stream has no packets)")
         if not key_pts:
@@ -268,13 +268,6 @@ def mp4_layout_problem(path: str) -> str | None:
 
 def _percent(share: float) -> str:
     return f"{100 * share:.1f}" if share < 0.1 else f"{100 * share:.0f}"
-
-
-def _share(container: av.container.InputContainer, path: str) -> str:
-    try:
-        return f" at {100 * container.file.tell() / os.path.getsize(path):.0f} % of the file"
-    except (AttributeError, OSError, ZeroDivisionError):
-        return ""
 
 
 def _fps_from_pts(pts_values: list[int], tb: Fraction) -> float:

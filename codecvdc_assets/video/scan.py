@@ -168,8 +168,10 @@ def scan_video(
             try:
                 for frame in decoded:
                     idx = len(times)
-                    if frame.pts is None or info.timestamps_synthesized:  # raw stream: one frame period each
+                    if info.timestamps_synthesized:  # raw stream: one frame period each
                         t = idx / det_fps
+                    elif frame.pts is None:  # one untimed frame in a timed stream: a period after the last
+                        t = last_t + 1 / det_fps if idx else 0.0
                     else:
                         t = float((frame.pts - info.start_pts) * tb)
                     if t <= last_t:  # broken or duplicated timestamps: keep time strictly increasing
