@@ -19,7 +19,7 @@ import cv2
 import dagster as dg
 import numpy as np
 import pytest
-from bad_inputs import FAILS, NAMES, PROCESSED, START_OFFSET_S, VFR_MS, Case, build_corpus
+from bad_inputs import DECODE_FAILURES, FAILS, NAMES, PROCESSED, START_OFFSET_S, VFR_MS, Case, build_corpus
 from conftest import shared
 
 from codecvdc_assets import cli
@@ -245,14 +245,18 @@ def test_batched_dagster_run_over_the_corpus(home: Path, tmp_path: Path, corpus:
         assert by_id[video_id].ok, by_id[video_id].error
         assert {"videos", "segments", "frames"} <= set(by_id[video_id].materialized)
     con = connect(home)
-    failures = {r[0]: (r[1], r[2]) for r in con.execute("select video_id, asset, message from failures").fetchall()}
+    failures: dict[str, dict[str, str]] = {}
+    for video_id, asset, message in con.execute("select video_id, asset, message from failures").fetchall():
+        failures.setdefault(video_id, {})[asset] = message
     assert set(failures) == {ids[name] for name in failing} | {ids["bad-named"]}
     for name, case in failing.items():
-        asset, message = failures[ids[name]]
-        assert not by_id[ids[name]].ok and asset == "videos"
-        assert "\n" not in message and message.startswith(f"{case.path}: ")
-        assert re.search(case.reason, message), message
-    asset, message = failures[ids["bad-named"]]
+        # Found by the probe (`videos`), or only by the decode pass (`segments` and `frames`, one multi-asset).
+        assets = {"segments", "frames"} if name in DECODE_FAILURES else {"videos"}
+        assert not by_id[ids[name]].ok and set(failures[ids[name]]) == assets, failures[ids[name]]
+        for message in failures[ids[name]].values():
+            assert "\n" not in message and message.startswith(f"{case.path}: ")
+            assert re.search(case.reason, message), message
+    message = failures[ids["bad-named"]]["videos"]
     assert message.startswith(display_path(str(bad_named))) and "\n" not in message and "\x1b" not in message
     assert "bad\\nname\\x1b[2J.mp4: not a readable media file" in message
 
