@@ -121,8 +121,10 @@ def probe(path: str | os.PathLike[str], with_sha256: bool = True) -> VideoProbe:
                 if packet.size == 0:
                     continue
                 ts = packet.pts if packet.pts is not None else packet.dts
-                if ts is None:  # no container timestamps (raw elementary stream): one frame period each
-                    ts = len(pts_values)
+                if ts is None:
+                    if stamped:  # an untimed packet in a timed stream: left out of the timing
+                        continue
+                    ts = len(pts_values)  # no container timestamps (raw elementary stream): one period each
                 else:
                     stamped += 1
                 pts_values.append(ts)
