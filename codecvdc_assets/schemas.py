@@ -24,6 +24,8 @@ class VideosSchema(pa.DataFrameModel):
     fps: Series[float] = pa.Field(gt=0)
     duration_s: Series[float] = pa.Field(gt=0)
     start_offset_s: Series[float]
+    rotation: Series[int] = pa.Field(isin=[0, 90, 180, 270])  # display matrix, counter-clockwise degrees
+    timestamps_synthesized: Series[bool]  # no container timestamps (raw stream): frame index / fps
     n_packets: Series[int] = pa.Field(gt=0)
     has_audio: Series[bool]
     audio_codec: Series[str] = pa.Field(nullable=True)

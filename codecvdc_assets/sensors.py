@@ -10,7 +10,7 @@ import dagster as dg
 from .automation import stale_run_requests
 from .partitions import videos_partitions
 from .resources import LakeResource, VideoRootsResource
-from .storage.registry import find_videos
+from .storage.registry import VideoRootError, find_videos
 
 MAX_PER_TICK = 1000
 VIDEOS_PER_TICK = 200  # stale_assets: videos examined per evaluation (a cursor walks the rest)
@@ -29,7 +29,12 @@ def video_files_sensor(
     existing = set(context.instance.get_dynamic_partitions(videos_partitions.name))
     new_ids: list[str] = []
     for root in video_roots.roots:
-        for path in find_videos(root):
+        try:
+            paths = find_videos(root)
+        except VideoRootError as exc:
+            context.log.warning(f"{exc}: skipped")
+            continue
+        for path in paths:
             if len(new_ids) >= MAX_PER_TICK:
                 break
             try:

@@ -16,7 +16,7 @@ from ..video.scan import scan_video
 from ..video.tables import frames_frame, segments_frame
 from ._shell import DEFAULT_BATCH, backfill_policy, markdown_table, result_metadata, run_videos
 
-LOGIC_VERSION = "v1"
+LOGIC_VERSION = "v2"  # v2: rotation, synthesized timestamps, decoder errors skipped
 
 
 def build_segments_assets(seg: SegmentationResource, batch_size: int = DEFAULT_BATCH) -> dg.AssetsDefinition:
@@ -58,6 +58,11 @@ def build_segments_assets(seg: SegmentationResource, batch_size: int = DEFAULT_B
 
             info = probe(path, with_sha256=False)
             scan = scan_video(info, segmentation.params(), lake.frame_store(), lake.spool_dir(), progress)
+            if scan.decode_errors:
+                context.log.warning(
+                    f"{video_id}: {scan.decode_errors} packet(s) rejected by the decoder were skipped "
+                    f"({scan.n_frames} frames decoded); first: {scan.first_decode_error}"
+                )
             segs = segments_frame(video_id, scan)
             frames = frames_frame(video_id, scan, lake.frame_uri)
             lake.lake().write("segments", video_id, segs)
@@ -74,6 +79,7 @@ def build_segments_assets(seg: SegmentationResource, batch_size: int = DEFAULT_B
                     "gop_cv": round(scan.gop.cv, 4) if scan.gop.cv is not None else "n/a",
                     "content_cuts": len(scan.cut_frames),
                     "decoded_frames": scan.n_frames,
+                    "decode_errors": scan.decode_errors,
                     "median_segment_s": float(segs["duration_s"].median()),
                     "segments": dg.MetadataValue.md(markdown_table(seg_rows)),
                 },

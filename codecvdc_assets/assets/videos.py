@@ -9,11 +9,12 @@ import pandas as pd
 from ..partitions import videos_partitions
 from ..resources import LakeResource, SegmentationResource
 from ..versioning import code_version
+from ..video.errors import display_path
 from ..video.probe import probe
 from ..video.tables import videos_frame
 from ._shell import DEFAULT_BATCH, backfill_policy, result_metadata, run_videos
 
-LOGIC_VERSION = "v1"
+LOGIC_VERSION = "v2"  # v2: rotation, synthesized timestamps, decoder errors skipped
 
 
 def build_videos_asset(seg: SegmentationResource, batch_size: int = DEFAULT_BATCH) -> dg.AssetsDefinition:
@@ -39,9 +40,11 @@ def build_videos_asset(seg: SegmentationResource, batch_size: int = DEFAULT_BATC
             return {
                 "videos": {
                     "dagster/row_count": 1,
-                    "path": dg.MetadataValue.path(info.path),
+                    "path": dg.MetadataValue.path(display_path(info.path)),
                     "duration_s": round(info.duration_s, 3),
                     "resolution": f"{info.width}x{info.height}",
+                    "rotation": info.rotation,
+                    "timestamps_synthesized": info.timestamps_synthesized,
                     "fps": round(info.fps, 3),
                     "codec": info.codec,
                     "has_audio": info.has_audio,

@@ -14,7 +14,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ..video.ids import is_valid_video_id, video_id_for
+from ..video.ids import file_sha256, is_valid_video_id, stem_slug, video_id_for
 from .atomic import atomic_write_bytes
 
 VIDEO_EXTENSIONS = frozenset(
@@ -61,7 +61,7 @@ class Registry:
         if not os.path.isfile(abspath):
             raise FileNotFoundError(f"{abspath}: not a file")
         st = os.stat(abspath)
-        video_id = self.known(abspath) or self._by_content(video_id_for(abspath))
+        video_id = self.known(abspath) or self._by_content(abspath)
         target = self._video_file(video_id)
         is_new = not target.exists()
         if is_new:
@@ -73,10 +73,24 @@ class Registry:
         atomic_write_bytes(str(self._path_file(abspath)), json.dumps(index).encode())
         return reg, is_new
 
-    def _by_content(self, video_id: str) -> str:
-        """Reuse the id of an already-registered file with the same fingerprint (a copy or a rename)."""
-        fingerprint = video_id.rsplit("-", 1)[1]
-        marker = self.root / "content" / fingerprint
+    def _by_content(self, path: str) -> str:
+        """Reuse the id of an already-registered file with the same content (a copy or a rename).
+
+        The fingerprint reads the size and the first and last MiB; when it matches a registered file
+        that is still there, the whole contents decide (sha256 of both: only for such look-alikes), and
+        a file that differs gets an id from its full sha256 instead.
+        """
+        video_id = self._claim(video_id_for(path))
+        other = self.get(video_id).path if self._video_file(video_id).exists() else path
+        if os.path.abspath(other) != path and os.path.isfile(other):
+            mine = file_sha256(path)
+            if mine != file_sha256(other):
+                return self._claim(f"{stem_slug(path)}-{mine[:10]}")
+        return video_id
+
+    def _claim(self, video_id: str) -> str:
+        """The id already registered for this id's fingerprint, or this id (then recorded as such)."""
+        marker = self.root / "content" / video_id.rsplit("-", 1)[1]
         if marker.exists():
             return marker.read_text()
         atomic_write_bytes(str(marker), video_id.encode())
@@ -98,10 +112,19 @@ class Registry:
         )
 
 
+class VideoRootError(ValueError):
+    """A configured video root that is not scanned (it would let the sensor read outside the roots)."""
+
+
 def find_videos(root: str | os.PathLike[str], confine: bool = True) -> list[str]:
     """Video files under `root` (or `root` itself). With `confine` (the sensor's roots), links that
-    lead out of `root` are skipped; `codecvdc add` follows them, as the user named the folder."""
-    root = os.path.realpath(os.fsdecode(root))
+    lead out of `root` are skipped and a root spelled with `..` is refused (VideoRootError): what a
+    root covers must be plain from the configuration. `codecvdc add` follows both, as the user named
+    the folder."""
+    text = os.fsdecode(root)
+    if confine and ".." in Path(text).parts:
+        raise VideoRootError(f"video root {text!r} contains '..'; give the folder itself")
+    root = os.path.realpath(text)
     if os.path.isfile(root):
         return [root]
     found: list[str] = []

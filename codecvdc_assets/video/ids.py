@@ -16,7 +16,7 @@ import unicodedata
 
 _CHUNK = 1 << 20
 _SLUG_MAX = 40
-_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,40}-[0-9a-f]{10}$")
+_ID_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,40}-[0-9a-f]{10}")
 
 
 def slugify(name: str) -> str:
@@ -38,9 +38,12 @@ def fingerprint(path: str | os.PathLike[str]) -> str:
     return digest.hexdigest()
 
 
+def stem_slug(path: str | os.PathLike[str]) -> str:
+    return slugify(os.path.splitext(os.path.basename(os.fsdecode(path)))[0])
+
+
 def video_id_for(path: str | os.PathLike[str]) -> str:
-    stem = os.path.splitext(os.path.basename(os.fsdecode(path)))[0]
-    return f"{slugify(stem)}-{fingerprint(path)[:10]}"
+    return f"{stem_slug(path)}-{fingerprint(path)[:10]}"
 
 
 def made_from(video_id: str, source_id: str) -> bool:
@@ -49,7 +52,7 @@ def made_from(video_id: str, source_id: str) -> bool:
 
 
 def is_valid_video_id(video_id: str) -> bool:
-    return bool(_ID_RE.match(video_id))
+    return bool(_ID_RE.fullmatch(video_id))  # fullmatch: `$` would accept a trailing newline
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:

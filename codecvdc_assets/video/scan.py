@@ -14,7 +14,7 @@ import os
 import shutil
 import tempfile
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -25,7 +25,7 @@ from av.video.reformatter import VideoReformatter
 from scenedetect import ContentDetector, FrameTimecode
 from scenedetect.detector import FlashFilter
 
-from .errors import VideoError
+from .errors import VideoError, ffmpeg_reason
 from .prefetch import prefetch
 from .probe import VideoProbe, open_container, video_stream
 from .segmentation import (
@@ -41,6 +41,10 @@ from .segmentation import (
 
 # Frames decoded ahead of analysis (bounded: 4 x 1080p yuv420p is 12 MB).
 DECODE_AHEAD = 4
+# A video whose decoder rejects packets is still processed while at least this share of its frames decodes.
+MIN_DECODED_SHARE = 0.5
+# cv2.rotate codes that turn a decoded picture upright, by display rotation (counter-clockwise degrees).
+_UPRIGHT = {90: cv2.ROTATE_90_COUNTERCLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_CLOCKWISE}
 
 
 class FrameSink(Protocol):
@@ -82,6 +86,8 @@ class ScanResult:
     segments: list[Segment]
     frames: list[SampledFrame]
     cut_frames: list[int] = field(default_factory=list)
+    decode_errors: int = 0  # packets the decoder rejected (skipped; the video is still processed)
+    first_decode_error: str | None = None
 
 
 ProgressFn = Callable[[float], None]
@@ -112,9 +118,14 @@ def scan_video(
     recent: deque[tuple[int, float, av.VideoFrame]] = deque(maxlen=detector.event_buffer_length + 2)
     sampler = GridSampler(params.sample_fps)
     det_fps = info.fps if info.fps > 0 else 25.0
-    aw, ah = _scaled(info.width, info.height, params.analysis_width)
-    jw, jh = _fit(info.width, info.height, params.frame_max_side)
-    shrink_recent = info.width * info.height > jw * jh
+    # Analysis and JPEG scaling work on the decoded (coded) picture; JPEGs are then turned upright.
+    coded_w, coded_h = info.coded_size
+    aw, ah = _scaled(coded_w, coded_h, params.analysis_width)
+    jw, jh = _fit(coded_w, coded_h, params.frame_max_side)
+    shrink_recent = coded_w * coded_h > jw * jh
+    upright = _UPRIGHT.get(info.rotation)
+    out_w, out_h = (jh, jw) if upright is not None and info.rotation != 180 else (jw, jh)
+    errors = _DecodeErrors()
     tb = info.time_base
 
     times: list[float] = []
@@ -131,6 +142,8 @@ def scan_video(
         # Scale (if needed) in YUV, then OpenCV's SIMD I420->BGR: ~5x cheaper than swscale to bgr24.
         yuv = to_jpeg.reformat(frame, width=jw, height=jh, format="yuv420p")
         bgr = cv2.cvtColor(yuv.to_ndarray(), cv2.COLOR_YUV2BGR_I420)
+        if upright is not None:
+            bgr = cv2.rotate(bgr, upright)
         ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, params.jpeg_quality])
         if not ok:
             raise VideoError(path, f"JPEG encoding failed at {frame.time} s")
@@ -151,11 +164,16 @@ def scan_video(
         with open_container(path) as container:
             stream = video_stream(container, path)
             stream.thread_type = "AUTO"
-            decoded = prefetch(container.decode(stream), ahead=DECODE_AHEAD)
+            decoded = prefetch(_decode(container, stream, errors), ahead=DECODE_AHEAD)
             try:
                 for frame in decoded:
                     idx = len(times)
-                    t = float((frame.pts - info.start_pts) * tb) if frame.pts is not None else last_t + 1 / det_fps
+                    if info.timestamps_synthesized:  # raw stream: one frame period each
+                        t = idx / det_fps
+                    elif frame.pts is None:  # one untimed frame in a timed stream: a period after the last
+                        t = last_t + 1 / det_fps if idx else 0.0
+                    else:
+                        t = float((frame.pts - info.start_pts) * tb)
                     if t <= last_t:  # broken or duplicated timestamps: keep time strictly increasing
                         t = last_t + 1e-6
                     last_t = t
@@ -166,8 +184,8 @@ def scan_video(
                     fired = detector.process_frame(FrameTimecode(idx, det_fps), small)
                     scores.append(float(getattr(detector, "_frame_score", 0.0) or 0.0))
                     if sampler.take(t):
-                        grid[idx] = FrameImage(idx, t, sink.put(encode(frame)), jw, jh)
-                    elif frame.pts in iframe_pts and t >= next_iframe_t:
+                        grid[idx] = FrameImage(idx, t, sink.put(encode(frame)), out_w, out_h)
+                    elif _is_iframe(frame, iframe_pts, info.timestamps_synthesized) and t >= next_iframe_t:
                         # I-frames only matter as max-duration split points: a few per split window do.
                         to_spool(idx, t, frame)
                         next_iframe_t = t + iframe_spacing
@@ -180,12 +198,16 @@ def scan_video(
                     if progress and idx % 250 == 0 and info.duration_s > 0:
                         progress(min(t / info.duration_s, 1.0))
             except av.FFmpegError as exc:
-                raise VideoError(path, f"decoding failed after {len(times)} frames ({exc})") from exc
+                raise VideoError(
+                    path, f"unreadable container data after {len(times)} frames ({ffmpeg_reason(exc)})"
+                ) from exc
             finally:
                 decoded.close()  # stops the decode thread before the container closes
                 recent.clear()
         if not times:
-            raise VideoError(path, "no decodable video frames")
+            raise VideoError(path, f"no decodable video frames{errors.summary(info.n_packets)}")
+        if errors.count and len(times) < MIN_DECODED_SHARE * info.n_packets:
+            raise VideoError(path, f"undecodable: {len(times)} of {info.n_packets} frames{errors.summary(0)}")
         frame_s = np.asarray(times)
         frame_dur = 1.0 / det_fps
         end_s = max(float(frame_s[-1]) + frame_dur, min(info.duration_s, float(frame_s[-1]) + 2 * frame_dur))
@@ -203,12 +225,49 @@ def scan_video(
             mode if stats.n_iframes else CONTENT_PRIMARY,
             params,
         )
-        frames = _collect_frames(segments, grid, spooled, sink, jw, jh)
+        frames = _collect_frames(segments, grid, spooled, sink, out_w, out_h)
     finally:
         shutil.rmtree(spool, ignore_errors=True)
     if progress:
         progress(1.0)
-    return ScanResult(mode, reason, stats, len(times), end_s, segments, frames, cuts)
+    return ScanResult(mode, reason, stats, len(times), end_s, segments, frames, cuts, errors.count, errors.first)
+
+
+class _DecodeErrors:
+    """Packets the decoder rejected: counted, the first reason kept."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.first: str | None = None
+
+    def add(self, exc: BaseException) -> None:
+        self.count += 1
+        self.first = self.first or ffmpeg_reason(exc)
+
+    def summary(self, n_packets: int) -> str:
+        if not self.count:
+            return ""
+        of = f" of {n_packets}" if n_packets else ""
+        return f" ({self.count}{of} packets rejected by the decoder, first: {self.first})"
+
+
+def _decode(
+    container: av.container.InputContainer, stream: av.video.stream.VideoStream, errors: _DecodeErrors
+) -> Iterator[av.VideoFrame]:
+    """Decoded frames of `stream`; a packet the decoder rejects (corrupt data) is skipped and counted."""
+    for packet in container.demux(stream):
+        try:
+            frames = packet.decode()
+        except av.FFmpegError as exc:  # demux errors (a broken container) are raised by the loop itself
+            errors.add(exc)
+            continue
+        yield from frames
+
+
+def _is_iframe(frame: av.VideoFrame, iframe_pts: frozenset[int], synthesized: bool) -> bool:
+    if synthesized or frame.pts is None:  # no timestamps to match the packet scan: trust the decoder's flag
+        return bool(iframe_pts) and frame.key_frame
+    return frame.pts in iframe_pts
 
 
 def _collect_frames(

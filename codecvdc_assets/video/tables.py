@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import pandas as pd
 
+from .errors import display_path
 from .probe import VideoProbe
 from .scan import ScanResult
 from .segmentation import SegmentParams, choose_mode, gop_stats
@@ -16,7 +17,7 @@ def videos_frame(video_id: str, info: VideoProbe, params: SegmentParams) -> pd.D
     mode, reason = choose_mode(stats, params)
     row = {
         "video_id": video_id,
-        "path": info.path,
+        "path": display_path(info.path),  # one printable UTF-8 line; the registry keeps the exact path
         "sha256": info.sha256,
         "size_bytes": info.size_bytes,
         "container": info.container,
@@ -26,6 +27,8 @@ def videos_frame(video_id: str, info: VideoProbe, params: SegmentParams) -> pd.D
         "fps": info.fps,
         "duration_s": info.duration_s,
         "start_offset_s": info.start_s,
+        "rotation": info.rotation,
+        "timestamps_synthesized": info.timestamps_synthesized,
         "n_packets": info.n_packets,
         "has_audio": info.has_audio,
         "audio_codec": info.audio_codec,
@@ -94,7 +97,13 @@ def segments_json(path: str, video_id: str | None, info: VideoProbe, scan: ScanR
         "video_id": video_id,
         "duration_s": round(info.duration_s, 6),
         "fps": info.fps,
+        "width": info.width,
+        "height": info.height,
+        "rotation": info.rotation,
+        "start_offset_s": round(info.start_s, 6),
+        "timestamps_synthesized": info.timestamps_synthesized,
         "n_frames": scan.n_frames,
+        "decode_errors": scan.decode_errors,
         "mode": scan.mode,
         "mode_reason": scan.mode_reason,
         "gop_cv": scan.gop.cv,
@@ -113,4 +122,5 @@ def segments_json(path: str, video_id: str | None, info: VideoProbe, scan: ScanR
             for s in scan.segments
         ],
         "n_sampled_frames": sum(f.is_sample for f in scan.frames),
+        "sampled_s": [round(f.t_s, 6) for f in scan.frames if f.is_sample] if len(scan.frames) <= 10_000 else None,
     }
