@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -30,7 +29,16 @@ from codecvdc_assets.storage import compaction
 from codecvdc_assets.storage.atomic import atomic_write_bytes
 
 FULL_VIDEOS = 118_257
-TABLES = ["videos", "segments", "anchors", "residuals", "evidence", "scene_narratives", "video_narratives", "model_calls"]
+TABLES = [
+    "videos",
+    "segments",
+    "anchors",
+    "residuals",
+    "evidence",
+    "scene_narratives",
+    "video_narratives",
+    "model_calls",
+]
 
 COLORS = "red blue green yellow white black grey orange purple brown pink beige".split()
 NOUNS = (
@@ -277,14 +285,20 @@ def write_loose(lake_root: Path, table: str, data: pa.Table, workers: int = 2) -
     """One file per video (per video and asset for model_calls), like Lake.write; returns files written."""
     keys = data.column("video_id").to_numpy(zero_copy_only=False)
     if table == "model_calls":
-        keys = np.char.add(np.char.add(keys.astype(str), "|"), data.column("asset").to_numpy(zero_copy_only=False).astype(str))
+        keys = np.char.add(
+            np.char.add(keys.astype(str), "|"), data.column("asset").to_numpy(zero_copy_only=False).astype(str)
+        )
     starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
     ends = np.r_[starts[1:], len(keys)]
 
     def one(span: tuple[int, int]) -> None:
         part = data.slice(span[0], span[1] - span[0])
         video_id = part.column("video_id")[0].as_py()
-        name = f"{part.column('asset')[0].as_py()}-1793000000000-synthetc.parquet" if table == "model_calls" else "data.parquet"
+        name = (
+            f"{part.column('asset')[0].as_py()}-1793000000000-synthetc.parquet"
+            if table == "model_calls"
+            else "data.parquet"
+        )
         folder = lake_root / table / f"video_id={video_id}"
         folder.mkdir(parents=True, exist_ok=True)
         pq.write_table(part, folder / name)
