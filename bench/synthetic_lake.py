@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (SQL text)
 """A synthetic lake with CodecVDC-100K's shape, written fast with DuckDB (no model, no video).
 
 Per video: one `videos` row (~4 minutes), 1-11 segments (mean 6), 10-65 one-second residuals per segment

@@ -2,8 +2,9 @@
 
 View definitions live in ``sql/views/<view>.sql``; ``{glob:<table>}`` in them is replaced by the lake
 glob of that table, ``{compacted:<table>}`` by the glob of its compacted files (storage/compaction.py).
-Views read the lake at query time, so the catalog is only written when the view definitions change (tracked by a hash in ``catalog.version``): no database sits in the write path
-and many processes can materialize videos while others query.
+Views read the lake at query time, so the catalog is only written when the view definitions change
+(tracked by a hash in ``catalog.version``): no database sits in the write path and many
+processes can materialize videos while others query.
 """
 
 from __future__ import annotations

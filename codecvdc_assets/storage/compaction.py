@@ -17,6 +17,7 @@ newer file. Concurrent compactions of a table are serialized by a lock; writers 
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import json
@@ -156,10 +157,8 @@ def _retire(path: Path, inode: int) -> bool:
 
 def _restore(aside: Path) -> None:
     """Put a moved-aside file back unless a newer one is already in its place (link never overwrites)."""
-    try:
+    with contextlib.suppress(FileExistsError):
         os.link(aside, aside.with_name(aside.name.removesuffix(".compacted")))
-    except FileExistsError:
-        pass
     os.unlink(aside)
 
 
