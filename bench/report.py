@@ -45,13 +45,19 @@ def machine() -> dict[str, str]:
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
-        mem_kb = next(int(x.split()[1]) for x in Path("/proc/meminfo").read_text().splitlines() if x.startswith("MemTotal"))
+        mem_kb = next(
+            int(x.split()[1]) for x in Path("/proc/meminfo").read_text().splitlines() if x.startswith("MemTotal")
+        )
         ram = f"{mem_kb / 1024**2:.1f} GiB"
     except (OSError, StopIteration):
         ram = "unknown"
     try:
         commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True, cwd=Path(__file__).parent
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=Path(__file__).parent,
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         commit = "unknown"
@@ -75,7 +81,10 @@ def table(rows: list[Row]) -> str:
 def print_table(rows: list[Row]) -> None:
     widths = [max(len(getattr(r, f)) for r in rows) for f in ("suite", "measure", "value", "target", "ratio")]
     for r in rows:
-        cells = [getattr(r, f).ljust(w) for f, w in zip(("suite", "measure", "value", "target", "ratio"), widths, strict=True)]
+        cells = [
+            getattr(r, f).ljust(w)
+            for f, w in zip(("suite", "measure", "value", "target", "ratio"), widths, strict=True)
+        ]
         print("  ".join(cells), verdict(r.ok))
 
 

@@ -78,11 +78,15 @@ def main(full: bool = False, quick: bool = False) -> int:
         loose_times = time_queries(loose, 1)
         for i, s in enumerate(loose_times, 1):
             per_1k = s / n_loose * 1000
-            report.add(SUITE, f"query {i}, uncompacted, {n_loose:,} videos", f"{s:.2f} s", "", f"{per_1k:.2f} s per 1k videos")
+            report.add(
+                SUITE, f"query {i}, uncompacted, {n_loose:,} videos", f"{s:.2f} s", "", f"{per_1k:.2f} s per 1k videos"
+            )
         t0 = time.perf_counter()
         compaction.compact(loose / "lake")
         compact_s = time.perf_counter() - t0
-        report.add(SUITE, f"`compact` of {files:,} files", f"{compact_s:.1f} s", "", f"{files / compact_s:,.0f} files/s")
+        report.add(
+            SUITE, f"`compact` of {files:,} files", f"{compact_s:.1f} s", "", f"{files / compact_s:,.0f} files/s"
+        )
         shutil.rmtree(loose)
 
         # 2. Compacted lake at 10 % (or full).
@@ -91,14 +95,22 @@ def main(full: bool = False, quick: bool = False) -> int:
         rows = generate(big / "lake", n_big, "compacted")
         gen_s = time.perf_counter() - t0
         label = "full" if full else f"{share:.0%}"
-        print(f"SQL at scale: compacted lake ({label}), {n_big:,} videos, {rows['residuals']:,} residuals, "
-              f"{gen_s:.0f} s to write")
+        print(
+            f"SQL at scale: compacted lake ({label}), {n_big:,} videos, {rows['residuals']:,} residuals, "
+            f"{gen_s:.0f} s to write"
+        )
         times = time_queries(big, REPEATS)
         for i, s in enumerate(times, 1):
             met = s <= TARGET_S
             ok &= met
-            report.add(SUITE, f"query {i}, compacted, {n_big:,} videos ({label})", f"{s:.2f} s",
-                       "<= 2 s at full size", f"{s / TARGET_S:.2f}", met)
+            report.add(
+                SUITE,
+                f"query {i}, compacted, {n_big:,} videos ({label})",
+                f"{s:.2f} s",
+                "<= 2 s at full size",
+                f"{s / TARGET_S:.2f}",
+                met,
+            )
         res_bytes = lake_bytes(big / "lake", "residuals") / rows["residuals"]
         all_bytes = lake_bytes(big / "lake") / rows["residuals"]
         report.add(SUITE, "residuals table bytes per residual", f"{res_bytes:.1f} B")
