@@ -21,8 +21,11 @@ from codecvdc_assets.video.probe import probe
 from codecvdc_assets.video.scan import scan_video
 from codecvdc_assets.video.segmentation import SegmentParams
 
+from . import report
+
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "videos"
 OUT = Path(__file__).resolve().parent / "out"
+SUITE = "1 segmentation"
 REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
 CONCAT_SOURCES = ["bikes.mp4", "testvideo.mp4", "cityCC0.mpg", "fades.mp4", "counter.mp4", "bigbuckbunny.mp4"]
 
@@ -123,6 +126,24 @@ def main() -> int:
         vs_decode = m["ours"] / m["decode"]
         realtime = duration / m["iframe_scan"]
         ok &= vs_sd <= 1.0 and vs_decode <= 1.5 and realtime >= 500
+        name = f"{Path(path).name} ({duration:.0f} s)"
+        report.add(
+            SUITE,
+            f"{name}: ours / PySceneDetect",
+            f"{m['ours']:.2f} s / {m['pyscenedetect']:.2f} s",
+            "<= 1.0x",
+            f"{vs_sd:.2f}x",
+            vs_sd <= 1.0,
+        )
+        report.add(
+            SUITE,
+            f"{name}: ours / bare threaded decode",
+            f"{m['ours']:.2f} s / {m['decode']:.2f} s",
+            "<= 1.5x",
+            f"{vs_decode:.2f}x",
+            vs_decode <= 1.5,
+        )
+        report.add(SUITE, f"{name}: I-frame scan", f"{realtime:,.0f}x real time", ">= 500x", "", realtime >= 500)
         print(
             f"{Path(path).name:<18}{duration:>7.1f}{m['ours']:>8.2f}{m['pyscenedetect']:>9.2f}{m['decode']:>9.2f}"
             f"{vs_sd:>11.2f}x{vs_decode:>11.2f}x{realtime:>10.0f}x"

@@ -101,6 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
     p.set_defaults(func=cmd_sql)
 
+    p = sub.add_parser("compact", help="fold per-video lake files into a few large files per table")
+    p.add_argument("--table", action="append", help="only this table (repeatable; default: all)")
+    p.set_defaults(func=cmd_compact)
+
     p = sub.add_parser("demo", help="register the bundled sample videos, run every asset, print a summary")
     p.set_defaults(func=cmd_demo)
 
@@ -437,6 +441,19 @@ def cmd_sql(args: argparse.Namespace) -> int:
         raise CliError(f"sql: {str(exc).splitlines()[0]}") from exc
     finally:
         con.close()
+    return 0
+
+
+def cmd_compact(args: argparse.Namespace) -> int:
+    from .storage.compaction import compact
+    from .storage.lake import Lake
+
+    try:
+        results = compact(Lake(_home()).root, args.table)
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+    for r in results:
+        print(f"{r.table}: {r.files} files into {r.buckets} buckets, {r.retired} retired, {r.seconds:.1f} s")
     return 0
 
 

@@ -19,6 +19,7 @@ from .assets.vidcapqa import build_vidcapqa_assets
 from .assets.videos import build_videos_asset
 from .checks.captions import CHECKS
 from .executors import build_executor
+from .maintenance import build_compaction_schedule, lake_compaction
 from .resources import (
     CaptioningResource,
     LakeResource,
@@ -89,8 +90,9 @@ def build_definitions(profile_name: str | None = None, home: str | None = None) 
     defs = dg.Definitions(
         assets=build_assets(resources, batch_size),
         asset_checks=CHECKS,
+        jobs=[lake_compaction],
         sensors=[video_files_sensor, stale_sensor],
-        schedules=[backfill],
+        schedules=[backfill, build_compaction_schedule(automation.get("compaction_cron", "30 2 * * *"))],
         resources=resources,
         executor=build_executor(profile.get("executor")),
     )

@@ -1,9 +1,10 @@
 """The DuckDB catalog: ``$CODECVDC_HOME/catalog.duckdb`` holds views over the Parquet lake.
 
 View definitions live in ``sql/views/<view>.sql``; ``{glob:<table>}`` in them is replaced by the lake
-glob of that table. Views read the lake at query time, so the catalog is only written when the view
-definitions change (tracked by a hash in ``catalog.version``): no database sits in the write path
-and many processes can materialize videos while others query.
+glob of that table, ``{compacted:<table>}`` by the glob of its compacted files (storage/compaction.py).
+Views read the lake at query time, so the catalog is only written when the view definitions change
+(tracked by a hash in ``catalog.version``): no database sits in the write path and many
+processes can materialize videos while others query.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ import duckdb
 
 from ..schemas import TABLE_SCHEMAS
 from ..settings import project_dir
+from .compaction import compacted_glob
 from .lake import Lake
 
-_PLACEHOLDER = re.compile(r"\{glob:([a-z_]+)\}")
+_PLACEHOLDER = re.compile(r"\{(glob|compacted):([a-z_]+)\}")
 
 
 def views_dir() -> Path:
@@ -33,8 +35,12 @@ def load_views(lake: Lake, folder: Path | None = None) -> dict[str, str]:
     views = {}
     for path in sorted(folder.glob("*.sql")):
         text = path.read_text()
-        views[path.stem] = _PLACEHOLDER.sub(lambda m: _quote(lake.glob(m.group(1))), text).strip().rstrip(";")
+        views[path.stem] = _PLACEHOLDER.sub(lambda m: _quote(_resolve(lake, *m.groups())), text).strip().rstrip(";")
     return views
+
+
+def _resolve(lake: Lake, kind: str, table: str) -> str:
+    return lake.glob(table) if kind == "glob" else compacted_glob(lake.table_dir(table))
 
 
 def _quote(value: str) -> str:

@@ -45,15 +45,28 @@ class Lake:
         return target
 
     def read(self, table: str, video_id: str, name: str = DATA_FILE) -> pd.DataFrame:
-        return pd.read_parquet(self.path(table, video_id, name))
+        try:
+            return pd.read_parquet(self.path(table, video_id, name))
+        except FileNotFoundError:  # folded into the table's compacted files
+            from . import compaction  # (imports this module)
+
+            return compaction.read_compacted(self.table_dir(table), video_id, name)
 
     def read_all(self, table: str) -> pd.DataFrame:
         """Every video's rows of a table (the schema file excluded); empty when none is written."""
         files = sorted(self.table_dir(table).glob("video_id=*/*.parquet"))
-        return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True) if files else pd.DataFrame()
+        from . import compaction
+
+        shadowed = {f"{f.parent.name}/{f.name}" for f in files}  # a file on disk wins over compacted rows
+        frames = [pd.read_parquet(f) for f in files] + [compaction.read_all_compacted(self.table_dir(table), shadowed)]
+        frames = [f for f in frames if len(f)]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
     def exists(self, table: str, video_id: str, name: str = DATA_FILE) -> bool:
-        return self.path(table, video_id, name).exists()
+        from . import compaction
+
+        path = self.path(table, video_id, name)
+        return path.exists() or compaction.compacted_exists(self.table_dir(table), video_id, name)
 
     def remove(self, table: str, video_id: str, name: str = DATA_FILE) -> None:
         self.path(table, video_id, name).unlink(missing_ok=True)

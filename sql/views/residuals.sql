@@ -1,2 +1,6 @@
 -- Residual captions: one per adjacent pair of sampled frames within a segment.
+-- Per-video files, then compacted rows whose source file is not on disk (storage/compaction.py).
 SELECT * FROM read_parquet({glob:residuals}, union_by_name = true)
+UNION ALL BY NAME
+SELECT * EXCLUDE (_file) FROM read_parquet({compacted:residuals}, union_by_name = true)
+WHERE _file NOT IN (SELECT regexp_extract(file, '[^/]+/[^/]+$') FROM glob({glob:residuals}))

@@ -1,2 +1,6 @@
 -- Scene narratives: anchor + accepted evidence, one paragraph per segment.
+-- Per-video files, then compacted rows whose source file is not on disk (storage/compaction.py).
 SELECT * FROM read_parquet({glob:scene_narratives}, union_by_name = true)
+UNION ALL BY NAME
+SELECT * EXCLUDE (_file) FROM read_parquet({compacted:scene_narratives}, union_by_name = true)
+WHERE _file NOT IN (SELECT regexp_extract(file, '[^/]+/[^/]+$') FROM glob({glob:scene_narratives}))

@@ -1,2 +1,6 @@
 -- Whole-video narratives: the scene narratives in order.
+-- Per-video files, then compacted rows whose source file is not on disk (storage/compaction.py).
 SELECT * FROM read_parquet({glob:video_narratives}, union_by_name = true)
+UNION ALL BY NAME
+SELECT * EXCLUDE (_file) FROM read_parquet({compacted:video_narratives}, union_by_name = true)
+WHERE _file NOT IN (SELECT regexp_extract(file, '[^/]+/[^/]+$') FROM glob({glob:video_narratives}))

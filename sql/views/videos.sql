@@ -1,2 +1,6 @@
 -- One row per probed video: stream facts, GOP statistics and the segmentation mode.
+-- Per-video files, then compacted rows whose source file is not on disk (storage/compaction.py).
 SELECT * FROM read_parquet({glob:videos}, union_by_name = true)
+UNION ALL BY NAME
+SELECT * EXCLUDE (_file) FROM read_parquet({compacted:videos}, union_by_name = true)
+WHERE _file NOT IN (SELECT regexp_extract(file, '[^/]+/[^/]+$') FROM glob({glob:videos}))

@@ -1,0 +1,147 @@
+"""Orchestration overhead: N short generated videos through Dagster (batched runs, the real
+`materialize_many` path with the default batch size) vs the same pure functions in a plain loop.
+
+Both use the embedded backend, each its own CODECVDC_HOME (so each makes the same model calls, no cache
+shared), assets `videos` .. `video_narratives`. Target: Dagster adds <= 25 %.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from . import report
+
+SUITE = "3 orchestration"
+ASSETS = ["videos", "segments", "frames", "anchors", "residuals", "evidence", "scene_narratives", "video_narratives"]
+
+
+def make_clips(folder: Path, n: int) -> list[str]:
+    from codecvdc_assets.video.synthetic import write_clip
+
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(n):
+        path = folder / f"short_{i:04d}.mp4"
+        if not path.exists():
+            write_clip(str(path), 2.0 + (i % 3) * 0.5, fps=10, width=160, height=120, cuts_s=[1.0], seed=i)
+        paths.append(str(path))
+    return paths
+
+
+def _home(root: Path, paths: list[str]):
+    from codecvdc_assets.definitions import build_definitions
+    from codecvdc_assets.orchestration import add_partitions, get_instance
+    from codecvdc_assets.settings import dagster_home
+    from codecvdc_assets.storage.registry import Registry
+
+    root.mkdir(parents=True)
+    os.environ["CODECVDC_HOME"] = str(root)
+    dagster_home(root)
+    registry = Registry(root)
+    ids = [registry.register(p)[0].video_id for p in paths]
+    instance = get_instance()
+    add_partitions(instance, ids)
+    return build_definitions(home=str(root)), instance, ids
+
+
+def run_dagster(root: Path, paths: list[str]) -> float:
+    from codecvdc_assets.orchestration import expand_selection, materialize_many
+    from codecvdc_assets.storage.lake import Lake
+
+    defs, instance, ids = _home(root, paths)
+    keys = expand_selection(defs, ASSETS)
+    start = time.perf_counter()
+    outcomes = materialize_many(defs, instance, {v: keys for v in ids}, Lake(root))
+    elapsed = time.perf_counter() - start
+    failed = [o for o in outcomes if not o.ok]
+    if failed:
+        raise RuntimeError(f"dagster run failed for {len(failed)} videos: {failed[0].error}")
+    return elapsed
+
+
+def run_loop(root: Path, paths: list[str]) -> float:
+    """What the asset shells call, video by video, with no Dagster in between."""
+    from codecvdc_assets.captioning import chain
+    from codecvdc_assets.captioning.prompts import load_prompt
+    from codecvdc_assets.storage.catalog import ensure_catalog
+    from codecvdc_assets.storage.failures import failures_recorded
+    from codecvdc_assets.storage.model_calls import write_model_calls
+    from codecvdc_assets.video.probe import probe
+    from codecvdc_assets.video.scan import scan_video
+    from codecvdc_assets.video.tables import frames_frame, segments_frame, videos_frame
+
+    defs, _instance, ids = _home(root, paths)
+    res = defs.resources
+    lake_r, seg = res["lake"], res["segmentation"]
+    cap = res["captioning"]
+    settings = chain.ChainSettings(cap.window_size, cap.window_overlap)
+    prompts = {n: load_prompt(n) for n in ("anchor", "residual", "scene", "video")}
+    start = time.perf_counter()
+    lake, store = lake_r.lake(), lake_r.frame_store()
+    for video_id in ids:
+        path = lake_r.registry().get(video_id).path
+        with failures_recorded(lake, video_id, ["videos"]):
+            info = probe(path)
+            lake.write("videos", video_id, videos_frame(video_id, info, seg.params()))
+        with failures_recorded(lake, video_id, ["segments", "frames"]):
+            info = probe(path, with_sha256=False)
+            scan = scan_video(info, seg.params(), store, lake_r.spool_dir())
+            lake.write("segments", video_id, segments_frame(video_id, scan))
+            lake.write("frames", video_id, frames_frame(video_id, scan, lake_r.frame_uri))
+        frames = lake.read("frames", video_id)
+        for asset in ASSETS[3:]:
+            client = (res["vision_model"] if asset in ("anchors", "residuals") else res["text_model"]).client(
+                lake_r.cache_dir()
+            )
+            with failures_recorded(lake, video_id, [asset]):
+                if asset == "anchors":
+                    t = chain.caption_anchors(video_id, frames, store.read, client, prompts["anchor"], "b")
+                elif asset == "residuals":
+                    t = chain.caption_residuals(
+                        video_id, frames, store.read, client, prompts["residual"], "b", settings
+                    )
+                elif asset == "evidence":
+                    t = chain.build_evidence(video_id, lake.read("anchors", video_id), lake.read("residuals", video_id))
+                elif asset == "scene_narratives":
+                    t = chain.narrate_scenes(
+                        video_id,
+                        lake.read("segments", video_id),
+                        lake.read("anchors", video_id),
+                        lake.read("evidence", video_id),
+                        client,
+                        prompts["scene"],
+                        "b",
+                    )
+                else:
+                    t = chain.narrate_video(
+                        video_id, lake.read("scene_narratives", video_id), client, prompts["video"], "b"
+                    )
+                lake.write(asset, video_id, t)
+                write_model_calls(lake, client.records, None)
+    ensure_catalog(root)
+    return time.perf_counter() - start
+
+
+def main(quick: bool = False) -> int:
+    n = int(os.environ.get("BENCH_ORCH_VIDEOS", "40" if quick else "200"))
+    repeats = 1 if quick else int(os.environ.get("BENCH_ORCH_REPEATS", "3"))
+    base = Path(os.environ.get("BENCH_TMP", tempfile.gettempdir()))
+    with tempfile.TemporaryDirectory(prefix="codecvdc-orchbench-", dir=base) as tmp:
+        paths = make_clips(Path(tmp) / "clips", n)
+        dagster_s, loop_s = [], []
+        for r in range(repeats):  # interleaved
+            loop_s.append(run_loop(Path(tmp) / f"loop{r}", paths))
+            dagster_s.append(run_dagster(Path(tmp) / f"dagster{r}", paths))
+            print(f"  orchestration round {r + 1}: loop {loop_s[-1]:.1f} s, dagster {dagster_s[-1]:.1f} s")
+    d, lp = statistics.median(dagster_s), statistics.median(loop_s)
+    overhead = d / lp - 1
+    ok = overhead <= 0.25
+    label = f"{n} videos, median of {repeats}"
+    report.add(SUITE, f"plain loop of the pure functions ({label})", f"{lp:.1f} s ({lp / n * 1000:.0f} ms/video)")
+    report.add(SUITE, f"Dagster, batched runs of 25 ({label})", f"{d:.1f} s ({d / n * 1000:.0f} ms/video)")
+    report.add(SUITE, "Dagster overhead", f"{overhead:+.0%}", "<= +25 %", f"{d / lp:.2f}x", ok)
+    return 0 if ok else 1

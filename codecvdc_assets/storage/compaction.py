@@ -1,0 +1,224 @@
+"""Compaction: fold the lake's per-video files into a few large, hash-bucketed files per table.
+
+Per-video files stay the write path (atomic, one writer per video, no lock). A query over 100,000 videos
+must not open 100,000 files per table, so `compact` merges them into
+``lake/<table>/_compacted/bucket=<k>/data.parquet`` (k = sha256(video_id) mod BUCKETS). Every compacted
+row carries ``_file``, the per-video file it came from (``video_id=<id>/<name>``); ``files.json`` beside
+each bucket lists every compacted source file, also the ones that held zero rows.
+
+The rule that keeps the result exact (views, ``Lake.read``/``exists``): a per-video file on disk wins over
+the compacted rows of the same ``_file``. A re-materialized video writes its file again, so its old rows
+never show; the next compaction replaces them. After a bucket is rewritten, each source file is retired
+only if it is still the file that was read (same inode): a writer that replaced it meanwhile keeps its
+newer file. Concurrent compactions of a table are serialized by a lock; writers never wait.
+
+`failures` is never compacted: a cleared failure is a removed file, and a compacted row would resurface.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ..schemas import TABLE_SCHEMAS, empty_frame
+from .atomic import atomic_write, atomic_write_bytes
+from .lake import DATA_FILE, GLOBAL
+
+BUCKETS = 16
+SOURCE = "_file"
+FOLDER = "_compacted"
+INDEX = "files.json"
+NOT_COMPACTED = {"failures"}  # cleared by removing the file; see the module docstring
+COMPACTED_TABLES = [t for t in TABLE_SCHEMAS if t not in NOT_COMPACTED]
+
+
+def bucket_of(video_id: str, buckets: int = BUCKETS) -> int:
+    return int.from_bytes(hashlib.sha256(video_id.encode()).digest()[:4], "big") % buckets
+
+
+def source_name(video_id: str, name: str = DATA_FILE) -> str:
+    return f"video_id={video_id}/{name}"
+
+
+def compacted_dir(table_dir: Path) -> Path:
+    return table_dir / FOLDER
+
+
+def bucket_path(table_dir: Path, bucket: int) -> Path:
+    return compacted_dir(table_dir) / f"bucket={bucket:03d}" / DATA_FILE
+
+
+def compacted_glob(table_dir: Path) -> str:
+    """The DuckDB glob over a table's compacted files (a zero-row schema file included, made here)."""
+    schema_file = compacted_dir(table_dir) / "_schema" / DATA_FILE
+    if not schema_file.exists():
+        frame = empty_frame(table_dir.name).assign(**{SOURCE: pd.Series(dtype=str)})
+        atomic_write(str(schema_file), lambda tmp: frame.to_parquet(tmp, index=False))
+    return str(compacted_dir(table_dir) / "*" / DATA_FILE)
+
+
+def _index(table_dir: Path, bucket: int) -> set[str]:
+    path = bucket_path(table_dir, bucket).with_name(INDEX)
+    try:
+        return set(json.loads(path.read_text()))
+    except FileNotFoundError:
+        return set()
+
+
+def compacted_exists(table_dir: Path, video_id: str, name: str = DATA_FILE) -> bool:
+    return source_name(video_id, name) in _index(table_dir, bucket_of(video_id))
+
+
+def read_compacted(table_dir: Path, video_id: str, name: str = DATA_FILE) -> pd.DataFrame:
+    """One per-video file's rows from its bucket; FileNotFoundError when it was never compacted."""
+    bucket = bucket_of(video_id)
+    source = source_name(video_id, name)
+    path = bucket_path(table_dir, bucket)
+    if source not in _index(table_dir, bucket) or not path.exists():
+        raise FileNotFoundError(str(table_dir / source))
+    rows = pq.read_table(path, filters=[(SOURCE, "==", source)])
+    return rows.drop_columns([SOURCE]).to_pandas()
+
+
+def compacted_sources(table_dir: Path) -> list[str]:
+    """Every compacted source file of a table (``video_id=<id>/<name>``)."""
+    return sorted(s for b in range(BUCKETS) for s in _index(table_dir, b))
+
+
+def read_all_compacted(table_dir: Path, shadowed: set[str]) -> pd.DataFrame:
+    """Every compacted row whose source file is not shadowed by a per-video file on disk."""
+    files = sorted(compacted_dir(table_dir).glob(f"bucket=*/{DATA_FILE}"))
+    if not files:
+        return pd.DataFrame()
+    rows = pa.concat_tables([pq.read_table(f) for f in files], promote_options="default")
+    keep = [s not in shadowed for s in rows.column(SOURCE).to_pylist()]
+    return rows.filter(pa.array(keep, type=pa.bool_())).drop_columns([SOURCE]).to_pandas()
+
+
+@dataclass
+class CompactionResult:
+    table: str
+    files: int = 0  # per-video files folded in
+    retired: int = 0  # of those, removed from disk (the rest were replaced by a writer meanwhile)
+    buckets: int = 0  # bucket files rewritten
+    seconds: float = 0.0
+
+
+def _loose_files(table_dir: Path) -> dict[int, list[tuple[str, Path, int]]]:
+    """Per bucket: (source name, path, inode) of every per-video file now on disk."""
+    out: dict[int, list[tuple[str, Path, int]]] = defaultdict(list)
+    if not table_dir.is_dir():
+        return out
+    with os.scandir(table_dir) as folders:
+        for folder in folders:
+            if not folder.name.startswith("video_id=") or folder.name == f"video_id={GLOBAL}":
+                continue
+            video_id = folder.name.removeprefix("video_id=")
+            with os.scandir(folder.path) as entries:
+                for entry in entries:
+                    if entry.name.endswith(".parquet.compacted"):  # a compaction died in _retire: undo
+                        _restore(Path(entry.path))
+                        continue
+                    if entry.name.endswith(".parquet") and entry.is_file():
+                        inode = entry.inode()
+                        out[bucket_of(video_id)].append((f"{folder.name}/{entry.name}", Path(entry.path), inode))
+    return out
+
+
+def _retire(path: Path, inode: int) -> bool:
+    """Remove `path` if it is still the file that was compacted; a newer file put there meanwhile stays.
+
+    Moving it aside first makes the check and the removal one step for writers: a writer that renames a
+    new file in after the move keeps it (the link back below then fails), one that did before is put back.
+    """
+    aside = path.with_name(path.name + ".compacted")
+    try:
+        os.rename(path, aside)
+    except FileNotFoundError:
+        return False
+    if os.stat(aside).st_ino == inode:
+        os.unlink(aside)
+        return True
+    _restore(aside)  # a newer file: put it back
+    return False
+
+
+def _restore(aside: Path) -> None:
+    """Put a moved-aside file back unless a newer one is already in its place (link never overwrites)."""
+    with contextlib.suppress(FileExistsError):
+        os.link(aside, aside.with_name(aside.name.removesuffix(".compacted")))
+    os.unlink(aside)
+
+
+def _sql_list(values: list[str]) -> str:
+    return "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]"
+
+
+def compact_table(table_dir: Path, min_files: int = 1) -> CompactionResult:
+    """Fold every per-video file of one table into its bucket; see the module docstring."""
+    table = table_dir.name
+    if table in NOT_COMPACTED:
+        raise ValueError(f"{table}: not compacted (cleared failures are removed files)")
+    started = time.perf_counter()
+    result = CompactionResult(table)
+    folder = compacted_dir(table_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        loose = _loose_files(table_dir)
+        if sum(len(v) for v in loose.values()) < min_files:
+            return result
+        con = duckdb.connect()
+        try:
+            for bucket, files in sorted(loose.items()):
+                _rewrite_bucket(con, table_dir, bucket, files)
+                result.buckets += 1
+                result.files += len(files)
+                result.retired += sum(_retire(path, inode) for _, path, inode in files)
+        finally:
+            con.close()
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _rewrite_bucket(con: duckdb.DuckDBPyConnection, table_dir: Path, bucket: int, files: list) -> None:
+    target = bucket_path(table_dir, bucket)
+    sources = [s for s, _, _ in files]
+    new = (
+        f"SELECT * EXCLUDE (filename), regexp_extract(filename, '[^/]+/[^/]+$') AS {SOURCE} "
+        f"FROM read_parquet({_sql_list([str(p) for _, p, _ in files])}, union_by_name = true, filename = true)"
+    )
+    query = new
+    if target.exists():
+        old = f"SELECT * FROM read_parquet('{target}') WHERE {SOURCE} NOT IN (SELECT unnest({_sql_list(sources)}))"
+        query = f"{new} UNION ALL BY NAME {old}"
+    # Sorted by source file: a video's rows sit together, so Lake.read of one video reads few row groups.
+    atomic_write(
+        str(target),
+        lambda tmp: con.execute(
+            f"COPY ({query} ORDER BY {SOURCE}) TO '{tmp}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 100000)"
+        ),
+    )
+    index = sorted(_index(table_dir, bucket) | set(sources))
+    atomic_write_bytes(str(target.with_name(INDEX)), json.dumps(index).encode())
+
+
+def compact(lake_root: Path, tables: list[str] | None = None, min_files: int = 1) -> list[CompactionResult]:
+    """Compact the given tables (default: every compacted table that has a folder in the lake)."""
+    names = tables or [t for t in COMPACTED_TABLES if (lake_root / t).is_dir()]
+    unknown = [t for t in names if t not in COMPACTED_TABLES]
+    if unknown:
+        raise ValueError(f"cannot compact {', '.join(unknown)}; compacted tables: {', '.join(COMPACTED_TABLES)}")
+    return [compact_table(lake_root / t, min_files) for t in names]
