@@ -131,7 +131,7 @@ def create_app(plan: FaultPlan | None = None) -> Starlette:
         outcome = plan.draw()
         plan.log.append(_seen(request, body, arrived, outcome, task, schema.get("schema") or {}))
         if outcome in ("429", "500", "503"):
-            # Retry-After in (possibly fractional) seconds; the openai client honours it up to 60 s.
+            # Retry-After in (fractional) seconds; the openai client waits that long (<= 120 s, else no retry).
             headers = {"retry-after": f"{plan.retry_after_s:g}"} if outcome == "429" else {}
             return _error(int(outcome), f"injected fault {outcome}", headers)
         if outcome == "reset":
