@@ -134,7 +134,8 @@ def build(con: duckdb.DuckDBPyConnection) -> None:
         SELECT v.video_id, '/data/videos/' || v.video_id || '.mp4' AS path,
                sha256(v.video_id) AS sha256, 20000000 + hash(vnum, 'b') % 80000000 AS size_bytes,
                'mov,mp4,m4a,3gp,3g2,mj2' AS container, 'h264' AS codec, 1280 AS width, 720 AS height,
-               25.0 AS fps, d.duration_s, 0.0 AS start_offset_s, CAST(d.duration_s * 25 AS BIGINT) AS n_packets,
+               25.0 AS fps, d.duration_s, 0.0 AS start_offset_s,
+               0 AS rotation, false AS timestamps_synthesized, CAST(d.duration_s * 25 AS BIGINT) AS n_packets,
                true AS has_audio, 'aac' AS audio_codec, CAST(d.duration_s / 2 AS BIGINT) + 1 AS n_iframes,
                2.0 AS gop_mean_s, 0.2 + (hash(vnum, 'g') % 50) / 100 AS gop_cv, 0.02 AS keyframe_ratio,
                'iframe-primary' AS seg_mode, 'GOP CV >= tau_gop' AS mode_reason

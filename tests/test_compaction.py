@@ -47,6 +47,8 @@ def videos_row(video_id: str, duration: float) -> pd.DataFrame:
                 "fps": 25.0,
                 "duration_s": duration,
                 "start_offset_s": 0.0,
+                "rotation": 0,
+                "timestamps_synthesized": False,
                 "n_packets": int(duration * 25),
                 "has_audio": False,
                 "audio_codec": None,
