@@ -26,6 +26,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--full", action="store_true", help="SQL at the full CodecVDC-100K size (118,257 videos)")
     parser.add_argument("--quick", action="store_true", help="smaller inputs, one repetition (a smoke run)")
     parser.add_argument("--no-write", action="store_true", help=f"do not write {RESULTS.name}")
+    parser.add_argument("--results", type=Path, default=RESULTS, help=f"where to write the results (default {RESULTS})")
     args = parser.parse_args(argv)
     names = args.suites or list(SUITES)
     unknown = [n for n in names if n not in SUITES]
@@ -40,8 +41,8 @@ def main(argv: list[str]) -> int:
     print()
     report.print_table(report.ROWS)
     if not args.no_write:
-        report.write_results(RESULTS, report.ROWS, argv)
-        print(f"\nwritten to {RESULTS}")
+        report.write_results(args.results, report.ROWS, argv)
+        print(f"\nwritten to {args.results}")
     return 1 if any(r.ok is False for r in report.ROWS) else 0
 
 

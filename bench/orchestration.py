@@ -1,7 +1,8 @@
 """Orchestration overhead: N short generated videos through Dagster (batched runs, the real
 `materialize_many` path with the default batch size) vs the same pure functions in a plain loop.
 
-Both use the embedded backend, each its own CODECVDC_HOME (so each makes the same model calls, no cache
+The loop also runs the GX suites of the blocking asset checks, as the Dagster runs do. Both use the
+embedded backend, each its own CODECVDC_HOME (so each makes the same model calls, no cache
 shared), assets `videos` .. `video_narratives`. Target: Dagster adds <= 25 %.
 """
 
@@ -63,8 +64,28 @@ def run_dagster(root: Path, paths: list[str]) -> float:
     return elapsed
 
 
+def run_check(asset: str, lake, video_id: str, cap) -> None:
+    """The GX suite that the asset's blocking check runs (checks/captions.py), on the same tables."""
+    from codecvdc_assets.checks import expectations as ex
+
+    if asset == "anchors":
+        bounds = (cap.anchor_words_min, cap.anchor_words_max)
+        exp = ex.anchor_expectations(lake.read("segments", video_id), *bounds)
+        outcome = ex.validate(lake.read("anchors", video_id), exp, asset)
+    elif asset == "residuals":
+        table = ex.residuals_with_segments(lake.read("residuals", video_id), lake.read("segments", video_id))
+        exp = ex.residual_expectations(cap.residual_words_min, cap.residual_words_max)
+        outcome = ex.validate(table, exp, asset)
+    elif asset in ("scene_narratives", "video_narratives"):
+        outcome = ex.validate(lake.read(asset, video_id), ex.narrative_expectations(), asset)
+    else:
+        return
+    if not outcome.passed:
+        raise RuntimeError(f"{video_id} {asset}: {outcome.summary()}")
+
+
 def run_loop(root: Path, paths: list[str]) -> float:
-    """What the asset shells call, video by video, with no Dagster in between."""
+    """What the asset shells and the asset checks call, video by video, with no Dagster in between."""
     from codecvdc_assets.captioning import chain
     from codecvdc_assets.captioning.prompts import load_prompt
     from codecvdc_assets.storage.catalog import ensure_catalog
@@ -122,6 +143,7 @@ def run_loop(root: Path, paths: list[str]) -> float:
                     )
                 lake.write(asset, video_id, t)
                 write_model_calls(lake, client.records, None)
+            run_check(asset, lake, video_id, cap)
     ensure_catalog(root)
     return time.perf_counter() - start
 

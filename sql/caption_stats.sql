@@ -1,29 +1,37 @@
 -- Caption statistics in the shape CodecVDC-100K reports them, for whatever is materialized.
 -- `codecvdc sql -f sql/caption_stats.sql`
 
--- 1. Dataset overview: videos, hours, segments, anchors, residuals.
+-- 1. Dataset overview: videos, hours, segments, anchors, residuals (each table scanned once).
 WITH seg AS (SELECT video_id, count(*) AS n FROM segments GROUP BY video_id),
-     res AS (SELECT video_id, count(*) AS n FROM residuals GROUP BY video_id)
+     res AS (
+         SELECT video_id, count(*) AS n, sum(n_words) AS words, count(*) FILTER (change_type = 'none') AS n_none
+         FROM residuals GROUP BY video_id
+     ),
+     vid AS (SELECT count(*) AS videos, sum(duration_s) / 3600 AS hours FROM videos),
+     anc AS (SELECT avg(n_words) AS mean_words, median(n_words) AS median_words FROM anchors),
+     r AS (SELECT avg(n) AS per_video, sum(words) / sum(n) AS words, sum(n_none) / sum(n) AS none_share FROM res)
 SELECT
-    (SELECT count(*) FROM videos) AS videos,
-    (SELECT sum(duration_s) / 3600 FROM videos) AS hours,
+    vid.videos,
+    vid.hours,
     (SELECT median(n) FROM seg) AS median_segments_per_video,
-    (SELECT avg(n_words) FROM anchors) AS mean_words_per_anchor,
-    (SELECT median(n_words) FROM anchors) AS median_words_per_anchor,
-    (SELECT avg(n) FROM res) AS residuals_per_video,
-    (SELECT avg(n_words) FROM residuals) AS words_per_residual,
-    (SELECT avg(CASE WHEN change_type = 'none' THEN 1.0 ELSE 0.0 END) FROM residuals) AS none_share;
+    anc.mean_words AS mean_words_per_anchor,
+    anc.median_words AS median_words_per_anchor,
+    r.per_video AS residuals_per_video,
+    r.words AS words_per_residual,
+    r.none_share
+FROM vid, anc, r;
 
 -- 2. Words and tokens per caption level: the calls of the latest run of each (video, asset), cache hits
 --    included (they carry the tokens the cached answer cost), so re-runs are not counted twice.
 WITH latest AS (
-    SELECT *, last_value(run_id) OVER (PARTITION BY video_id, asset ORDER BY recorded_at
-                                       ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS last_run
-    FROM model_calls
+    SELECT video_id, asset, arg_max(run_id, recorded_at) AS run_id FROM model_calls GROUP BY video_id, asset
 ),
 tokens AS (
-    SELECT asset, sum(prompt_tokens) AS prompt_tokens, sum(completion_tokens) AS completion_tokens
-    FROM latest WHERE run_id = last_run GROUP BY asset
+    SELECT m.asset, sum(m.prompt_tokens) AS prompt_tokens, sum(m.completion_tokens) AS completion_tokens
+    FROM model_calls AS m
+    JOIN latest AS l
+      ON m.video_id IS NOT DISTINCT FROM l.video_id AND m.asset IS NOT DISTINCT FROM l.asset AND m.run_id = l.run_id
+    GROUP BY m.asset
 )
 SELECT level, rows, words, words_per_row, t.prompt_tokens, t.completion_tokens
 FROM (

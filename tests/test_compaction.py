@@ -151,6 +151,7 @@ def test_queries_and_reads_unchanged_by_compaction(home: Path) -> None:
     assert results["residuals"].files == 12 and results["residuals"].retired == 12
     assert results["model_calls"].files == 12
     assert loose_files(lake, "residuals") == [] and loose_files(lake, "model_calls") == []
+    assert not list(lake.table_dir("residuals").glob("video_id=*")), "emptied video folders are removed"
     assert len(list(lake.table_dir("residuals").glob("_compacted/bucket=*/data.parquet"))) <= compaction.BUCKETS
 
     same(everything(home), before)

@@ -10,9 +10,15 @@ from collections.abc import Callable
 def atomic_write(path: str, write: Callable[[str], None]) -> None:
     """Call `write(tmp_path)` and move the result to `path` atomically (readers never see a part)."""
     folder = os.path.dirname(path) or "."
-    os.makedirs(folder, exist_ok=True)
-    # The temp name does not end in the target's extension, so lake globs (*.parquet) never match it.
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".part", dir=folder)
+    for attempt in range(3):
+        os.makedirs(folder, exist_ok=True)
+        try:
+            # The temp name does not end in the target's extension, so lake globs (*.parquet) never match it.
+            fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".part", dir=folder)
+            break
+        except FileNotFoundError:  # lake compaction removed the emptied folder in between: make it again
+            if attempt == 2:
+                raise
     os.close(fd)
     try:
         write(tmp)

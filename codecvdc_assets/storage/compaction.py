@@ -150,6 +150,10 @@ def _retire(path: Path, inode: int) -> bool:
         return False
     if os.stat(aside).st_ino == inode:
         os.unlink(aside)
+        # An emptied video folder goes too: globbing 100,000 empty folders costs a query seconds. A writer
+        # that made the folder just before re-makes it (storage/atomic.py).
+        with contextlib.suppress(OSError):
+            os.rmdir(path.parent)
         return True
     _restore(aside)  # a newer file: put it back
     return False
