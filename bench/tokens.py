@@ -32,7 +32,7 @@ def main(quick: bool = False) -> int:
         env = {**os.environ, "CODECVDC_HOME": home}
         env.pop("DAGSTER_HOME", None)
         subprocess.run([codecvdc, "add", str(SHARED)], env=env, check=True, stdout=subprocess.DEVNULL)
-        select = ["anchors", "residuals", "direct_captions", "per_second_captions"]
+        select = ["videos", "segments", "anchors", "residuals", "direct_captions", "per_second_captions"]
         cmd = [codecvdc, "run", *[a for s in select for a in ("--select", s)]]
         subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         con = connect(home)
