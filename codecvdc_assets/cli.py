@@ -218,10 +218,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     from .settings import load_profile
     from .storage.catalog import ensure_catalog
-    from .storage.lake import Lake
 
     home = _home()
     defs = _definitions(home)
+    lake = defs.resources["lake"].lake()  # the profile's lake: $CODECVDC_HOME or S3
     known = _all_video_ids()
     videos = args.video or known
     missing = [v for v in videos if v not in known]
@@ -238,7 +238,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.stale:
         dataset = global_status(defs, instance)
         pre = [k for k in pre if dataset[k.to_user_string()] != "fresh"]
-        plan = stale_selection(defs, instance, Lake(home), videos, per_video) if per_video else {}
+        plan = stale_selection(defs, instance, lake, videos, per_video) if per_video else {}
         post = [k for k in post if plan or dataset[k.to_user_string()] != "fresh"]
         if not (pre or plan or post):
             print(f"nothing to do: {len(videos)} video(s) and the dataset-level assets are fresh")
@@ -277,7 +277,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     batch_size = args.batch_size or int((load_profile().get("automation") or {}).get("batch_size", 25))
     if plan:
         plan = {vid: [*pre, *keys, *post] for vid, keys in plan.items()}
-    outcomes = materialize_many(defs, instance, plan, Lake(home), on_done, batch_size, on_dataset) if plan else []
+    outcomes = materialize_many(defs, instance, plan, lake, on_done, batch_size, on_dataset) if plan else []
     ensure_catalog(home)
     failed = [o for o in outcomes if not o.ok]
     print(
@@ -291,13 +291,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from .orchestration import get_instance, global_status, partition_status, per_video_keys
-    from .storage.lake import Lake
 
     home = _home()
     defs = _definitions(home)
     videos = args.video or _all_video_ids()
     instance = get_instance()
-    table = partition_status(defs, instance, Lake(home), videos)
+    table = partition_status(defs, instance, defs.resources["lake"].lake(), videos)
     dataset = global_status(defs, instance)
     if args.json:
         print(json.dumps({"videos": table, "dataset": dataset}, indent=2))

@@ -20,12 +20,12 @@ from .assets.videos import build_videos_asset
 from .checks.captions import CHECKS
 from .resources import (
     CaptioningResource,
-    LakeResource,
     SegmentationResource,
     TextModelResource,
     VidCapQAResource,
     VideoRootsResource,
     VisionModelResource,
+    lake_resource,
 )
 from .schedules import build_backfill_schedule
 from .sensors import build_stale_sensor, video_files_sensor
@@ -49,7 +49,7 @@ def model_config(section: dict[str, Any] | None) -> dict[str, Any]:
 
 def build_resources(profile: dict[str, Any], home: str | None = None) -> dict[str, Any]:
     return {
-        "lake": LakeResource(home=home or str(codecvdc_home())),
+        "lake": lake_resource(profile, home or str(codecvdc_home())),
         "segmentation": SegmentationResource(**(profile.get("segmentation") or {})),
         "video_roots": VideoRootsResource(roots=[str(r) for r in profile.get("video_roots") or []]),
         "vision_model": VisionModelResource(**model_config(profile.get("vision_model"))),

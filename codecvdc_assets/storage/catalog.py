@@ -4,6 +4,11 @@ View definitions live in ``sql/views/<view>.sql``; ``{glob:<table>}`` in them is
 glob of that table. Views read the lake at query time, so the catalog is only written when the view
 definitions change (tracked by a hash in ``catalog.version``): no database sits in the write path
 and many processes can materialize videos while others query.
+
+A lake on S3 is read through an fsspec filesystem (s3fs, on the lake's endpoint and credentials) that
+every connection registers with DuckDB before it touches a view: DuckDB's own S3 support is the httpfs
+extension, which it would download at run time (machines are offline), so extension autoloading and
+autoinstalling are switched off and ``s3://`` globs go to the registered filesystem instead.
 """
 
 from __future__ import annotations
@@ -19,7 +24,11 @@ import duckdb
 
 from ..schemas import TABLE_SCHEMAS
 from ..settings import project_dir
+from .blobs import S3Blobs
 from .lake import Lake
+
+# No extension is ever downloaded or loaded behind our back (the parquet reader is built in).
+DUCKDB_CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
 
 _PLACEHOLDER = re.compile(r"\{glob:([a-z_]+)\}")
 
@@ -45,9 +54,25 @@ def catalog_path(home: str | Path) -> Path:
     return Path(home) / "catalog.duckdb"
 
 
-def ensure_catalog(home: str | Path, attempts: int = 50) -> Path:
-    """Create or update the catalog's views if their definitions changed; a no-op otherwise."""
-    lake = Lake(home)
+def _lake(home: str | Path, lake: Lake | None) -> Lake:
+    if lake is not None:
+        return lake
+    from ..resources import open_lake  # the active profile says where the lake is (a folder or S3)
+
+    return open_lake(home)
+
+
+def _open(path: Path, lake: Lake, read_only: bool) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(str(path), read_only=read_only, config=DUCKDB_CONFIG)
+    if isinstance(lake.blobs, S3Blobs):
+        con.register_filesystem(lake.blobs.filesystem())
+    return con
+
+
+def ensure_catalog(home: str | Path, lake: Lake | None = None, attempts: int = 50) -> Path:
+    """Create or update the catalog's views if their definitions changed; a no-op otherwise.
+    `lake` defaults to the active profile's."""
+    lake = _lake(home, lake)
     for table in TABLE_SCHEMAS:
         lake.ensure_schema_file(table)
     views = load_views(lake)
@@ -63,7 +88,7 @@ def ensure_catalog(home: str | Path, attempts: int = 50) -> Path:
             return path
         for attempt in range(attempts):
             try:
-                con = duckdb.connect(str(path))
+                con = _open(path, lake, read_only=False)
                 break
             except duckdb.IOException:  # a reader holds the file; views are small, retry shortly
                 if attempt == attempts - 1:
@@ -78,6 +103,8 @@ def ensure_catalog(home: str | Path, attempts: int = 50) -> Path:
     return path
 
 
-def connect(home: str | Path, read_only: bool = True) -> duckdb.DuckDBPyConnection:
-    """A connection to the catalog (read-only by default: queries never write the lake)."""
-    return duckdb.connect(str(ensure_catalog(home)), read_only=read_only)
+def connect(home: str | Path, read_only: bool = True, lake: Lake | None = None) -> duckdb.DuckDBPyConnection:
+    """A connection to the catalog (read-only by default: queries never write the lake); `lake`
+    defaults to the active profile's."""
+    lake = _lake(home, lake)
+    return _open(ensure_catalog(home, lake), lake, read_only)
