@@ -64,7 +64,9 @@ def _lake(home: str | Path, lake: Lake | None) -> Lake:
 
 def _open(path: Path, lake: Lake, read_only: bool) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(str(path), read_only=read_only, config=DUCKDB_CONFIG)
-    if isinstance(lake.blobs, S3Blobs):
+    # Filesystems belong to the database instance, which DuckDB shares between connections to one file
+    # in a process: register once per instance.
+    if isinstance(lake.blobs, S3Blobs) and "s3" not in con.list_filesystems():
         con.register_filesystem(lake.blobs.filesystem())
     return con
 

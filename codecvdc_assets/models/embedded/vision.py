@@ -14,7 +14,7 @@ Residual, per adjacent pair of the window:
 
 from __future__ import annotations
 
-import functools
+import threading
 from dataclasses import dataclass
 
 import cv2
@@ -50,19 +50,27 @@ def work_size(image: np.ndarray) -> np.ndarray:
     return cv2.resize(image, (WORK_WIDTH, max(2, round(h * WORK_WIDTH / w))), interpolation=cv2.INTER_AREA)
 
 
-@functools.lru_cache(maxsize=1)
+# One detector per thread: a CascadeClassifier shared by the backend's worker threads gives different
+# answers for the same image (its detectMultiScale is not thread-safe), so a run's captions were not
+# reproducible.
+_detectors = threading.local()
+
+
 def _face_detector() -> cv2.CascadeClassifier:
-    detector = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
-    if detector.empty():
-        raise RuntimeError("OpenCV's bundled Haar cascade is missing (needs opencv-python-headless < 5)")
-    return detector
+    if not hasattr(_detectors, "face"):
+        detector = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
+        if detector.empty():
+            raise RuntimeError("OpenCV's bundled Haar cascade is missing (needs opencv-python-headless < 5)")
+        _detectors.face = detector
+    return _detectors.face
 
 
-@functools.lru_cache(maxsize=1)
 def _people_detector() -> cv2.HOGDescriptor:
-    hog = cv2.HOGDescriptor()
-    hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
-    return hog
+    if not hasattr(_detectors, "people"):
+        hog = cv2.HOGDescriptor()
+        hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
+        _detectors.people = hog
+    return _detectors.people
 
 
 def detect_faces(image: np.ndarray) -> list[tuple[float, float, float, float]]:
