@@ -16,7 +16,7 @@ from .automation import stale_run_requests
 from .partitions import videos_partitions
 from .resources import LakeResource, VideoRootsResource
 from .storage.blobs import is_s3_url
-from .storage.video_sources import s3_fingerprint, scan_roots
+from .storage.video_sources import s3_fingerprints, scan_roots
 
 MAX_PER_TICK = 1000  # entries listed per evaluation, over all roots
 VIDEOS_PER_TICK = 200  # stale_assets: videos examined per evaluation (a cursor walks the rest)
@@ -35,14 +35,18 @@ def video_files_sensor(
     client = lake.s3_client() if any(is_s3_url(r) for r in roots) else None
     found, cursor = scan_roots(roots, json.loads(context.cursor or "{}"), MAX_PER_TICK, client)
     registry = lake.registry()
+    known = {src.path: registry.known(src.path, src.size, src.mtime) for src in found}
+    new_objects = [src for src in found if known[src.path] is None and is_s3_url(src.path)]
+    prints = s3_fingerprints(client, new_objects) if new_objects else {}
     existing = set(context.instance.get_dynamic_partitions(videos_partitions.name))
     new_ids: list[str] = []
     for src in found:
         try:
-            if is_s3_url(src.path):
-                video_id = registry.register_source(src, lambda src=src: s3_fingerprint(client, src))[0].video_id
-            else:
-                video_id = registry.known(src.path) or registry.register(src.path)[0].video_id
+            video_id = known[src.path]
+            if video_id is None and is_s3_url(src.path):
+                video_id = registry.register_source(src, lambda p=prints[src.path]: _ok(p))[0].video_id
+            elif video_id is None:
+                video_id = registry.register(src.path)[0].video_id
         except Exception as exc:  # a vanished or unreadable file must not stop the others
             context.log.warning(f"{src.path}: skipped ({exc})")
             continue
@@ -54,6 +58,12 @@ def video_files_sensor(
         return dg.SensorResult(skip_reason=f"no new videos in this slice of {len(roots)} root(s)", cursor=state)
     context.log.info(f"registering {len(new_ids)} new video(s)")
     return dg.SensorResult(dynamic_partitions_requests=[videos_partitions.build_add_request(new_ids)], cursor=state)
+
+
+def _ok(fingerprint: str | Exception) -> str:
+    if isinstance(fingerprint, Exception):
+        raise fingerprint
+    return fingerprint
 
 
 def build_stale_sensor(defs_provider, batch_size: int = 25):

@@ -28,6 +28,9 @@ class Blobs(Protocol):
     def child(self, prefix: str) -> Blobs: ...
 
 
+LISTING_TTL_S = 5.0
+
+
 def is_s3_url(url: str) -> bool:
     return url.startswith("s3://")
 
@@ -137,7 +140,11 @@ class S3Blobs:
         return S3Blobs(self.client, self.bucket, self._key(prefix), self.fs_options)
 
     def filesystem(self) -> Any:
-        """An fsspec (s3fs) filesystem on the same endpoint and credentials, without listing caches."""
+        """An fsspec (s3fs) filesystem on the same endpoint and credentials. Its listing cache lets a
+        query's per-file lookups reuse the glob's one LIST instead of a HEAD (and a LIST) per file;
+        entries expire after LISTING_TTL_S, and storage/catalog.py clears them for each new connection."""
         import s3fs
 
-        return s3fs.S3FileSystem(skip_instance_cache=True, use_listings_cache=False, **self.fs_options)
+        return s3fs.S3FileSystem(
+            skip_instance_cache=True, use_listings_cache=True, listings_expiry_time=LISTING_TTL_S, **self.fs_options
+        )

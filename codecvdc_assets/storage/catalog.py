@@ -19,6 +19,7 @@ import json
 import re
 import time
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -30,6 +31,7 @@ from .lake import Lake
 # No extension is ever downloaded or loaded behind our back (the parquet reader is built in).
 DUCKDB_CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
 
+_FILESYSTEMS: dict[str, Any] = {}  # the s3fs filesystem registered with each catalog's database instance
 _PLACEHOLDER = re.compile(r"\{glob:([a-z_]+)\}")
 
 
@@ -64,10 +66,14 @@ def _lake(home: str | Path, lake: Lake | None) -> Lake:
 
 def _open(path: Path, lake: Lake, read_only: bool) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(str(path), read_only=read_only, config=DUCKDB_CONFIG)
-    # Filesystems belong to the database instance, which DuckDB shares between connections to one file
-    # in a process: register once per instance.
-    if isinstance(lake.blobs, S3Blobs) and "s3" not in con.list_filesystems():
-        con.register_filesystem(lake.blobs.filesystem())
+    if isinstance(lake.blobs, S3Blobs):
+        # Filesystems belong to the database instance, which DuckDB shares between connections to one file
+        # in a process: register once per instance, and start each connection with fresh listings.
+        if "s3" in con.list_filesystems() and str(path) in _FILESYSTEMS:
+            _FILESYSTEMS[str(path)].invalidate_cache()
+        else:
+            _FILESYSTEMS[str(path)] = lake.blobs.filesystem()
+            con.register_filesystem(_FILESYSTEMS[str(path)])
     return con
 
 

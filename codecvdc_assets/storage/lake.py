@@ -21,6 +21,7 @@ from .blobs import Blobs, LocalBlobs
 
 DATA_FILE = "data.parquet"
 GLOBAL = "_all"  # the partition folder of rows that belong to no single video (dataset-level assets)
+_SCHEMA_FILES: set[str] = set()  # S3 schema files known to exist in this process (one HEAD each, not one a write)
 
 
 def _parquet_bytes(df: pd.DataFrame) -> bytes:
@@ -36,7 +37,6 @@ class Lake:
         self.blobs: Blobs = blobs or LocalBlobs(self.home)
         self.is_local = isinstance(self.blobs, LocalBlobs)
         self.root = Path(self.blobs.uri("lake")) if self.is_local else self.blobs.uri("lake")
-        self._schema_files: set[str] = set()
 
     def __repr__(self) -> str:
         return f"Lake({self.blobs.uri('lake')!r})"
@@ -92,16 +92,18 @@ class Lake:
 
     def ensure_schema_file(self, table: str) -> Path | str:
         key = f"{self._table_key(table)}/_schema/{DATA_FILE}"
-        if table not in self._schema_files:  # one existence check per table and process
+        uri = self.blobs.uri(key)
+        if self.is_local or uri not in _SCHEMA_FILES:  # a local check is one stat
             if not self.blobs.exists(key):
                 self.blobs.put(key, _parquet_bytes(empty_frame(table)))
-            self._schema_files.add(table)
-        uri = self.blobs.uri(key)
+            _SCHEMA_FILES.add(uri)
         return Path(uri) if self.is_local else uri
 
     def glob(self, table: str) -> str:
-        """The DuckDB glob over every file of a table (schema file included)."""
-        return self.blobs.uri(f"{self._table_key(table)}/*/*.parquet")
+        """The DuckDB glob over every file of a table (schema file included). On S3 ``**`` (the same files:
+        the layout is two levels deep) makes s3fs list the table with one recursive LIST, where ``*/``
+        would list every video's folder on its own."""
+        return self.blobs.uri(f"{self._table_key(table)}/{'*' if self.is_local else '**'}/*.parquet")
 
 
 def _is_partition_file(key: str) -> bool:

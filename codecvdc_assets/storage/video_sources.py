@@ -12,6 +12,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import islice
@@ -118,6 +119,20 @@ def s3_fingerprint(client: Any, src: SourceFile) -> str:
         byte_range = f"bytes={offset}-{offset + length - 1}"
         chunks.append(client.get_object(Bucket=bucket, Key=key, Range=byte_range)["Body"].read())
     return fingerprint_of(src.size, chunks)
+
+
+def s3_fingerprints(client: Any, sources: list[SourceFile], threads: int = 8) -> dict[str, str | Exception]:
+    """Fingerprints of many objects, fetched concurrently (each is two round trips); a failure is
+    returned in place of its fingerprint so one unreadable object does not stop the others."""
+
+    def one(src: SourceFile) -> str | Exception:
+        try:
+            return s3_fingerprint(client, src)
+        except Exception as exc:
+            return exc
+
+    with ThreadPoolExecutor(max(1, threads)) as pool:
+        return dict(zip((s.path for s in sources), pool.map(one, sources), strict=True))
 
 
 @contextmanager
