@@ -81,13 +81,14 @@ def ensure_catalog(home: str | Path, lake: Lake | None = None, attempts: int = 5
     """Create or update the catalog's views if their definitions changed; a no-op otherwise.
     `lake` defaults to the active profile's."""
     lake = _lake(home, lake)
-    for table in TABLE_SCHEMAS:
-        lake.ensure_schema_file(table)
     views = load_views(lake)
     version = hashlib.sha256(json.dumps(views, sort_keys=True).encode()).hexdigest()
     path = catalog_path(home)
     stamp = path.with_suffix(".version")
-    if path.exists() and stamp.exists() and stamp.read_text() == version:
+    fresh = path.exists() and stamp.exists() and stamp.read_text() == version
+    for table in TABLE_SCHEMAS:  # on S3 one HEAD per table when the views are (re)built, else once a process
+        lake.ensure_schema_file(table, recheck=not fresh)
+    if fresh:
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path.with_suffix(".lock"), "w") as lock:

@@ -90,10 +90,11 @@ class Lake:
     def remove(self, table: str, video_id: str, name: str = DATA_FILE) -> None:
         self.blobs.delete(self.key(table, video_id, name))
 
-    def ensure_schema_file(self, table: str) -> Path | str:
+    def ensure_schema_file(self, table: str, recheck: bool = False) -> Path | str:
+        """Write the table's zero-row schema file if missing (`recheck`: look even if seen in this process)."""
         key = f"{self._table_key(table)}/_schema/{DATA_FILE}"
         uri = self.blobs.uri(key)
-        if self.is_local or uri not in _SCHEMA_FILES:  # a local check is one stat
+        if recheck or self.is_local or uri not in _SCHEMA_FILES:  # a local check is one stat
             if not self.blobs.exists(key):
                 self.blobs.put(key, _parquet_bytes(empty_frame(table)))
             _SCHEMA_FILES.add(uri)
