@@ -72,6 +72,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", help="per video and asset: missing, fresh, stale, failed")
     p.add_argument("--video", action="append", metavar="ID")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument(
+        "--limit",
+        type=int,
+        default=100,
+        metavar="N",
+        help="with more videos than N, print per-asset counts and the first N videos that are not fresh",
+    )
     p.add_argument("--profile", metavar="NAME")
     p.set_defaults(func=cmd_status)
 
@@ -302,14 +309,21 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(json.dumps({"videos": table, "dataset": dataset}, indent=2))
         return 0
     names = [k.to_user_string() for k in per_video_keys(defs)]
-    rows = [[vid, *(table[vid][n] for n in names)] for vid in videos]
-    print(format_table(["video_id", *names], rows) if rows else "no videos registered")
-    counts: dict[str, int] = {}
+    shown = videos
+    if len(videos) > args.limit:  # a pool: per-asset counts, then only videos that need work
+        states = ["fresh", "stale", "missing", "failed"]
+        counts = [[n, *(sum(table[v][n] == s for v in videos) for s in states)] for n in names]
+        print(format_table(["asset", *states], counts))
+        shown = [v for v in videos if any(state != "fresh" for state in table[v].values())][: args.limit]
+        print(f"\n{len(videos)} videos; the first {len(shown)} that are not fresh:")
+    rows = [[vid, *(table[vid][n] for n in names)] for vid in shown]
+    print(format_table(["video_id", *names], rows) if rows else "no videos to show")
+    totals: dict[str, int] = {}
     for row in table.values():
         for state in row.values():
-            counts[state] = counts.get(state, 0) + 1
-    if counts:
-        print("per video: " + "  ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
+            totals[state] = totals.get(state, 0) + 1
+    if totals:
+        print("per video: " + "  ".join(f"{k}: {v}" for k, v in sorted(totals.items())))
     print("dataset-level: " + "  ".join(f"{k} {v}" for k, v in dataset.items()))
     return 0
 

@@ -18,6 +18,7 @@ from .assets.segments import build_segments_assets
 from .assets.vidcapqa import build_vidcapqa_assets
 from .assets.videos import build_videos_asset
 from .checks.captions import CHECKS
+from .executors import build_executor
 from .resources import (
     CaptioningResource,
     SegmentationResource,
@@ -85,6 +86,7 @@ def build_definitions(profile_name: str | None = None, home: str | None = None) 
         sensors=[video_files_sensor, stale_sensor],
         schedules=[backfill],
         resources=resources,
+        executor=build_executor(profile.get("executor")),
     )
     holder.append(defs)
     return defs

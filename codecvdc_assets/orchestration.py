@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import dagster as dg
 
 from .partitions import videos_partitions
-from .storage.failures import current_failure
+from .storage.failures import current_failure, failing_assets
 from .storage.lake import Lake
 
 CODE_VERSION_TAG = "dagster/code_version"
@@ -290,46 +290,70 @@ def partition_status(
 ) -> dict[str, dict[str, str]]:
     """Per video and asset: missing, fresh, stale (its code version changed, an upstream asset of the
     same video was materialized after it, or an upstream asset is not fresh) or failed (the latest
-    attempt failed)."""
+    attempt failed).
+
+    Per asset one event-log query for the latest storage id of every partition and one per 1,000
+    partitions for their code-version tags, plus one read of the failures table: not one query per
+    video and asset (800K at 100K videos). Storage ids order events like their timestamps do.
+    """
     graph = defs.resolve_asset_graph()
     keys = per_video_keys(defs)
+    wanted = set(video_ids)
     # Dataset-level parents (e.g. the question bank): their latest materialization and status count.
     dataset = global_status(defs, instance)
-    dataset_latest = {dg.AssetKey(n): latest_record(instance, dg.AssetKey(n)) for n in dataset}
+    dataset_ids: dict[dg.AssetKey, int | None] = {}
+    for name in dataset:
+        record = latest_record(instance, dg.AssetKey(name))
+        dataset_ids[dg.AssetKey(name)] = record.storage_id if record else None
+    event = dg.DagsterEventType.ASSET_MATERIALIZATION
+    ids: dict[dg.AssetKey, Mapping[str, int]] = {}
+    versions: dict[dg.AssetKey, dict[str, str | None]] = {}
+    for key in keys:
+        ids[key] = instance.get_latest_storage_id_by_partition(key, event, partitions=wanted)
+        versions[key] = _code_versions(instance, key, ids[key])
+    failing = failing_assets(lake)
     table: dict[str, dict[str, str]] = {}
     for video_id in video_ids:
-        latest: dict[dg.AssetKey, dg.EventLogRecord | None] = dict(dataset_latest)
-        for key in keys:
-            records = instance.fetch_materializations(
-                dg.AssetRecordsFilter(asset_key=key, asset_partitions=[video_id]), limit=1
-            ).records
-            latest[key] = records[0] if records else None
-        row = {}
+        latest: dict[dg.AssetKey, int | None] = {**dataset_ids, **{k: ids[k].get(video_id) for k in keys}}
+        row: dict[str, str] = {}
         for key in keys:
             name = key.to_user_string()
-            record = latest[key]
-            failure = current_failure(lake, video_id, name)
-            if failure is not None:
+            storage_id = latest[key]
+            if (video_id, name) in failing:
                 row[name] = "failed"
-            elif record is None:
+            elif storage_id is None:
                 row[name] = "missing"
             else:
                 node = graph.get(key)
-                materialization = record.asset_materialization
-                tags = (materialization.tags if materialization else None) or {}
-                stale = tags.get(CODE_VERSION_TAG) != node.code_version
+                stale = versions[key].get(video_id) != node.code_version
                 for parent in node.parent_keys:
                     up = latest.get(parent)
                     # Upstream re-materialized after this one, or itself not fresh: stale (transitively).
-                    if (
-                        up is None
-                        or up.timestamp > record.timestamp
-                        or {**dataset, **row}.get(parent.to_user_string()) != "fresh"
-                    ):
+                    if up is None or up > storage_id or {**dataset, **row}.get(parent.to_user_string()) != "fresh":
                         stale = True
                 row[name] = "stale" if stale else "fresh"
         table[video_id] = row
     return table
+
+
+def _code_versions(
+    instance: dg.DagsterInstance, key: dg.AssetKey, storage_ids: Mapping[str, int], chunk: int = 1000
+) -> dict[str, str | None]:
+    """The code-version tag of the given materializations, fetched by storage id in chunks.
+
+    (The event log indexes only data-version tags per partition, so the tag comes with the record.)"""
+    out: dict[str, str | None] = {}
+    wanted = sorted(storage_ids.values())
+    for start in range(0, len(wanted), chunk):
+        part = wanted[start : start + chunk]
+        records = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=key, storage_ids=part), limit=len(part)
+        ).records
+        for record in records:
+            materialization = record.asset_materialization
+            if materialization is not None and materialization.partition is not None:
+                out[materialization.partition] = (materialization.tags or {}).get(CODE_VERSION_TAG)
+    return out
 
 
 def stale_selection(

@@ -48,6 +48,12 @@ def current_failures(lake: Lake, video_id: str) -> list[str]:
     return [name.removesuffix(".parquet") for name in lake.names("failures", video_id)]
 
 
+def failing_assets(lake: Lake) -> set[tuple[str, str]]:
+    """(video_id, asset) of every failure recorded now: one read of the failures table."""
+    table = lake.read_all("failures")
+    return set(zip(table["video_id"], table["asset"], strict=True)) if len(table) else set()
+
+
 class RecordedFailure(Exception):
     """Raised after a failure was recorded; carries the one-line message."""
 
