@@ -240,10 +240,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     from .settings import load_profile
     from .storage.catalog import ensure_catalog
-    from .storage.lake import Lake
 
     home = _home()
     defs = _definitions(home)
+    lake = defs.resources["lake"].lake()  # the profile's lake: $CODECVDC_HOME or S3
     known = _all_video_ids()
     videos = args.video or known
     missing = [v for v in videos if v not in known]
@@ -257,13 +257,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from exc
     pre, per_video, post = split_keys(defs, keys)
     instance = get_instance()
-    dead, recovered = recover_after_crash(instance, Lake(home))
+    dead, recovered = recover_after_crash(instance, lake)
     if dead or recovered:
         print(f"recovered from a killed run: {len(dead)} run(s) marked failed, {recovered} model call record(s) kept")
     if args.stale:
         dataset = global_status(defs, instance)
         pre = [k for k in pre if dataset[k.to_user_string()] != "fresh"]
-        plan = stale_selection(defs, instance, Lake(home), videos, per_video) if per_video else {}
+        plan = stale_selection(defs, instance, lake, videos, per_video) if per_video else {}
         post = [k for k in post if plan or dataset[k.to_user_string()] != "fresh"]
         if not (pre or plan or post):
             print(f"nothing to do: {len(videos)} video(s) and the dataset-level assets are fresh")
@@ -303,9 +303,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if plan:
         plan = {vid: [*pre, *keys, *post] for vid, keys in plan.items()}
     outcomes = (
-        materialize_many(defs, instance, plan, Lake(home), on_done, batch_size, on_dataset, args.executor)
-        if plan
-        else []
+        materialize_many(defs, instance, plan, lake, on_done, batch_size, on_dataset, args.executor) if plan else []
     )
     ensure_catalog(home)
     failed = [o for o in outcomes if not o.ok]
@@ -320,13 +318,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from .orchestration import get_instance, global_status, partition_status, per_video_keys
-    from .storage.lake import Lake
 
     home = _home()
     defs = _definitions(home)
     videos = args.video or _all_video_ids()
     instance = get_instance()
-    table = partition_status(defs, instance, Lake(home), videos)
+    table = partition_status(defs, instance, defs.resources["lake"].lake(), videos)
     dataset = global_status(defs, instance)
     if args.json:
         print(json.dumps({"videos": table, "dataset": dataset}, indent=2))
@@ -446,10 +443,10 @@ def cmd_sql(args: argparse.Namespace) -> int:
 
 def cmd_compact(args: argparse.Namespace) -> int:
     from .storage.compaction import compact
-    from .storage.lake import Lake
 
+    home = _home()
     try:
-        results = compact(Lake(_home()).root, args.table)
+        results = compact(_definitions(home).resources["lake"].lake().root, args.table)
     except ValueError as exc:
         raise CliError(str(exc)) from exc
     for r in results:

@@ -22,12 +22,12 @@ from .executors import build_executor
 from .maintenance import build_compaction_schedule, lake_compaction
 from .resources import (
     CaptioningResource,
-    LakeResource,
     SegmentationResource,
     TextModelResource,
     VidCapQAResource,
     VideoRootsResource,
     VisionModelResource,
+    lake_resource,
 )
 from .schedules import build_backfill_schedule
 from .sensors import build_stale_sensor, video_files_sensor
@@ -51,7 +51,7 @@ def model_config(section: dict[str, Any] | None, where: str = "profile") -> dict
 
 def build_resources(profile: dict[str, Any], home: str | None = None) -> dict[str, Any]:
     return {
-        "lake": LakeResource(home=home or str(codecvdc_home())),
+        "lake": lake_resource(profile, home or str(codecvdc_home())),
         "segmentation": SegmentationResource(**(profile.get("segmentation") or {})),
         "video_roots": VideoRootsResource(roots=[str(r) for r in profile.get("video_roots") or []]),
         "vision_model": VisionModelResource(

@@ -3,44 +3,125 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
+from dagster_aws.s3 import S3Resource
+from pydantic import PrivateAttr
 
 from .models.client import ModelClient
 from .models.embedded.backend import TEXT_MODEL, VISION_MODEL
 from .models.factory import ModelSettings, build_client
 from .models.types import Sampling
+from .storage.blobs import Blobs, LocalBlobs, S3Blobs, is_s3_url, split_s3_url
 from .storage.frame_store import FrameStore
 from .storage.lake import Lake
 from .storage.registry import Registry
+from .storage.video_sources import local_copy
 from .video.segmentation import SegmentParams
 
 
 class LakeResource(dg.ConfigurableResource):
-    """$CODECVDC_HOME: the Parquet lake, the frame store, the video registry."""
+    """Where the data lives. $CODECVDC_HOME always holds the Dagster home, the video registry, the
+    catalog and temp files; the lake, the frame store and the model-call cache live under `storage_url`
+    (same layout): empty for $CODECVDC_HOME itself, or ``s3://bucket/prefix``. `s3` holds the settings of
+    a dagster-aws `S3Resource` (endpoint, region, AWS profile; never credentials), whose boto3 client
+    writes the store and reads ``s3://`` video roots. (A plain mapping rather than a nested resource: a
+    nested resource would make this one a generator that sensor contexts must open with `with`.)"""
 
     home: str
+    storage_url: str = ""
+    s3: dict[str, Any] = {}
+    _s3_client: Any = PrivateAttr(default=None)
+
+    def model_post_init(self, __context) -> None:
+        if self.storage_url:
+            split_s3_url(self.storage_url)  # raises on anything but s3://bucket[/prefix]
+        for secret in ("aws_access_key_id", "aws_secret_access_key", "aws_session_token"):
+            if secret in self.s3:
+                raise ValueError(f"storage.s3.{secret}: credentials come from the environment, never from a profile")
+        self.s3_resource()  # validates the settings
+
+    def s3_resource(self) -> S3Resource:
+        return S3Resource(**{k: v for k, v in self.s3.items() if v not in (None, "")})
+
+    def s3_client(self) -> Any:
+        """One boto3 client per resource instance (boto3 clients are thread-safe)."""
+        if self._s3_client is None:
+            self._s3_client = self.s3_resource().get_client()
+        return self._s3_client
+
+    def blobs(self) -> Blobs:
+        """The store holding lake/, frames/ and cache/."""
+        if not self.storage_url:
+            return LocalBlobs(self.home)
+        bucket, prefix = split_s3_url(self.storage_url)
+        return S3Blobs(self.s3_client(), bucket, prefix, s3fs_options(self.s3_resource()))
 
     def lake(self) -> Lake:
-        return Lake(self.home)
+        return Lake(self.home, self.blobs())
 
     def registry(self) -> Registry:
         return Registry(self.home)
 
     def frame_store(self) -> FrameStore:
-        return FrameStore(os.path.join(self.home, "frames"))
+        return FrameStore(self.blobs().child("frames"))
 
     def frame_uri(self, sha256: str) -> str:
-        return os.path.relpath(self.frame_store().path(sha256), self.home)
+        """The frame's key relative to the store's root (``frames/ab/ab...jpg``), the same on S3."""
+        return f"frames/{FrameStore.key(sha256)}"
 
-    def cache_dir(self) -> str:
-        return os.path.join(self.home, "cache", "model_calls")
+    def cache_dir(self) -> str | Blobs:
+        """The model-call cache's location (a folder, or a blob store on S3) for `ModelResource.client`."""
+        blobs = self.blobs().child("cache").child("model_calls")
+        return blobs.uri() if isinstance(blobs, LocalBlobs) else blobs
 
     def spool_dir(self) -> str:
         path = os.path.join(self.home, "tmp")
         os.makedirs(path, exist_ok=True)
         return path
+
+    @contextmanager
+    def local_video(self, path: str) -> Iterator[str]:
+        """A registered video as a local file: itself, or a temp copy of an S3 object (deleted after)."""
+        client = self.s3_client() if is_s3_url(path) else None
+        with local_copy(path, client, self.spool_dir()) as local:
+            yield local
+
+
+def s3fs_options(s3: S3Resource) -> dict[str, Any]:
+    """s3fs settings reaching the same store as `s3.get_client()` (credentials: the same AWS chain)."""
+    client_kwargs = {k: v for k, v in {"region_name": s3.region_name}.items() if v}
+    options: dict[str, Any] = {"endpoint_url": s3.endpoint_url or _env_endpoint(), "client_kwargs": client_kwargs}
+    if s3.profile_name:
+        options["profile"] = s3.profile_name
+    if s3.use_unsigned_session:
+        options["anon"] = True
+    return {k: v for k, v in options.items() if v}
+
+
+def _env_endpoint() -> str | None:
+    return os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+
+
+def lake_resource(profile: dict[str, Any], home: str | os.PathLike[str]) -> LakeResource:
+    """The profile's `storage` section (``url``; ``s3``: S3Resource settings) as a LakeResource."""
+    storage = dict(profile.get("storage") or {})
+    url = str(storage.pop("url", "") or "")
+    s3 = dict(storage.pop("s3", None) or {})
+    if storage:
+        raise ValueError(f"storage: unknown setting(s) {', '.join(sorted(storage))} (expected url, s3)")
+    return LakeResource(home=str(home), storage_url=url, s3=s3)
+
+
+def open_lake(home: str | os.PathLike[str] | None = None, profile: str | None = None) -> Lake:
+    """The lake of a profile (default: the active one) outside Dagster: the CLI and the catalog."""
+    from .settings import codecvdc_home, load_profile
+
+    return lake_resource(load_profile(profile), Path(home) if home else codecvdc_home()).lake()
 
 
 class SegmentationResource(dg.ConfigurableResource):

@@ -1,18 +1,25 @@
 """`video_files`: registers every new video file under the configured roots as a partition.
 
-Reads only inside the roots (links leading out are skipped), never builds a key from a raw name
-(ids are sanitized, video/ids.py), and registers at most `MAX_PER_TICK` files per evaluation so a
-100K-file root is taken in bounded batches (the next tick continues where this one stopped).
+Roots are folders (or files) and ``s3://bucket/prefix/`` prefixes. Each evaluation examines at most
+`MAX_PER_TICK` entries, continuing where the last one stopped (the cursor holds the last key or path seen
+per root: storage/video_sources.py), so a 100K-file root or bucket is taken in bounded slices and never
+walked in full on one tick; a root whose listing runs out starts over, which finds files added behind the
+cursor. Reads only inside the roots (links leading out are skipped) and never builds a key from a raw name
+(ids are sanitized, video/ids.py).
 """
+
+import json
 
 import dagster as dg
 
 from .automation import stale_run_requests
 from .partitions import videos_partitions
 from .resources import LakeResource, VideoRootsResource
-from .storage.registry import VideoRootError, find_videos
+from .storage.blobs import is_s3_url
+from .storage.registry import VideoRootError, check_root
+from .storage.video_sources import s3_fingerprints, scan_roots
 
-MAX_PER_TICK = 1000
+MAX_PER_TICK = 1000  # entries listed per evaluation, over all roots
 VIDEOS_PER_TICK = 200  # stale_assets: videos examined per evaluation (a cursor walks the rest)
 
 
@@ -24,32 +31,47 @@ VIDEOS_PER_TICK = 200  # stale_assets: videos examined per evaluation (a cursor 
 )
 def video_files_sensor(
     context: dg.SensorEvaluationContext, lake: LakeResource, video_roots: VideoRootsResource
-) -> dg.SensorResult | dg.SkipReason:
-    registry = lake.registry()
-    existing = set(context.instance.get_dynamic_partitions(videos_partitions.name))
-    new_ids: list[str] = []
-    for root in video_roots.roots:
+) -> dg.SensorResult:
+    roots = []
+    for root in (r for r in video_roots.roots if r):
         try:
-            paths = find_videos(root)
+            if not is_s3_url(root):
+                check_root(root)
+            roots.append(root)
         except VideoRootError as exc:
             context.log.warning(f"{exc}: skipped")
+    client = lake.s3_client() if any(is_s3_url(r) for r in roots) else None
+    found, cursor = scan_roots(roots, json.loads(context.cursor or "{}"), MAX_PER_TICK, client)
+    registry = lake.registry()
+    known = {src.path: registry.known(src.path, src.size, src.mtime) for src in found}
+    new_objects = [src for src in found if known[src.path] is None and is_s3_url(src.path)]
+    prints = s3_fingerprints(client, new_objects) if new_objects else {}
+    existing = set(context.instance.get_dynamic_partitions(videos_partitions.name))
+    new_ids: list[str] = []
+    for src in found:
+        try:
+            video_id = known[src.path]
+            if video_id is None and is_s3_url(src.path):
+                video_id = registry.register_source(src, lambda p=prints[src.path]: _ok(p))[0].video_id
+            elif video_id is None:
+                video_id = registry.register(src.path)[0].video_id
+        except Exception as exc:  # a vanished or unreadable file must not stop the others
+            context.log.warning(f"{src.path}: skipped ({exc})")
             continue
-        for path in paths:
-            if len(new_ids) >= MAX_PER_TICK:
-                break
-            try:
-                known = registry.known(path)
-                video_id = known or registry.register(path)[0].video_id
-            except OSError as exc:
-                context.log.warning(f"{path}: skipped ({exc})")
-                continue
-            if video_id not in existing:
-                existing.add(video_id)
-                new_ids.append(video_id)
+        if video_id not in existing:
+            existing.add(video_id)
+            new_ids.append(video_id)
+    state = json.dumps(cursor, sort_keys=True)
     if not new_ids:
-        return dg.SkipReason(f"no new videos under {len(video_roots.roots)} root(s)")
+        return dg.SensorResult(skip_reason=f"no new videos in this slice of {len(roots)} root(s)", cursor=state)
     context.log.info(f"registering {len(new_ids)} new video(s)")
-    return dg.SensorResult(dynamic_partitions_requests=[videos_partitions.build_add_request(new_ids)])
+    return dg.SensorResult(dynamic_partitions_requests=[videos_partitions.build_add_request(new_ids)], cursor=state)
+
+
+def _ok(fingerprint: str | Exception) -> str:
+    if isinstance(fingerprint, Exception):
+        raise fingerprint
+    return fingerprint
 
 
 def build_stale_sensor(defs_provider, batch_size: int = 25):

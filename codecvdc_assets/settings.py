@@ -1,7 +1,8 @@
 """Where things live: the project folder, $CODECVDC_HOME, the Dagster home, and deployment profiles.
 
 A profile is ``resources/<name>.yaml``; ``${VAR}`` and ``${VAR:-default}`` in it are replaced from the
-environment when it is loaded. Secrets never go into a profile: resources read them via dg.EnvVar.
+environment when it is loaded. ``extends: <name>`` starts from another profile (mappings are merged key by
+key, anything else is replaced). Secrets never go into a profile: resources read them via dg.EnvVar.
 """
 
 from __future__ import annotations
@@ -57,8 +58,16 @@ def profile_name() -> str:
 
 def load_profile(name: str | None = None) -> dict[str, Any]:
     name = name or profile_name()
+    data = _load(name, [])
+    data["name"] = name
+    return data
+
+
+def _load(name: str, seen: list[str]) -> dict[str, Any]:
     if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
         raise ValueError(f"invalid profile name {name!r}")
+    if name in seen:
+        raise ValueError(f"profile {name!r} extends itself ({' -> '.join([*seen, name])})")
     path = project_dir() / "resources" / f"{name}.yaml"
     if not path.exists():
         available = sorted(p.stem for p in path.parent.glob("*.yaml") if p.stem != "dagster")
@@ -67,5 +76,13 @@ def load_profile(name: str | None = None) -> dict[str, Any]:
     data = yaml.safe_load(text) or {}
     if not isinstance(data, dict):
         raise ValueError(f"{path}: a profile must be a mapping")
-    data["name"] = name
-    return data
+    base = data.pop("extends", None)
+    return _merge(_load(str(base), [*seen, name]), data) if base else data
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        both = isinstance(value, dict) and isinstance(merged.get(key), dict)
+        merged[key] = _merge(merged[key], value) if both else value
+    return merged

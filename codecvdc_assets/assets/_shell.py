@@ -81,7 +81,7 @@ def result_metadata(done: dict[str, dict[str, dict[str, Any]]], asset: str) -> d
 
 def refresh_catalog(context: dg.AssetExecutionContext, lake: LakeResource) -> None:
     try:
-        ensure_catalog(lake.home)
+        ensure_catalog(lake.home, lake.lake())
     except Exception as exc:  # the lake is written; a busy catalog must not fail the asset
         context.log.warning(f"catalog not refreshed: {exc}")
 

@@ -57,8 +57,9 @@ def build_segments_assets(seg: SegmentationResource, batch_size: int = DEFAULT_B
                         marks.discard(mark)
                         context.log.info(f"{video_id}: decoded {mark:.0%}")
 
-            info = probe(path, with_sha256=False)
-            scan = scan_video(info, segmentation.params(), lake.frame_store(), lake.spool_dir(), progress)
+            with lake.local_video(path) as local:  # an S3 object is copied to a temp file, then deleted
+                info = probe(local, with_sha256=False)
+                scan = scan_video(info, segmentation.params(), lake.frame_store(), lake.spool_dir(), progress)
             if scan.decode_errors:
                 context.log.warning(
                     f"{video_id}: {scan.decode_errors} packet(s) rejected by the decoder were skipped "

@@ -3,6 +3,8 @@
 Inputs: the registry entry of each video of the run. Output: lake/videos. No model calls.
 """
 
+from dataclasses import replace
+
 import dagster as dg
 import pandas as pd
 
@@ -33,7 +35,8 @@ def build_videos_asset(seg: SegmentationResource, batch_size: int = DEFAULT_BATC
         context: dg.AssetExecutionContext, lake: LakeResource, segmentation: SegmentationResource
     ) -> dg.MaterializeResult:
         def work(video_id: str, path: str) -> dict:
-            info = probe(path)
+            with lake.local_video(path) as local:  # an S3 object is copied to a temp file, then deleted
+                info = replace(probe(local), path=path)
             frame = videos_frame(video_id, info, segmentation.params())
             lake.lake().write("videos", video_id, frame)
             row = frame.iloc[0]

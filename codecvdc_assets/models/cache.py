@@ -1,5 +1,8 @@
 """The model-call cache: one JSON file per call, ``cache/<key[:2]>/<key>.json``, written atomically.
 
+The entries live in a folder or, with the S3 profile, under ``s3://bucket/prefix/cache/model_calls/``
+(storage/blobs.py; ``put_object`` is atomic, a missing object is a miss).
+
 The key is a sha256 over (backend, model, messages with image hashes instead of bytes, schema,
 sampling), so a re-run with unchanged inputs makes zero calls. A file per entry needs no lock: writers
 of different keys never touch the same file, two writers of one key write the same content, and a crash
@@ -14,7 +17,7 @@ import json
 import os
 from typing import Any
 
-from ..storage.atomic import atomic_write_bytes
+from ..storage.blobs import Blobs, LocalBlobs
 from .messages import canonical
 
 
@@ -34,20 +37,25 @@ def cache_key(backend: str, model: str, messages: list[dict], schema: dict, samp
 
 
 class CallCache:
-    def __init__(self, root: str) -> None:
-        self.root = root
+    def __init__(self, root: str | os.PathLike[str] | Blobs) -> None:
+        """`root` is the cache folder, or a blob store rooted there."""
+        self.blobs: Blobs = LocalBlobs(root) if isinstance(root, str | os.PathLike) else root
+        self.root = self.blobs.uri()
+
+    @staticmethod
+    def key_path(key: str) -> str:
+        return f"{key[:2]}/{key}.json"
 
     def path(self, key: str) -> str:
-        return os.path.join(self.root, key[:2], f"{key}.json")
+        return self.blobs.uri(self.key_path(key))
 
     def get(self, key: str) -> dict[str, Any] | None:
         try:
-            with open(self.path(key), "rb") as fh:
-                return json.loads(fh.read())
+            return json.loads(self.blobs.get(self.key_path(key)))
         except FileNotFoundError:
             return None
         except (json.JSONDecodeError, OSError):  # unreadable entry: treat as a miss, it will be rewritten
             return None
 
     def put(self, key: str, value: dict[str, Any]) -> None:
-        atomic_write_bytes(self.path(key), json.dumps(value, separators=(",", ":")).encode())
+        self.blobs.put(self.key_path(key), json.dumps(value, separators=(",", ":")).encode())

@@ -60,11 +60,16 @@ def bucket_path(table_dir: Path, bucket: int) -> Path:
     return compacted_dir(table_dir) / f"bucket={bucket:03d}" / DATA_FILE
 
 
+def schema_frame(table: str) -> pd.DataFrame:
+    """Zero rows with the table's columns and `_file`: what a compacted file holds."""
+    return empty_frame(table).assign(**{SOURCE: pd.Series(dtype=str)})
+
+
 def compacted_glob(table_dir: Path) -> str:
     """The DuckDB glob over a table's compacted files (a zero-row schema file included, made here)."""
     schema_file = compacted_dir(table_dir) / "_schema" / DATA_FILE
     if not schema_file.exists():
-        frame = empty_frame(table_dir.name).assign(**{SOURCE: pd.Series(dtype=str)})
+        frame = schema_frame(table_dir.name)
         atomic_write(str(schema_file), lambda tmp: frame.to_parquet(tmp, index=False))
     return str(compacted_dir(table_dir) / "*" / DATA_FILE)
 
@@ -219,8 +224,10 @@ def _rewrite_bucket(con: duckdb.DuckDBPyConnection, table_dir: Path, bucket: int
     atomic_write_bytes(str(target.with_name(INDEX)), json.dumps(index).encode())
 
 
-def compact(lake_root: Path, tables: list[str] | None = None, min_files: int = 1) -> list[CompactionResult]:
+def compact(lake_root: Path | str, tables: list[str] | None = None, min_files: int = 1) -> list[CompactionResult]:
     """Compact the given tables (default: every compacted table that has a folder in the lake)."""
+    if not isinstance(lake_root, Path):  # an s3:// URI (storage/lake.py): no rename, no flock there
+        raise ValueError(f"{lake_root}: compaction needs a lake on a local filesystem, not on S3 (not supported yet)")
     names = tables or [t for t in COMPACTED_TABLES if (lake_root / t).is_dir()]
     unknown = [t for t in names if t not in COMPACTED_TABLES]
     if unknown:

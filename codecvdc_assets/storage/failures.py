@@ -45,8 +45,7 @@ def current_failure(lake: Lake, video_id: str, asset: str) -> str | None:
 
 def current_failures(lake: Lake, video_id: str) -> list[str]:
     """The assets whose latest attempt failed for this video."""
-    folder = lake.path("failures", video_id).parent
-    return sorted(p.stem for p in folder.glob("*.parquet")) if folder.exists() else []
+    return [name.removesuffix(".parquet") for name in lake.names("failures", video_id)]
 
 
 def failing_assets(lake: Lake) -> set[tuple[str, str]]:

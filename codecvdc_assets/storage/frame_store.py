@@ -4,35 +4,33 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 
-from .atomic import atomic_write, atomic_write_bytes
+from .blobs import Blobs, LocalBlobs
 
 
 class FrameStore:
-    def __init__(self, root: str) -> None:
-        self.root = root
+    def __init__(self, root: str | os.PathLike[str] | Blobs) -> None:
+        """`root` is the frames folder, or a blob store rooted there (``.../frames`` on S3)."""
+        self.blobs: Blobs = LocalBlobs(root) if isinstance(root, str | os.PathLike) else root
+        self.root = self.blobs.uri()
+
+    @staticmethod
+    def key(sha256: str) -> str:
+        return f"{sha256[:2]}/{sha256}.jpg"
 
     def path(self, sha256: str) -> str:
-        return os.path.join(self.root, sha256[:2], f"{sha256}.jpg")
+        """A local path, or an ``s3://`` URI."""
+        return self.blobs.uri(self.key(sha256))
 
     def put(self, data: bytes) -> str:
         sha = hashlib.sha256(data).hexdigest()
-        target = self.path(sha)
-        if not os.path.exists(target):
-            atomic_write_bytes(target, data)
+        if not self.blobs.exists(self.key(sha)):
+            self.blobs.put(self.key(sha), data)
         return sha
 
     def put_file(self, src: str) -> str:
-        digest = hashlib.sha256()
         with open(src, "rb") as fh:
-            digest.update(fh.read())
-        sha = digest.hexdigest()
-        target = self.path(sha)
-        if not os.path.exists(target):
-            atomic_write(target, lambda tmp: shutil.copyfile(src, tmp))
-        return sha
+            return self.put(fh.read())
 
     def read(self, sha256: str) -> bytes:
-        with open(self.path(sha256), "rb") as fh:
-            return fh.read()
+        return self.blobs.get(self.key(sha256))

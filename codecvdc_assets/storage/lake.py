@@ -1,13 +1,15 @@
 """The Parquet lake: one file per table per video, ``lake/<table>/video_id=<id>/data.parquet``.
 
-Writes are atomic (temp file + rename), so readers (DuckDB views, other processes) only ever see
-whole files, and processes writing different videos never contend for a lock. Every table folder
-also holds ``_schema/data.parquet``, a zero-row file with the table's columns, so the catalog's
-views answer (with zero rows) before the first video lands.
+The lake lives under a blob store's root (storage/blobs.py): ``$CODECVDC_HOME`` or ``s3://bucket/prefix``,
+with the same keys in both. Writes are atomic (temp file + rename locally, one ``put_object`` on S3), so
+readers (DuckDB views, other processes) only ever see whole files, and processes writing different
+videos never contend for a lock. Every table folder also holds ``_schema/data.parquet``, a zero-row file
+with the table's columns, so the catalog's views answer (with zero rows) before the first video lands.
 """
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
@@ -15,69 +17,130 @@ import pandas as pd
 
 from ..schemas import TABLE_SCHEMAS, empty_frame, validate
 from ..video.ids import is_valid_video_id
-from .atomic import atomic_write
+from .blobs import Blobs, LocalBlobs
 
 DATA_FILE = "data.parquet"
 GLOBAL = "_all"  # the partition folder of rows that belong to no single video (dataset-level assets)
+_SCHEMA_FILES: set[str] = set()  # S3 schema files known to exist in this process (one HEAD each, not one a write)
+
+
+def _parquet_bytes(df: pd.DataFrame) -> bytes:
+    buf = io.BytesIO()
+    df.to_parquet(buf, index=False)
+    return buf.getvalue()
 
 
 class Lake:
-    def __init__(self, home: str | os.PathLike[str]) -> None:
+    def __init__(self, home: str | os.PathLike[str], blobs: Blobs | None = None) -> None:
+        """`home` is $CODECVDC_HOME; `blobs` the store whose root holds ``lake/`` (default: `home`)."""
         self.home = Path(home)
-        self.root = self.home / "lake"
+        self.blobs: Blobs = blobs or LocalBlobs(self.home)
+        self.is_local = isinstance(self.blobs, LocalBlobs)
+        self.root = Path(self.blobs.uri("lake")) if self.is_local else self.blobs.uri("lake")
 
-    def table_dir(self, table: str) -> Path:
+    def __repr__(self) -> str:
+        return f"Lake({self.blobs.uri('lake')!r})"
+
+    def _table_key(self, table: str) -> str:
         if table not in TABLE_SCHEMAS:
             raise KeyError(f"unknown lake table {table!r}")
-        return self.root / table
+        return f"lake/{table}"
 
-    def path(self, table: str, video_id: str, name: str = DATA_FILE) -> Path:
+    def key(self, table: str, video_id: str, name: str = DATA_FILE) -> str:
+        """The file's key relative to the store's root."""
         if video_id != GLOBAL and not is_valid_video_id(video_id):
             raise ValueError(f"refusing lake path for unsanitized video id {video_id!r}")
-        return self.table_dir(table) / f"video_id={video_id}" / name
+        if "/" in name or name.startswith("."):
+            raise ValueError(f"refusing lake file name {name!r}")
+        return f"{self._table_key(table)}/video_id={video_id}/{name}"
 
-    def write(self, table: str, video_id: str, df: pd.DataFrame, name: str = DATA_FILE) -> Path:
+    def table_dir(self, table: str) -> Path | str:
+        uri = self.blobs.uri(self._table_key(table))
+        return Path(uri) if self.is_local else uri
+
+    def path(self, table: str, video_id: str, name: str = DATA_FILE) -> Path | str:
+        """A local Path, or an ``s3://`` URI when the lake is on S3."""
+        uri = self.blobs.uri(self.key(table, video_id, name))
+        return Path(uri) if self.is_local else uri
+
+    def write(self, table: str, video_id: str, df: pd.DataFrame, name: str = DATA_FILE) -> Path | str:
         """Validate `df` against the table's pandera model and write it atomically."""
         checked = validate(table, df)
-        target = self.path(table, video_id, name)
-        atomic_write(str(target), lambda tmp: checked.to_parquet(tmp, index=False))
+        self.blobs.put(self.key(table, video_id, name), _parquet_bytes(checked))
         self.ensure_schema_file(table)
-        return target
+        return self.path(table, video_id, name)
 
     def read(self, table: str, video_id: str, name: str = DATA_FILE) -> pd.DataFrame:
         try:
-            return pd.read_parquet(self.path(table, video_id, name))
-        except FileNotFoundError:  # folded into the table's compacted files
-            from . import compaction  # (imports this module)
+            return pd.read_parquet(io.BytesIO(self.blobs.get(self.key(table, video_id, name))))
+        except FileNotFoundError:
+            if not self.is_local:
+                raise
+            from . import compaction  # (imports this module) folded into the table's compacted files
 
             return compaction.read_compacted(self.table_dir(table), video_id, name)
 
     def read_all(self, table: str) -> pd.DataFrame:
         """Every video's rows of a table (the schema file excluded); empty when none is written."""
-        files = sorted(self.table_dir(table).glob("video_id=*/*.parquet"))
-        from . import compaction
+        keys = [k for k in self.blobs.list(self._table_key(table)) if _is_partition_file(k)]
+        frames = [pd.read_parquet(io.BytesIO(self.blobs.get(k))) for k in keys]
+        if self.is_local:
+            from . import compaction
 
-        shadowed = {f"{f.parent.name}/{f.name}" for f in files}  # a file on disk wins over compacted rows
-        frames = [pd.read_parquet(f) for f in files] + [compaction.read_all_compacted(self.table_dir(table), shadowed)]
+            shadowed = {"/".join(k.split("/")[-2:]) for k in keys}  # a file on disk wins over compacted rows
+            frames.append(compaction.read_all_compacted(self.table_dir(table), shadowed))
         frames = [f for f in frames if len(f)]
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
+    def names(self, table: str, video_id: str) -> list[str]:
+        """The Parquet file names of one video's folder of a table, sorted (files on disk only)."""
+        folder = self.key(table, video_id, DATA_FILE).rsplit("/", 1)[0]
+        return [k.rsplit("/", 1)[1] for k in self.blobs.list(folder) if k.endswith(".parquet")]
+
     def exists(self, table: str, video_id: str, name: str = DATA_FILE) -> bool:
+        if self.blobs.exists(self.key(table, video_id, name)):
+            return True
+        if not self.is_local:
+            return False
         from . import compaction
 
-        path = self.path(table, video_id, name)
-        return path.exists() or compaction.compacted_exists(self.table_dir(table), video_id, name)
+        return compaction.compacted_exists(self.table_dir(table), video_id, name)
 
     def remove(self, table: str, video_id: str, name: str = DATA_FILE) -> None:
-        self.path(table, video_id, name).unlink(missing_ok=True)
+        self.blobs.delete(self.key(table, video_id, name))
 
-    def ensure_schema_file(self, table: str) -> Path:
-        target = self.table_dir(table) / "_schema" / DATA_FILE
-        if not target.exists():
-            frame = empty_frame(table)
-            atomic_write(str(target), lambda tmp: frame.to_parquet(tmp, index=False))
-        return target
+    def ensure_schema_file(self, table: str, recheck: bool = False) -> Path | str:
+        """Write the table's zero-row schema file if missing (`recheck`: look even if seen in this process)."""
+        key = f"{self._table_key(table)}/_schema/{DATA_FILE}"
+        uri = self.blobs.uri(key)
+        if recheck or self.is_local or uri not in _SCHEMA_FILES:  # a local check is one stat
+            if not self.blobs.exists(key):
+                self.blobs.put(key, _parquet_bytes(empty_frame(table)))
+            _SCHEMA_FILES.add(uri)
+        return Path(uri) if self.is_local else uri
 
     def glob(self, table: str) -> str:
-        """The DuckDB glob over every file of a table (schema file included)."""
-        return str(self.table_dir(table) / "*" / "*.parquet")
+        """The DuckDB glob over every file of a table (schema file included). On S3 ``**`` (the same files:
+        the layout is two levels deep) makes s3fs list the table with one recursive LIST, where ``*/``
+        would list every video's folder on its own."""
+        return self.blobs.uri(f"{self._table_key(table)}/{'*' if self.is_local else '**'}/*.parquet")
+
+    def compacted_glob(self, table: str) -> str:
+        """The DuckDB glob over a table's compacted files (storage/compaction.py), a zero-row file with the
+        `_file` column included. Compaction runs on local lakes only; on S3 the glob finds that file alone."""
+        if self.is_local:
+            from . import compaction
+
+            return compaction.compacted_glob(self.table_dir(table))
+        from .compaction import schema_frame
+
+        key = f"lake/_compacted/{table}/_schema/{DATA_FILE}"
+        if key not in _SCHEMA_FILES and not self.blobs.exists(key):
+            self.blobs.put(key, _parquet_bytes(schema_frame(table)))
+        _SCHEMA_FILES.add(key)
+        return self.blobs.uri(f"lake/_compacted/{table}/*/{DATA_FILE}")
+
+
+def _is_partition_file(key: str) -> bool:
+    parts = key.split("/")
+    return len(parts) == 4 and parts[2].startswith("video_id=") and parts[3].endswith(".parquet")

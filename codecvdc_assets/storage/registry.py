@@ -11,16 +11,26 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ..video.ids import file_sha256, is_valid_video_id, stem_slug, video_id_for
+from ..video.ids import file_sha256, fingerprint, is_valid_video_id, stem_slug, video_id_for
 from .atomic import atomic_write_bytes
 
 VIDEO_EXTENSIONS = frozenset(
     {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".m2ts"}
     | {".mts", ".flv", ".wmv", ".3gp", ".ogv", ".mxf"}
 )
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A video file as a listing sees it: an absolute local path or an ``s3://`` URI."""
+
+    path: str
+    size: int
+    mtime: float
 
 
 @dataclass(frozen=True)
@@ -44,45 +54,54 @@ class Registry:
     def _path_file(self, path: str) -> Path:
         return self.root / "paths" / f"{hashlib.sha1(os.fsencode(path)).hexdigest()}.json"
 
-    def known(self, path: str) -> str | None:
-        """The id of an already-registered, unchanged file at `path`, else None."""
+    def known(self, path: str, size: int | None = None, mtime: float | None = None) -> str | None:
+        """The id of an already-registered, unchanged file at `path`, else None (size and mtime: as
+        listed, else from os.stat)."""
         entry = self._path_file(path)
         if not entry.exists():
             return None
         data = json.loads(entry.read_text())
-        st = os.stat(path)
-        if data["size_bytes"] == st.st_size and data["mtime"] == st.st_mtime:
+        if size is None or mtime is None:
+            st = os.stat(path)
+            size, mtime = st.st_size, st.st_mtime
+        if data["size_bytes"] == size and data["mtime"] == mtime:
             return data["video_id"]
         return None
 
     def register(self, path: str | os.PathLike[str]) -> tuple[Registration, bool]:
-        """Register a file; returns the registration and whether the video id is new."""
+        """Register a local file; returns the registration and whether the video id is new."""
         abspath = os.path.abspath(os.fsdecode(path))
         if not os.path.isfile(abspath):
             raise FileNotFoundError(f"{abspath}: not a file")
         st = os.stat(abspath)
-        video_id = self.known(abspath) or self._by_content(abspath)
+        return self.register_source(SourceFile(abspath, st.st_size, st.st_mtime), lambda: fingerprint(abspath))
+
+    def register_source(self, src: SourceFile, fingerprint_of: Callable[[], str]) -> tuple[Registration, bool]:
+        """Register a listed file or object; `fingerprint_of()` is only called for an unknown or changed one."""
+        video_id = self.known(src.path, src.size, src.mtime) or self._by_content(
+            src.path, video_id_for(src.path, fingerprint_of())
+        )
         target = self._video_file(video_id)
         is_new = not target.exists()
         if is_new:
-            reg = Registration(video_id, abspath, st.st_size, st.st_mtime, time.time())
+            reg = Registration(video_id, src.path, src.size, src.mtime, time.time())
             atomic_write_bytes(str(target), json.dumps(asdict(reg)).encode())
         else:
             reg = self.get(video_id)
-        index = {"video_id": video_id, "size_bytes": st.st_size, "mtime": st.st_mtime}
-        atomic_write_bytes(str(self._path_file(abspath)), json.dumps(index).encode())
+        index = {"video_id": video_id, "size_bytes": src.size, "mtime": src.mtime}
+        atomic_write_bytes(str(self._path_file(src.path)), json.dumps(index).encode())
         return reg, is_new
 
-    def _by_content(self, path: str) -> str:
+    def _by_content(self, path: str, video_id: str) -> str:
         """Reuse the id of an already-registered file with the same content (a copy or a rename).
 
-        The fingerprint reads the size and the first and last MiB; when it matches a registered file
-        that is still there, the whole contents decide (sha256 of both: only for such look-alikes), and
-        a file that differs gets an id from its full sha256 instead.
+        The fingerprint reads the size and the first and last MiB; when it matches a registered local
+        file that is still there, the whole contents decide (sha256 of both: only for such look-alikes),
+        and a file that differs gets an id from its full sha256 instead. (S3 objects: the fingerprint.)
         """
-        video_id = self._claim(video_id_for(path))
+        video_id = self._claim(video_id)
         other = self.get(video_id).path if self._video_file(video_id).exists() else path
-        if os.path.abspath(other) != path and os.path.isfile(other):
+        if os.path.abspath(other) != path and os.path.isfile(other) and os.path.isfile(path):
             mine = file_sha256(path)
             if mine != file_sha256(other):
                 return self._claim(f"{stem_slug(path)}-{mine[:10]}")
@@ -121,21 +140,53 @@ def find_videos(root: str | os.PathLike[str], confine: bool = True) -> list[str]
     lead out of `root` are skipped and a root spelled with `..` is refused (VideoRootError): what a
     root covers must be plain from the configuration. `codecvdc add` follows both, as the user named
     the folder."""
+    check_root(root, confine)
+    return [real for _, real in walk_files(root, confine=confine) if real]
+
+
+def check_root(root: str | os.PathLike[str], confine: bool = True) -> None:
+    """Refuse a confined root spelled with `..` (VideoRootError)."""
     text = os.fsdecode(root)
     if confine and ".." in Path(text).parts:
         raise VideoRootError(f"video root {text!r} contains '..'; give the folder itself")
-    root = os.path.realpath(text)
-    if os.path.isfile(root):
-        return [root]
-    found: list[str] = []
-    for folder, dirs, files in os.walk(root, followlinks=False):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted(files):
-            full = os.path.join(folder, name)
-            if os.path.splitext(name)[1].lower() not in VIDEO_EXTENSIONS or name.startswith("."):
-                continue
-            real = os.path.realpath(full)
-            inside = os.path.commonpath([real, root]) == root
-            if (inside or not confine) and os.path.isfile(real):
-                found.append(real)
-    return found
+
+
+def walk_files(root: str | os.PathLike[str], after: str = "", confine: bool = True) -> Iterator[tuple[str, str | None]]:
+    """Every file under `root` in sorted order as (key relative to the root, real path of a video or None),
+    resuming strictly after the key `after`: a walk can be taken in bounded slices (the sensor's cursor).
+
+    Folders are listed one at a time and sorted by name; hidden entries are skipped and links to folders
+    are not followed. A video's real path is None when it is not a video, or with `confine` when its link
+    leads out of `root`.
+    """
+    real_root = os.path.realpath(os.fsdecode(root))
+    if os.path.isfile(real_root):
+        if not after:
+            yield os.path.basename(real_root), real_root
+        return
+    yield from _walk(real_root, real_root, "", after.split("/") if after else [], confine)
+
+
+def _walk(root: str, folder: str, rel: str, after: list[str], confine: bool) -> Iterator[tuple[str, str | None]]:
+    try:
+        with os.scandir(folder) as it:
+            entries = sorted((e for e in it if not e.name.startswith(".")), key=lambda e: e.name)
+    except OSError:  # vanished or unreadable folder: nothing to register there
+        return
+    first = after[0] if after else None
+    for entry in entries:
+        if first is not None and entry.name < first:
+            continue
+        rest = after[1:] if entry.name == first else []
+        if entry.name == first and not rest:
+            continue  # the cursor's own file: already seen
+        key = f"{rel}/{entry.name}" if rel else entry.name
+        if entry.is_dir(follow_symlinks=False):
+            yield from _walk(root, entry.path, key, rest, confine)
+            continue
+        if os.path.splitext(entry.name)[1].lower() not in VIDEO_EXTENSIONS:
+            yield key, None
+            continue
+        real = os.path.realpath(entry.path)
+        inside = os.path.commonpath([real, root]) == root
+        yield key, real if (inside or not confine) and os.path.isfile(real) else None

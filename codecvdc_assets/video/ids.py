@@ -26,24 +26,37 @@ def slugify(name: str) -> str:
     return text[:_SLUG_MAX].rstrip("-_") or "video"
 
 
+def fingerprint_ranges(size: int) -> list[tuple[int, int]]:
+    """The (offset, length) byte ranges the fingerprint reads: the first MiB, and the last when beyond it."""
+    return [(0, min(size, _CHUNK))] + ([(size - _CHUNK, _CHUNK)] if size > 2 * _CHUNK else [])
+
+
+def fingerprint_of(size: int, chunks: list[bytes]) -> str:
+    """The fingerprint from the size and the bytes of `fingerprint_ranges(size)` (files and S3 objects)."""
+    digest = hashlib.sha256(str(size).encode())
+    for chunk in chunks:
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
 def fingerprint(path: str | os.PathLike[str]) -> str:
     """sha256 over the size and the first and last MiB of a file (hex)."""
     size = os.path.getsize(path)
-    digest = hashlib.sha256(str(size).encode())
+    chunks = []
     with open(path, "rb") as fh:
-        digest.update(fh.read(_CHUNK))
-        if size > 2 * _CHUNK:
-            fh.seek(size - _CHUNK)
-            digest.update(fh.read(_CHUNK))
-    return digest.hexdigest()
+        for offset, length in fingerprint_ranges(size):
+            fh.seek(offset)
+            chunks.append(fh.read(length))
+    return fingerprint_of(size, chunks)
 
 
 def stem_slug(path: str | os.PathLike[str]) -> str:
     return slugify(os.path.splitext(os.path.basename(os.fsdecode(path)))[0])
 
 
-def video_id_for(path: str | os.PathLike[str]) -> str:
-    return f"{stem_slug(path)}-{fingerprint(path)[:10]}"
+def video_id_for(path: str | os.PathLike[str], fingerprint_hex: str | None = None) -> str:
+    """The id of the file at `path` (or of an object named `path` whose fingerprint is given)."""
+    return f"{stem_slug(path)}-{(fingerprint_hex or fingerprint(path))[:10]}"
 
 
 def made_from(video_id: str, source_id: str) -> bool:
