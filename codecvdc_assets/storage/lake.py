@@ -116,6 +116,12 @@ class Lake:
         if recheck or self.is_local or uri not in _SCHEMA_FILES:  # a local check is one stat
             if not self.blobs.exists(key):
                 self.blobs.put(key, _parquet_bytes(empty_frame(table)))
+            if not self.is_local:  # what compacted_glob finds on S3 (local: compaction makes its own)
+                compacted = _compacted_schema_key(table)
+                if not self.blobs.exists(compacted):
+                    from .compaction import schema_frame  # (imports this module)
+
+                    self.blobs.put(compacted, _parquet_bytes(schema_frame(table)))
             _SCHEMA_FILES.add(uri)
         return Path(uri) if self.is_local else uri
 
@@ -132,13 +138,13 @@ class Lake:
             from . import compaction
 
             return compaction.compacted_glob(self.table_dir(table))
-        from .compaction import schema_frame
-
-        key = f"lake/_compacted/{table}/_schema/{DATA_FILE}"
-        if key not in _SCHEMA_FILES and not self.blobs.exists(key):
-            self.blobs.put(key, _parquet_bytes(schema_frame(table)))
-        _SCHEMA_FILES.add(key)
+        self.ensure_schema_file(table)
         return self.blobs.uri(f"lake/_compacted/{table}/*/{DATA_FILE}")
+
+
+def _compacted_schema_key(table: str) -> str:
+    """On S3, outside the table's folder, so the table's ``**`` glob never sees it."""
+    return f"lake/_compacted/{table}/_schema/{DATA_FILE}"
 
 
 def _is_partition_file(key: str) -> bool:
