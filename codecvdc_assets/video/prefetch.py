@@ -6,7 +6,11 @@ our per-frame work overlap on two cores. The queue bound keeps memory at `ahead`
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import functools
 import queue
+import sys
 import threading
 from collections.abc import Iterable, Iterator
 from typing import TypeVar
@@ -15,7 +19,19 @@ T = TypeVar("T")
 _DONE = object()
 
 
+@functools.cache
+def limit_malloc_arenas(arenas: int = 2) -> None:
+    """Cap glibc's malloc arenas (M_ARENA_MAX). Frames allocated in the decode thread and freed in the
+    consumer otherwise spread over per-thread arenas that glibc rarely returns: under CPU contention a
+    10-minute 1080p scan peaked at 772 MB against 245 MB with the cap (bench/memory.py)."""
+    if not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(OSError, AttributeError):  # not glibc (musl): nothing to cap
+        ctypes.CDLL("libc.so.6").mallopt(-8, arenas)  # -8: M_ARENA_MAX in glibc's malloc.h
+
+
 def prefetch(items: Iterable[T], ahead: int = 4) -> Iterator[T]:
+    limit_malloc_arenas()
     slots: queue.Queue = queue.Queue(maxsize=ahead)
     stop = threading.Event()
     failure: list[BaseException] = []
