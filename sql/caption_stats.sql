@@ -23,15 +23,18 @@ FROM vid, anc, r;
 
 -- 2. Words and tokens per caption level: the calls of the latest run of each (video, asset), cache hits
 --    included (they carry the tokens the cached answer cost), so re-runs are not counted twice.
-WITH latest AS (
-    SELECT video_id, asset, arg_max(run_id, recorded_at) AS run_id FROM model_calls GROUP BY video_id, asset
+WITH per_run AS (
+    SELECT video_id, asset, run_id, max(recorded_at) AS last_at,
+           sum(prompt_tokens) AS prompt_tokens, sum(completion_tokens) AS completion_tokens
+    FROM model_calls GROUP BY video_id, asset, run_id
 ),
 tokens AS (
-    SELECT m.asset, sum(m.prompt_tokens) AS prompt_tokens, sum(m.completion_tokens) AS completion_tokens
-    FROM model_calls AS m
-    JOIN latest AS l
-      ON m.video_id IS NOT DISTINCT FROM l.video_id AND m.asset IS NOT DISTINCT FROM l.asset AND m.run_id = l.run_id
-    GROUP BY m.asset
+    SELECT asset, sum(p) AS prompt_tokens, sum(c) AS completion_tokens
+    FROM (
+        SELECT video_id, asset, arg_max(prompt_tokens, last_at) AS p, arg_max(completion_tokens, last_at) AS c
+        FROM per_run GROUP BY video_id, asset
+    )
+    GROUP BY asset
 )
 SELECT level, rows, words, words_per_row, t.prompt_tokens, t.completion_tokens
 FROM (
