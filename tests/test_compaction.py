@@ -208,7 +208,7 @@ def test_writer_replacing_a_file_during_compaction_keeps_its_file(home: Path, mo
 
     def rewrite_then_write(con, table_dir, bucket, files):
         rewrite(con, table_dir, bucket, files)  # the bucket now holds the old rows of `target`...
-        if table_dir.name == "residuals" and any(target in s for s, _, _ in files):
+        if table_dir.name == "residuals" and any(target in source for source, *_ in files):
             lake.write("residuals", target, residuals(target, 1, word="newer"))  # ...and a writer replaces it
 
     monkeypatch.setattr(compaction, "_rewrite_bucket", rewrite_then_write)

@@ -22,8 +22,11 @@ import fcntl
 import hashlib
 import json
 import os
+import shutil
+import threading
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -191,23 +194,48 @@ def compact_table(table_dir: Path, min_files: int = 1) -> CompactionResult:
             return result
         con = duckdb.connect()
         try:
-            for bucket, files in sorted(loose.items()):
-                _rewrite_bucket(con, table_dir, bucket, files)
+            for bucket, listed in sorted(loose.items()):
+                with _snapshot(folder, listed) as files:
+                    if not files:
+                        continue
+                    _rewrite_bucket(con, table_dir, bucket, files)
                 result.buckets += 1
                 result.files += len(files)
-                result.retired += sum(_retire(path, inode) for _, path, inode in files)
+                result.retired += sum(_retire(path, inode) for _, path, inode, _ in files)
         finally:
             con.close()
     result.seconds = time.perf_counter() - started
     return result
 
 
+@contextlib.contextmanager
+def _snapshot(folder: Path, listed: list[tuple[str, Path, int]]) -> Iterator[list[tuple[str, Path, int, Path]]]:
+    """Hard links to the listed files, read instead of them: a writer replacing a file (rename) while
+    DuckDB reads it would hand DuckDB the footer of one file and the pages of another. Yields (source,
+    path, inode of the linked file, link) for the files still there: rows come from the link, and _retire
+    removes the path only if it still holds that inode. The links go afterwards."""
+    snap = folder / f".snapshot-{os.getpid()}-{threading.get_ident()}"
+    files = []
+    try:
+        for source, path, _ in listed:
+            link = snap / source
+            link.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(path, link)
+            except FileNotFoundError:  # removed meanwhile (another compaction retired it): nothing to fold
+                continue
+            files.append((source, path, os.stat(link).st_ino, link))
+        yield files
+    finally:
+        shutil.rmtree(snap, ignore_errors=True)
+
+
 def _rewrite_bucket(con: duckdb.DuckDBPyConnection, table_dir: Path, bucket: int, files: list) -> None:
     target = bucket_path(table_dir, bucket)
-    sources = [s for s, _, _ in files]
+    sources = [s for s, _, _, _ in files]
     new = (
         f"SELECT * EXCLUDE (filename), regexp_extract(filename, '[^/]+/[^/]+$') AS {SOURCE} "
-        f"FROM read_parquet({_sql_list([str(p) for _, p, _ in files])}, union_by_name = true, filename = true)"
+        f"FROM read_parquet({_sql_list([str(link) for *_, link in files])}, union_by_name = true, filename = true)"
     )
     query = new
     if target.exists():
