@@ -10,7 +10,6 @@ import argparse
 import importlib.util
 import json
 import os
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -28,6 +27,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if getattr(args, "profile", None):
         os.environ["CODECVDC_PROFILE"] = args.profile
+    _absolute_profile_path()
     try:
         return int(args.func(args) or 0)
     except CliError as exc:
@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="materialize assets through Dagster, with a progress bar")
     p.add_argument("--video", action="append", metavar="ID", help="a video id (repeatable; default: all)")
     p.add_argument("--select", action="append", metavar="ASSET", help="an asset (repeatable; default: all)")
-    p.add_argument("--profile", metavar="NAME", help="deployment profile in resources/ (default: embedded)")
+    p.add_argument("--profile", metavar="NAME", help="profile: a name in resources/ or a YAML file (default: embedded)")
     p.add_argument(
         "--stale",
         action="store_true",
@@ -161,6 +161,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # ---------------------------------------------------------------- helpers
+
+
+def _absolute_profile_path() -> None:
+    """A profile given as a relative path keeps naming the same file in `dagster dev` (run from the project)."""
+    from .settings import is_profile_path
+
+    name = os.environ.get("CODECVDC_PROFILE")
+    if name and is_profile_path(name):
+        os.environ["CODECVDC_PROFILE"] = str(Path(name).expanduser().resolve())
 
 
 def _home() -> Path:
@@ -657,24 +666,14 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
+    from .process_group import run_forwarding_signals
     from .settings import project_dir
 
     home = _home()
-    print(f"Dagster UI on http://{args.host}:{args.port} (DAGSTER_HOME={os.environ['DAGSTER_HOME']})")
+    print(f"Dagster UI on http://{args.host}:{args.port} (DAGSTER_HOME={os.environ['DAGSTER_HOME']})", flush=True)
     env = dict(os.environ, CODECVDC_HOME=str(home))
-    cmd = [
-        sys.executable,
-        "-m",
-        "dagster",
-        "dev",
-        "-w",
-        "workspace.yaml",
-        "-h",
-        args.host,
-        "-p",
-        str(args.port),
-    ]
-    return subprocess.call(cmd, cwd=project_dir(), env=env)
+    cmd = [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml", "-h", args.host, "-p", str(args.port)]
+    return run_forwarding_signals(cmd, cwd=project_dir(), env=env)
 
 
 # ---------------------------------------------------------------- output

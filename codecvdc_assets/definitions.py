@@ -30,7 +30,7 @@ from .resources import (
     lake_resource,
 )
 from .schedules import build_backfill_schedule
-from .sensors import build_stale_sensor, video_files_sensor
+from .sensors import build_stale_sensor, build_video_files_sensor
 from .settings import codecvdc_home, load_profile
 
 # Deliberately used: BackfillPolicy (batched runs) is beta, partitioned asset checks are preview.
@@ -85,13 +85,14 @@ def build_definitions(profile_name: str | None = None, home: str | None = None) 
     automation = profile.get("automation") or {}
     holder: list[dg.Definitions] = []
     batch_size = int(automation.get("batch_size", DEFAULT_BATCH))
-    stale_sensor = build_stale_sensor(lambda: holder[0], batch_size)
+    stale_sensor = build_stale_sensor(lambda: holder[0], batch_size, int(automation.get("stale_interval_s", 60)))
+    files_sensor = build_video_files_sensor(int(automation.get("video_files_interval_s", 30)))
     backfill = build_backfill_schedule(lambda: holder[0], automation.get("backfill_cron", "0 3 * * *"), batch_size)
     defs = dg.Definitions(
         assets=build_assets(resources, batch_size),
         asset_checks=CHECKS,
         jobs=[lake_compaction],
-        sensors=[video_files_sensor, stale_sensor],
+        sensors=[files_sensor, stale_sensor],
         schedules=[backfill, build_compaction_schedule(automation.get("compaction_cron", "30 2 * * *"))],
         resources=resources,
         executor=build_executor(profile.get("executor")),

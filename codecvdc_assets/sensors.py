@@ -23,13 +23,16 @@ MAX_PER_TICK = 1000  # entries listed per evaluation, over all roots
 VIDEOS_PER_TICK = 200  # stale_assets: videos examined per evaluation (a cursor walks the rest)
 
 
-@dg.sensor(
-    name="video_files",
-    minimum_interval_seconds=30,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Register new video files under the profile's video_roots as `videos` partitions.",
-)
-def video_files_sensor(
+def build_video_files_sensor(interval_s: int = 30) -> dg.SensorDefinition:
+    return dg.sensor(
+        name="video_files",
+        minimum_interval_seconds=interval_s,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Register new video files under the profile's video_roots as `videos` partitions.",
+    )(register_new_videos)
+
+
+def register_new_videos(
     context: dg.SensorEvaluationContext, lake: LakeResource, video_roots: VideoRootsResource
 ) -> dg.SensorResult:
     roots = []
@@ -68,18 +71,25 @@ def video_files_sensor(
     return dg.SensorResult(dynamic_partitions_requests=[videos_partitions.build_add_request(new_ids)], cursor=state)
 
 
+video_files_sensor = build_video_files_sensor()
+
+
 def _ok(fingerprint: str | Exception) -> str:
     if isinstance(fingerprint, Exception):
         raise fingerprint
     return fingerprint
 
 
-def build_stale_sensor(defs_provider, batch_size: int = 25):
-    """`defs_provider()` returns the current Definitions (whose code versions say what is stale)."""
+def build_stale_sensor(defs_provider, batch_size: int = 25, interval_s: int = 60):
+    """`defs_provider()` returns the current Definitions (whose code versions say what is stale).
+
+    The target is every asset (as the schedule's): each RunRequest names its own asset_selection, and the
+    daemon refuses RunRequests from a sensor without a target."""
 
     @dg.sensor(
         name="stale_assets",
-        minimum_interval_seconds=60,
+        minimum_interval_seconds=interval_s,
+        target=dg.AssetSelection.all(),
         default_status=dg.DefaultSensorStatus.STOPPED,
         description="Re-materialize, per video, the assets that are missing, stale (prompt, model or "
         "parameter change; upstream re-materialized) or failed, and their downstream assets.",

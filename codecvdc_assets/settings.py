@@ -1,8 +1,9 @@
 """Where things live: the project folder, $CODECVDC_HOME, the Dagster home, and deployment profiles.
 
-A profile is ``resources/<name>.yaml``; ``${VAR}`` and ``${VAR:-default}`` in it are replaced from the
-environment when it is loaded. ``extends: <name>`` starts from another profile (mappings are merged key by
-key, anything else is replaced). Secrets never go into a profile: resources read them via dg.EnvVar.
+A profile is ``resources/<name>.yaml`` or a path to any YAML file (a name ending in .yaml/.yml or
+containing a slash), so users can keep their own profile outside the project. ``${VAR}`` and
+``${VAR:-default}`` in it are replaced from the environment when it is loaded. ``extends: <name>`` starts
+from another profile (mappings are merged key by key, anything else is replaced). Secrets never go into a profile: resources read them via dg.EnvVar.
 """
 
 from __future__ import annotations
@@ -63,21 +64,39 @@ def load_profile(name: str | None = None) -> dict[str, Any]:
     return data
 
 
-def _load(name: str, seen: list[str]) -> dict[str, Any]:
+def is_profile_path(name: str) -> bool:
+    return name.endswith((".yaml", ".yml")) or "/" in name or os.sep in name
+
+
+def profile_path(name: str) -> Path:
+    """The file of a profile: a path as given (relative to the working directory), else resources/<name>.yaml."""
+    if is_profile_path(name):
+        path = Path(name).expanduser().resolve()
+        if not path.is_file():
+            raise FileNotFoundError(f"profile {name}: no such file")
+        return path
     if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
         raise ValueError(f"invalid profile name {name!r}")
-    if name in seen:
-        raise ValueError(f"profile {name!r} extends itself ({' -> '.join([*seen, name])})")
     path = project_dir() / "resources" / f"{name}.yaml"
     if not path.exists():
-        available = sorted(p.stem for p in path.parent.glob("*.yaml") if p.stem != "dagster")
+        available = sorted(p.stem for p in path.parent.glob("*.yaml") if not p.stem.startswith("dagster"))
         raise FileNotFoundError(f"no profile {name!r} ({path}); available: {', '.join(available)}")
+    return path
+
+
+def _load(name: str, seen: list[str]) -> dict[str, Any]:
+    key = str(profile_path(name)) if is_profile_path(name) else name
+    if key in seen:
+        raise ValueError(f"profile {name!r} extends itself ({' -> '.join([*seen, key])})")
+    path = profile_path(name)
     text = _ENV.sub(lambda m: os.environ.get(m.group(1), m.group(2) or ""), path.read_text())
     data = yaml.safe_load(text) or {}
     if not isinstance(data, dict):
         raise ValueError(f"{path}: a profile must be a mapping")
     base = data.pop("extends", None)
-    return _merge(_load(str(base), [*seen, name]), data) if base else data
+    if base and is_profile_path(str(base)) and not Path(str(base)).expanduser().is_absolute():
+        base = str(path.parent / str(base))  # a path in `extends` is relative to the profile naming it
+    return _merge(_load(str(base), [*seen, key]), data) if base else data
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

@@ -68,15 +68,16 @@ def run_videos(
     return done
 
 
-def result_metadata(done: dict[str, dict[str, dict[str, Any]]], asset: str) -> dict[str, Any]:
-    """One video: its metadata. Several: counts and a per-video table (applied to each partition)."""
+def result_metadata(
+    context: dg.AssetExecutionContext, done: dict[str, dict[str, dict[str, Any]]], asset: str
+) -> dict[str, Any]:
+    """One video: its metadata. Several: each partition's materialization gets its own video's metadata
+    (partition-scoped, so a UI user opening one partition sees that video); the run-wide part is a count."""
     if len(done) == 1:
         return next(iter(done.values()))[asset]
-    rows = []
     for video_id, by_asset in done.items():
-        numbers = {k: v for k, v in by_asset[asset].items() if isinstance(v, int | float) and not isinstance(v, bool)}
-        rows.append({"video_id": video_id, **numbers})
-    return {"videos_in_run": len(done), "per_video": dg.MetadataValue.md(markdown_table(rows, limit=50))}
+        context.add_asset_metadata(by_asset[asset], asset_key=asset, partition_key=video_id)
+    return {"videos_in_run": len(done)}
 
 
 def refresh_catalog(context: dg.AssetExecutionContext, lake: LakeResource) -> None:

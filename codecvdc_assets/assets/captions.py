@@ -109,7 +109,7 @@ def build_caption_assets(
 
         with recorded(context, lake, client):
             done = run_videos(context, lake, ["anchors"], work)
-        return dg.MaterializeResult(metadata=result_metadata(done, "anchors"))
+        return dg.MaterializeResult(metadata=result_metadata(context, done, "anchors"))
 
     @dg.asset(
         deps=["frames"],
@@ -153,7 +153,7 @@ def build_caption_assets(
 
         with recorded(context, lake, client):
             done = run_videos(context, lake, ["residuals"], work)
-        return dg.MaterializeResult(metadata=result_metadata(done, "residuals"))
+        return dg.MaterializeResult(metadata=result_metadata(context, done, "residuals"))
 
     @dg.asset(
         deps=["anchors", "residuals"],
@@ -176,10 +176,10 @@ def build_caption_assets(
             }
 
         done = run_videos(context, lake, ["evidence"], work)
-        return dg.MaterializeResult(metadata=result_metadata(done, "evidence"))
+        return dg.MaterializeResult(metadata=result_metadata(context, done, "evidence"))
 
     @dg.asset(
-        deps=["segments", "anchors", "evidence"],
+        deps=["segments", "anchors", "residuals", "evidence"],
         code_version=versions["scene_narratives"],
         description="One paragraph per scene: anchor + accepted evidence.",
         **common,
@@ -217,7 +217,7 @@ def build_caption_assets(
 
         with recorded(context, lake, client):
             done = run_videos(context, lake, ["scene_narratives"], work)
-        return dg.MaterializeResult(metadata=result_metadata(done, "scene_narratives"))
+        return dg.MaterializeResult(metadata=result_metadata(context, done, "scene_narratives"))
 
     @dg.asset(
         deps=["scene_narratives"],
@@ -248,6 +248,6 @@ def build_caption_assets(
 
         with recorded(context, lake, client):
             done = run_videos(context, lake, ["video_narratives"], work)
-        return dg.MaterializeResult(metadata=result_metadata(done, "video_narratives"))
+        return dg.MaterializeResult(metadata=result_metadata(context, done, "video_narratives"))
 
     return [anchors, residuals, evidence, scene_narratives, video_narratives]

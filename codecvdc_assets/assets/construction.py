@@ -58,7 +58,7 @@ def build_construction_assets(qa: VidCapQAResource):
         )
 
     @dg.asset(
-        deps=["vidcapqa_pool"],
+        deps=["vidcapqa_pool", "frames"],  # frames: the live visual-filter steps look at the videos
         code_version=build_version,
         group_name="vidcapqa_construction",
         kinds={"python", "parquet"},

@@ -96,7 +96,7 @@ def build_segments_assets(seg: SegmentationResource, batch_size: int = DEFAULT_B
             }
 
         done = run_videos(context, lake, ["segments", "frames"], work)
-        yield dg.MaterializeResult(asset_key="segments", metadata=result_metadata(done, "segments"))
-        yield dg.MaterializeResult(asset_key="frames", metadata=result_metadata(done, "frames"))
+        yield dg.MaterializeResult(asset_key="segments", metadata=result_metadata(context, done, "segments"))
+        yield dg.MaterializeResult(asset_key="frames", metadata=result_metadata(context, done, "frames"))
 
     return segments_and_frames

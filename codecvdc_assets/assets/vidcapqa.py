@@ -5,8 +5,8 @@
 | vidcapqa_bank | no | the bank file (profile `vidcapqa.bank`) | none |
 | direct_captions | per video | frames (uniform budget) | vision, prompts/direct.md |
 | per_second_captions | per video | frames (each second) | vision, prompts/per_second.md |
-| vidcapqa_answers | per video | bank, every caption source | text, prompts/qa_answer.md |
-| vidcapqa_scores | no | all answers, model calls, videos | none |
+| vidcapqa_answers | per video | bank, segments, every caption source | text, prompts/qa_answer.md |
+| vidcapqa_scores | no | bank, all answers, model calls, videos | none |
 """
 
 import os
@@ -103,7 +103,7 @@ def build_vidcapqa_assets(
 
         with recorded(context, lake, client):
             done = run_videos(context, lake, ["direct_captions"], work)
-        return dg.MaterializeResult(metadata=result_metadata(done, "direct_captions"))
+        return dg.MaterializeResult(metadata=result_metadata(context, done, "direct_captions"))
 
     @dg.asset(
         deps=["frames"],
@@ -134,11 +134,12 @@ def build_vidcapqa_assets(
 
         with recorded(context, lake, client):
             done = run_videos(context, lake, ["per_second_captions"], work)
-        return dg.MaterializeResult(metadata=result_metadata(done, "per_second_captions"))
+        return dg.MaterializeResult(metadata=result_metadata(context, done, "per_second_captions"))
 
     @dg.asset(
         deps=[
             "vidcapqa_bank",
+            "segments",
             "anchors",
             "residuals",
             "scene_narratives",
@@ -175,10 +176,10 @@ def build_vidcapqa_assets(
 
         with recorded(context, lake, client):
             done = run_videos(context, lake, ["vidcapqa_answers"], work)
-        return dg.MaterializeResult(metadata=result_metadata(done, "vidcapqa_answers"))
+        return dg.MaterializeResult(metadata=result_metadata(context, done, "vidcapqa_answers"))
 
     @dg.asset(
-        deps=["vidcapqa_answers", "vidcapqa_bank"],
+        deps=["vidcapqa_answers", "vidcapqa_bank", "videos"],  # videos: minutes for tokens/minute
         code_version=versions["vidcapqa_scores"],
         group_name="vidcapqa",
         kinds={"python", "parquet"},

@@ -59,6 +59,6 @@ def build_videos_asset(seg: SegmentationResource, batch_size: int = DEFAULT_BATC
             }
 
         done = run_videos(context, lake, ["videos"], work)
-        return dg.MaterializeResult(metadata=result_metadata(done, "videos"))
+        return dg.MaterializeResult(metadata=result_metadata(context, done, "videos"))
 
     return videos
