@@ -3,7 +3,8 @@
 A profile is ``resources/<name>.yaml`` or a path to any YAML file (a name ending in .yaml/.yml or
 containing a slash), so users can keep their own profile outside the project. ``${VAR}`` and
 ``${VAR:-default}`` in it are replaced from the environment when it is loaded. ``extends: <name>`` starts
-from another profile (mappings are merged key by key, anything else is replaced). Secrets never go into a profile: resources read them via dg.EnvVar.
+from another profile (mappings are merged key by key, anything else is replaced). Secrets never go into a
+profile: resources read them via dg.EnvVar.
 """
 
 from __future__ import annotations
