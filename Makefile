@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test bench lint dev clean chromium
+.PHONY: install demo test bench lint dev clean chromium postgresql
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,10 +21,15 @@ demo: $(STAMP)
 chromium:
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 
-test: $(STAMP) chromium
+# The live-instance tests and bench suite 3 start a throwaway PostgreSQL server; install it when missing.
+postgresql:
+	@command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+		{ apt-get update -qq && apt-get install -y -qq postgresql >/dev/null; }
+
+test: $(STAMP) chromium postgresql
 	$(BIN)/python -m pytest -q
 
-bench: $(STAMP)
+bench: $(STAMP) postgresql
 	$(BIN)/python -m bench
 
 lint: $(STAMP)

@@ -49,10 +49,14 @@ def _home(root: Path, paths: list[str]):
     return build_definitions(home=str(root)), instance, ids
 
 
-def run_dagster(root: Path, paths: list[str]) -> float:
+def run_dagster(root: Path, paths: list[str], instance_yaml: str | None = None) -> float:
+    """`instance_yaml`: the Dagster instance settings (default resources/dagster.yaml: SQLite)."""
     from codecvdc_assets.orchestration import expand_selection, materialize_many
     from codecvdc_assets.storage.lake import Lake
 
+    os.environ.pop("CODECVDC_DAGSTER_YAML", None)
+    if instance_yaml:
+        os.environ["CODECVDC_DAGSTER_YAML"] = instance_yaml
     defs, instance, ids = _home(root, paths)
     keys = expand_selection(defs, ASSETS)
     start = time.perf_counter()
@@ -166,4 +170,34 @@ def main(quick: bool = False) -> int:
     report.add(SUITE, f"plain loop of the pure functions ({label})", f"{lp:.1f} s ({lp / n * 1000:.0f} ms/video)")
     report.add(SUITE, f"Dagster, batched runs of 25 ({label})", f"{d:.1f} s ({d / n * 1000:.0f} ms/video)")
     report.add(SUITE, "Dagster overhead", f"{overhead:+.0%}", "<= +25 %", f"{d / lp:.2f}x", ok)
+    postgres_rows(n, repeats, base, lp, d)
     return 0 if ok else 1
+
+
+def postgres_rows(n: int, repeats: int, base: Path, loop_s: float, sqlite_s: float) -> None:
+    """The same Dagster runs with the instance on a real PostgreSQL server (resources/dagster-postgres.yaml,
+    the server started on loopback by tests/services.py) next to the SQLite figure of this bench run."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("services", Path(__file__).parents[1] / "tests" / "services.py")
+    services = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(services)
+    settings = str(Path(__file__).parents[1] / "resources" / "dagster-postgres.yaml")
+    with tempfile.TemporaryDirectory(prefix="codecvdc-orchbench-pg-", dir=base) as tmp:
+        paths = make_clips(Path(tmp) / "clips", n)
+        with services.start_postgres(Path(tmp)) as server:
+            os.environ.update(server.env())
+            pg_s = []
+            for r in range(repeats):
+                pg_s.append(run_dagster(Path(tmp) / f"dagster_pg{r}", paths, settings))
+                print(f"  orchestration on PostgreSQL, round {r + 1}: {pg_s[-1]:.1f} s")
+        os.environ.pop("CODECVDC_DAGSTER_YAML", None)
+    p = statistics.median(pg_s)
+    label = f"{n} videos, median of {repeats}"
+    report.add(
+        SUITE, f"Dagster on PostgreSQL, batched runs of 25 ({label})", f"{p:.1f} s ({p / n * 1000:.0f} ms/video)"
+    )
+    report.add(SUITE, "Dagster overhead on PostgreSQL", f"{p / loop_s - 1:+.0%}", "", f"{p / loop_s:.2f}x")
+    report.add(
+        SUITE, "PostgreSQL vs SQLite instance", f"{p / sqlite_s:.2f}x the SQLite time", "", f"{p / sqlite_s:.2f}x"
+    )

@@ -11,7 +11,10 @@ import hashlib
 
 import dagster as dg
 
+from .maintenance import lake_compaction
 from .orchestration import (
+    RANGE_END,
+    RANGE_START,
     batch_plan,
     global_status,
     latest_record,
@@ -24,22 +27,39 @@ from .partitions import videos_partitions
 from .resources import LakeResource
 from .storage.failures import current_failures
 
+PARTITION_TAG = "dagster/partition"
+UNFINISHED = (
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+)
+
 
 def stale_run_requests(
     context, defs: dg.Definitions, lake: LakeResource, video_ids: list[str], batch_size: int = 25
 ) -> list[dg.RunRequest]:
     """One request per batch of contiguous videos that need the same assets re-materialized; when no
     video needs anything, one request for the stale dataset-level assets (the bank, the scores). A stale
-    bank goes first, alone: the per-video answers read it."""
+    bank goes first, alone: the per-video answers read it.
+
+    Videos with a run still queued or in progress are left for a later tick (their assets are stale until
+    that run ends, and a second run would redo the same work); dataset-level assets wait until no run is in
+    flight at all."""
+    order = context.instance.get_dynamic_partitions(videos_partitions.name)
+    busy, dataset_busy = in_flight(context.instance, order)
+    if dataset_busy:
+        return []
+    video_ids = [v for v in video_ids if v not in busy]
     dataset = global_status(defs, context.instance)
     first = [k for k in per_video_free_dataset_keys(defs) if dataset[k.to_user_string()] != "fresh"]
     if first:
-        return [_dataset_request(defs, context, first)]
+        return [] if busy else [_dataset_request(defs, context, first)]
     plan = stale_selection(defs, context.instance, lake.lake(), video_ids)
     if not plan:
         rest = [dg.AssetKey(n) for n, state in dataset.items() if state != "fresh"]
-        return [_dataset_request(defs, context, rest)] if rest else []
-    order = context.instance.get_dynamic_partitions(videos_partitions.name)
+        return [_dataset_request(defs, context, rest)] if rest and not busy else []
     # Videos whose last attempt failed run alone: a bad file must not hold back a batch again.
     failed = {v for v in plan if current_failures(lake.lake(), v)}
     requests = []
@@ -54,6 +74,24 @@ def stale_run_requests(
             )
         )
     return requests
+
+
+def in_flight(instance: dg.DagsterInstance, order: list[str]) -> tuple[set[str], bool]:
+    """(videos some unfinished run covers, whether an unfinished run has no partition: dataset-level)."""
+    runs = instance.get_runs(filters=dg.RunsFilter(statuses=list(UNFINISHED)))
+    index = {key: i for i, key in enumerate(order)}
+    videos: set[str] = set()
+    dataset = False
+    for run in runs:
+        tags = run.tags
+        start, end = tags.get(RANGE_START), tags.get(RANGE_END)
+        if tags.get(PARTITION_TAG):
+            videos.add(tags[PARTITION_TAG])
+        elif start in index and end in index:
+            videos.update(order[index[start] : index[end] + 1])
+        elif run.job_name != lake_compaction.name:  # compaction touches no asset
+            dataset = True
+    return videos, dataset
 
 
 def per_video_free_dataset_keys(defs: dg.Definitions) -> list[dg.AssetKey]:
