@@ -295,7 +295,9 @@ def group_alive(pgid: int) -> list[int]:
 
 
 @contextmanager
-def chromium_dom(url: str, profile_dir: Path, budget_ms: int = 20000, timeout_s: float = 90) -> Iterator[str]:
+def chromium_dom(
+    url: str, profile_dir: Path, budget_ms: int = 20000, timeout_s: float = 90, window: str = "1600,1200"
+) -> Iterator[str]:
     """The DOM headless Chromium renders for `url` after a virtual-time budget (scripts run, data loads)."""
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
     cmd = [
@@ -310,7 +312,7 @@ def chromium_dom(url: str, profile_dir: Path, budget_ms: int = 20000, timeout_s:
         "--no-first-run",
         f"--user-data-dir={profile_dir}",
         f"--virtual-time-budget={budget_ms}",
-        "--window-size=1600,1200",
+        f"--window-size={window}",
         "--dump-dom",
         url,
     ]
