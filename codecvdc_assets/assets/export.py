@@ -9,8 +9,6 @@ $CODECVDC_HOME). It depends on every caption asset, so a re-materialized video m
 version hashes the export options. The work is `codecvdc_assets.export.export`, as for `codecvdc export`.
 """
 
-from __future__ import annotations
-
 import os
 from typing import Any
 
