@@ -499,6 +499,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         query = f"select narrative from video_narratives where video_id = '{shots_id}'"
         cmd_sql(argparse.Namespace(query=query, file=None, format="csv"))
     print(f"\nexplore: codecvdc sql -f sql/caption_stats.sql | codecvdc status | codecvdc ui  (home {home})")
+    print(
+        "release: codecvdc export OUT  (Hugging Face datasets layout + dataset card; --format webdataset for tar "
+        "shards, --format swift for ms-swift SFT JSONL)"
+    )
     return code
 
 

@@ -19,6 +19,10 @@ from .source import Source, select_videos
 from .swift import write_swift
 from .webdataset import write_webdataset
 
+# DuckDB's buffer pool would otherwise grow to most of the RAM while the shards' scans run; past this it
+# evicts and spills, so the export's memory stays flat however large the lake is.
+DUCKDB_MEMORY = "384MB"
+
 
 @dataclass
 class ExportResult:
@@ -53,6 +57,7 @@ def export(
     started = time.perf_counter()
     out = Path(out).absolute()
     previous = check_out(out)
+    con.execute(f"SET memory_limit = '{DUCKDB_MEMORY}'")
     selection = select_videos(con, options, provenance.code_versions.get("videos", ""))
     if selection.videos.empty:
         why = "; ".join(f"{reason}: {n}" for reason, n in selection.excluded.items()) or "no videos probed yet"
