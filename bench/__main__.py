@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import memory, models, orchestration, report, segmentation, sql_scale, tokens
+from . import export_scale, memory, models, orchestration, report, segmentation, sql_scale, tokens
 
 SUITES = {
     "segmentation": lambda a: segmentation.main(),
@@ -16,6 +16,7 @@ SUITES = {
     "tokens": lambda a: tokens.main(quick=a.quick),
     "sql": lambda a: sql_scale.main(full=a.full, quick=a.quick),
     "memory": lambda a: memory.main(quick=a.quick),
+    "export": lambda a: export_scale.main(full=a.full, quick=a.quick),
 }
 RESULTS = Path(__file__).resolve().parent / "results.md"
 
@@ -23,7 +24,9 @@ RESULTS = Path(__file__).resolve().parent / "results.md"
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("suites", nargs="*", metavar="SUITE", help=f"any of: {', '.join(SUITES)} (default: all)")
-    parser.add_argument("--full", action="store_true", help="SQL at the full CodecVDC-100K size (118,257 videos)")
+    parser.add_argument(
+        "--full", action="store_true", help="SQL and export at the full CodecVDC-100K size (118,257 videos)"
+    )
     parser.add_argument("--quick", action="store_true", help="smaller inputs, one repetition (a smoke run)")
     parser.add_argument("--no-write", action="store_true", help=f"do not write {RESULTS.name}")
     parser.add_argument("--results", type=Path, default=RESULTS, help=f"where to write the results (default {RESULTS})")

@@ -14,6 +14,7 @@ import dagster as dg
 from .assets._shell import DEFAULT_BATCH
 from .assets.captions import build_caption_assets
 from .assets.construction import build_construction_assets
+from .assets.export import build_export_assets
 from .assets.segments import build_segments_assets
 from .assets.vidcapqa import build_vidcapqa_assets
 from .assets.videos import build_videos_asset
@@ -88,8 +89,11 @@ def build_definitions(profile_name: str | None = None, home: str | None = None) 
     stale_sensor = build_stale_sensor(lambda: holder[0], batch_size, int(automation.get("stale_interval_s", 60)))
     files_sensor = build_video_files_sensor(int(automation.get("video_files_interval_s", 30)))
     backfill = build_backfill_schedule(lambda: holder[0], automation.get("backfill_cron", "0 3 * * *"), batch_size)
+    assets = build_assets(resources, batch_size)
+    versions = {k.to_user_string(): v for a in assets for k, v in a.code_versions_by_key.items() if v}
+    assets += build_export_assets(profile.get("export"), versions)  # only when the profile has `export: {out: ...}`
     defs = dg.Definitions(
-        assets=build_assets(resources, batch_size),
+        assets=assets,
         asset_checks=CHECKS,
         jobs=[lake_compaction],
         sensors=[files_sensor, stale_sensor],

@@ -1,0 +1,14 @@
+"""Dataset export (DESIGN.md section 13): releases of the caption levels, without Dagster.
+
+- `options`: what to export (formats, levels, splits, filters) and its validation;
+- `source`: which videos qualify and their rows, read through the catalog's DuckDB views;
+- `splits`: deterministic train/val/test by content hash, and hash-bucket shards;
+- `outdir`: the output folder, its manifest, and files rewritten only when their bytes change;
+- `hf`, `webdataset`, `swift`: one writer per format; `card`: the dataset card (README.md);
+- `run`: `export()`, what the `codecvdc export` command and the `dataset_export` asset call.
+"""
+
+from .options import FORMATS, LEVELS, ExportError, ExportOptions
+from .run import ExportResult, export
+
+__all__ = ["FORMATS", "LEVELS", "ExportError", "ExportOptions", "ExportResult", "export"]

@@ -1,0 +1,107 @@
+"""`export()`: select the videos, write each format into OUT, write the card and the manifest."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from . import card
+from .card import Provenance
+from .hf import Progress, write_hf
+from .options import ExportError, ExportOptions
+from .outdir import FormatFiles, check_out, locked, write_manifest
+from .source import Source, select_videos
+from .swift import write_swift
+from .webdataset import write_webdataset
+
+# DuckDB's buffer pool would otherwise grow to most of the RAM while the shards' scans run; past this it
+# evicts and spills, so the export's memory stays flat however large the lake is.
+DUCKDB_MEMORY = "384MB"
+
+
+@dataclass
+class ExportResult:
+    out: Path
+    videos: int
+    splits: dict[str, int]
+    excluded: dict[str, int]
+    rows: dict[str, int] = field(default_factory=dict)  # config or file -> rows written
+    files: int = 0
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def _quiet(what: str, done: int, total: int, rows: int) -> None:
+    pass
+
+
+def export(
+    con: duckdb.DuckDBPyConnection,
+    out: str | Path,
+    options: ExportOptions,
+    provenance: Provenance,
+    frame_path: Callable[[str], str],
+    read_frame: Callable[[str], bytes],
+    residual_prompt: str = "",
+    window: tuple[int, int] = (8, 1),
+    progress: Progress = _quiet,
+) -> ExportResult:
+    """Export the lake behind `con` (a catalog connection) into `out`; ExportError before anything is
+    written when an option, the selection or the folder is wrong."""
+    started = time.perf_counter()
+    out = Path(out).absolute()
+    previous = check_out(out)
+    con.execute(f"SET memory_limit = '{DUCKDB_MEMORY}'")
+    selection = select_videos(con, options, provenance.code_versions.get("videos", ""))
+    if selection.videos.empty:
+        why = "; ".join(f"{reason}: {n}" for reason, n in selection.excluded.items()) or "no videos probed yet"
+        raise ExportError(f"nothing to export: no video qualifies ({why})")
+    source = Source(con, selection)
+    configs = options.configs
+    target = options.shard_mb * 1e6
+    counts = selection.videos["split"].value_counts()
+    result = ExportResult(
+        out,
+        len(selection.videos),
+        {s: int(counts[s]) for s in selection.split_names()},
+        selection.excluded,
+    )
+    done: dict[str, dict] = {}
+    with locked(out):
+        for fmt in options.formats:
+            old = (previous.get("formats") or {}).get(fmt, {}).get("files", {})
+            files = FormatFiles(out, fmt, old)
+            frames = read_frame if options.include_frames else None
+            if fmt == "hf":
+                layout = write_hf(source, ["videos", *configs], files, target, progress)
+                stats = card.statistics(out, layout)
+                evidence = source.evidence_by_rule()
+                text = card.render(layout, stats, selection, evidence, options, provenance, list(options.formats))
+                with files.write("README.md", "w") as fh:
+                    fh.write(text)
+                result.rows.update({c: sum(by_split.values()) for c, by_split in stats["rows"].items()})
+            elif fmt == "webdataset":
+                write_webdataset(source, configs, files, target, frames, progress)
+            else:
+                counts_by_file = write_swift(
+                    source, configs, files, target, frame_path, frames, residual_prompt, window, progress
+                )
+                result.rows.update(counts_by_file)
+            result.removed += files.remove_stale()
+            result.changed += files.changed
+            result.files += len(files.files)
+            done[fmt] = {
+                "files": files.files,
+                "options": options.describe(),
+                "exported_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                "project_version": provenance.project_version,
+            }
+        write_manifest(out, previous, done)
+    result.seconds = time.perf_counter() - started
+    return result

@@ -1,0 +1,279 @@
+"""The rows an export reads, through the catalog's DuckDB views (storage/catalog.py).
+
+Which videos qualify: those in `videos` that pass the filters, have no current failure (the `failures`
+view) in an exported level or anything upstream of it, and have that level's rows. Rows are read one
+shard's videos at a time (a join with a registered frame of ids), so no query holds more than a shard.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+from .options import ExportError, ExportOptions
+from .splits import assign_splits
+
+
+@dataclass(frozen=True)
+class Config:
+    """One Hugging Face config: its lake table, columns (name, type, SQL expression), text and order."""
+
+    table: str
+    columns: tuple[tuple[str, pa.DataType, str], ...]
+    order: tuple[str, ...]
+    text: tuple[str, ...]
+    upstream: tuple[str, ...]  # assets whose current failure excludes a video
+    description: str
+
+    @property
+    def schema(self) -> pa.Schema:
+        return pa.schema([(name, typ) for name, typ, _ in self.columns])
+
+
+def _cols(*spec: str, alias: str = "t") -> tuple[tuple[str, pa.DataType, str], ...]:
+    """``name:type[=SQL]`` items (types s, i, f, b); the SQL defaults to the table's column."""
+    types = {"s": pa.string(), "i": pa.int64(), "f": pa.float64(), "b": pa.bool_()}
+    out = []
+    for item in spec:
+        name, _, rest = item.partition(":")
+        kind, _, expr = rest.partition("=")
+        out.append((name, types[kind], expr or f"{alias}.{name}"))
+    return tuple(out)
+
+
+_KEY = ("video_id:s", "sha256:s=p.sha256")
+_CHAIN = ("videos", "segments", "frames")
+CONFIGS: dict[str, Config] = {
+    "videos": Config(
+        "videos",
+        _cols(
+            *_KEY,
+            "file_name:s=p.file_name",
+            "duration_s:f",
+            "fps:f",
+            "width:i",
+            "height:i",
+            "codec:s",
+            "has_audio:b",
+            "seg_mode:s",
+            "gop_cv:f",
+            "n_segments:i=p.n_segments",
+            "model:s=CAST(NULL AS VARCHAR)",
+            "version:s=p.videos_version",
+            alias="p",
+        ),
+        ("video_id",),
+        (),
+        ("videos",),
+        "one row per video: the source file's sha256 and stream facts (no model: probed in code)",
+    ),
+    "anchors": Config(
+        "anchors",
+        _cols(
+            *_KEY,
+            "segment_idx:i",
+            "t_s:f",
+            "caption:s",
+            "n_words:i",
+            "entities:s=t.entities_json",
+            "frame_sha256:s",
+            "model:s",
+            "version:s",
+        ),
+        ("video_id", "segment_idx"),
+        ("caption", "entities_json"),
+        (*_CHAIN, "anchors"),
+        "keyframe anchor caption of each segment (its first frame), entities as JSON",
+    ),
+    "residuals": Config(
+        "residuals",
+        _cols(
+            *_KEY,
+            "segment_idx:i",
+            "pair_idx:i",
+            "t_prev_s:f",
+            "t_s:f",
+            "delta_caption:s",
+            "change_type:s",
+            "subject:s",
+            "zone_from:s",
+            "zone_to:s",
+            "direction:s",
+            "n_words:i",
+            "model:s",
+            "version:s",
+        ),
+        ("video_id", "segment_idx", "pair_idx"),
+        ("delta_caption", "subject"),
+        (*_CHAIN, "residuals"),
+        "delta-only caption of each adjacent pair of 1 fps frames (t_prev_s -> t_s) with its structured fields",
+    ),
+    "scene_narratives": Config(
+        "scene_narratives",
+        _cols(
+            *_KEY,
+            "segment_idx:i",
+            "start_s:f",
+            "end_s:f",
+            "narrative:s",
+            "n_words:i",
+            "n_evidence:i",
+            "model:s",
+            "version:s",
+        ),
+        ("video_id", "segment_idx"),
+        ("narrative",),
+        (*_CHAIN, "anchors", "residuals", "evidence", "scene_narratives"),
+        "one paragraph per scene: its anchor plus the evidence the acceptance rules accepted",
+    ),
+    "video_narratives": Config(
+        "video_narratives",
+        _cols(
+            *_KEY,
+            "duration_s:f=p.duration_s",
+            "narrative:s",
+            "n_words:i",
+            "n_segments:i",
+            "model:s",
+            "version:s",
+        ),
+        ("video_id",),
+        ("narrative",),
+        (*_CHAIN, "anchors", "residuals", "evidence", "scene_narratives", "video_narratives"),
+        "the whole-video narrative, from the scene narratives in order",
+    ),
+}
+ROW_BYTES = 48  # numbers and ids of a row, beside its text, in the shard-size estimate
+
+
+@dataclass
+class Selection:
+    """The exported videos (one row each: ids, sha256, split, stream facts) and the ones left out."""
+
+    videos: pd.DataFrame
+    excluded: dict[str, int] = field(default_factory=dict)  # reason -> videos
+    failed_by_asset: dict[str, int] = field(default_factory=dict)
+
+    def split_names(self) -> list[str]:
+        return [s for s in dict.fromkeys(self.videos["split"]) if s]
+
+
+def _ids(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> set[str]:
+    return {r[0] for r in con.execute(sql, params or []).fetchall()}
+
+
+def select_videos(con: duckdb.DuckDBPyConnection, options: ExportOptions, videos_version: str = "") -> Selection:
+    """Which videos an export holds and why the others are left out; raises ExportError on unknown ids."""
+    table = con.execute(
+        "SELECT video_id, sha256, path, duration_s, fps, width, height, codec, has_audio, seg_mode, "
+        "CAST(gop_cv AS DOUBLE) AS gop_cv FROM videos ORDER BY video_id"
+    ).fetchdf()
+    failures = con.execute("SELECT video_id, asset FROM failures").fetchdf()
+    if options.videos:
+        known = set(table["video_id"]) | set(failures["video_id"])
+        unknown = [v for v in options.videos if v not in known]
+        if unknown:
+            raise ExportError(f"--video: unknown or never probed video id(s): {', '.join(unknown)}")
+        table = table[table["video_id"].isin(options.videos)]
+        failures = failures[failures["video_id"].isin(options.videos)]
+    configs = [CONFIGS[c] for c in ["videos", *options.configs]]
+    relevant = {a for c in configs for a in c.upstream}
+    failing = failures[failures["asset"].isin(relevant)]
+    excluded: dict[str, int] = {}
+    failed_ids = set(failing["video_id"])
+    if failed_ids:
+        excluded["a current failure in an exported level or upstream of it"] = len(failed_ids)
+    table = table[~table["video_id"].isin(failed_ids)]
+    low, high = options.min_duration_s, options.max_duration_s
+    in_range = table["duration_s"].between(low if low is not None else 0, high if high is not None else float("inf"))
+    if (~in_range).any():
+        excluded["duration outside --min-duration/--max-duration"] = int((~in_range).sum())
+    table = table[in_range]
+    missing: set[str] = set()
+    for config in configs[1:]:
+        have = _ids(con, f"SELECT DISTINCT video_id FROM {config.table}")
+        if config.table == "residuals":  # no residual is right when no segment has two frames
+            have |= set(table["video_id"]) - _ids(
+                con, "SELECT DISTINCT video_id FROM frames GROUP BY video_id, segment_idx HAVING count(*) >= 2"
+            )
+        missing |= set(table["video_id"]) - have
+    if missing:
+        excluded["not captioned yet in an exported level"] = len(missing)
+    table = table[~table["video_id"].isin(missing)].copy()
+    segments = con.execute("SELECT video_id, count(*) AS n_segments FROM segments GROUP BY 1").fetchdf()
+    table = table.merge(segments, on="video_id", how="left")
+    table["n_segments"] = table["n_segments"].fillna(0).astype("int64")
+    table["file_name"] = [os.path.basename(p) for p in table["path"]]
+    table["videos_version"] = videos_version
+    shas = dict(zip(table["video_id"], table["sha256"], strict=True))
+    table["split"] = table["video_id"].map(assign_splits(shas, options.splits)) if shas else pd.Series(dtype=str)
+    failed_by_asset = failing.groupby("asset")["video_id"].nunique().to_dict()
+    return Selection(table.reset_index(drop=True), excluded, {str(k): int(v) for k, v in failed_by_asset.items()})
+
+
+class Source:
+    """Rows of the selected videos, a group of videos at a time."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, selection: Selection) -> None:
+        self.con = con
+        self.selection = selection
+        con.register("export_sel", selection.videos)
+
+    def estimate(self, config: str) -> dict[str, tuple[int, float]]:
+        """{split: (rows, estimated bytes)} of a config (text lengths plus a fixed amount per row)."""
+        cfg = CONFIGS[config]
+        if config == "videos":
+            counts = self.selection.videos.groupby("split").size()
+            return {s: (int(n), float(n * ROW_BYTES * 4)) for s, n in counts.items()}
+        text = " + ".join(f"coalesce(strlen(t.{c}), 0)" for c in cfg.text) or "0"
+        rows = self.con.execute(
+            f"SELECT p.split, count(*), sum({text}) + {ROW_BYTES} * count(*) "
+            f"FROM {cfg.table} t JOIN export_sel p USING (video_id) GROUP BY 1"
+        ).fetchall()
+        return {s: (int(n), float(b or 0)) for s, n, b in rows}
+
+    def _part(self, video_ids: list[str]) -> None:
+        self.con.register("export_part", pd.DataFrame({"video_id": video_ids}))
+
+    def batches(self, config: str, video_ids: list[str], rows: int = 65_536) -> Iterator[pa.RecordBatch]:
+        """The config's rows of these videos, in key order, as Arrow batches of the config's schema."""
+        cfg = CONFIGS[config]
+        self._part(video_ids)
+        select = ", ".join(f"{expr} AS {name}" for name, _, expr in cfg.columns)
+        if config == "videos":  # the selection itself (alias p) holds these rows
+            source, order = "export_sel p JOIN export_part USING (video_id)", "p.video_id"
+        else:
+            source = f"{cfg.table} t JOIN export_part USING (video_id) JOIN export_sel p USING (video_id)"
+            order = ", ".join(f"t.{c}" for c in cfg.order)
+        sql = f"SELECT {select} FROM {source} ORDER BY {order}"
+        reader = self.con.sql(sql).to_arrow_reader(rows)
+        for batch in reader:
+            yield pa.RecordBatch.from_arrays(
+                [batch.column(i).cast(typ) for i, (_, typ, _) in enumerate(cfg.columns)], schema=cfg.schema
+            )
+
+    def frame(self, config: str, video_ids: list[str]) -> pd.DataFrame:
+        """The config's rows of these videos as a pandas frame (small groups: webdataset, swift)."""
+        batches = list(self.batches(config, video_ids))
+        table = pa.Table.from_batches(batches, schema=CONFIGS[config].schema)
+        return table.to_pandas()
+
+    def frames(self, video_ids: list[str]) -> pd.DataFrame:
+        """The sampled frames of these videos (segment, time, JPEG hash), in time order."""
+        self._part(video_ids)
+        return self.con.execute(
+            "SELECT t.video_id, t.segment_idx, t.t_s, t.sha256 FROM frames t JOIN export_part USING (video_id) "
+            "ORDER BY t.video_id, t.segment_idx, t.t_s"
+        ).fetchdf()
+
+    def evidence_by_rule(self) -> list[tuple[str, int, int]]:
+        """(rule, accepted, rejected) over the evidence of the exported videos."""
+        return self.con.execute(
+            "SELECT rule, count(*) FILTER (WHERE accepted), count(*) FILTER (WHERE NOT accepted) "
+            "FROM evidence JOIN export_sel USING (video_id) GROUP BY 1 ORDER BY 1"
+        ).fetchall()

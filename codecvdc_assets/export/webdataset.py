@@ -1,0 +1,68 @@
+"""WebDataset tar shards, ``OUT/webdataset/<split>/shard-000000.tar``: one sample per video.
+
+A sample is ``<video_id>.json`` (metadata and every exported level with timestamps) and, with frames,
+``<video_id>.anchor_<segment>.jpg`` for each anchor keyframe; the key has no dot, so webdataset's
+"extension after the first dot" rule gives ``json`` and ``anchor_<k>.jpg``. Members are in key order
+with fixed owners, modes and mtimes, so the same samples make the same bytes.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from collections.abc import Callable
+
+from .hf import Progress
+from .outdir import FormatFiles
+from .plan import shards
+from .samples import level_json, samples
+from .source import Source
+
+FRAME_BYTES = 150_000  # per anchor JPEG, in the shard-size estimate
+
+
+def _member(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size, info.mtime, info.mode = len(data), 0, 0o644
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    tar.addfile(info, io.BytesIO(data))
+
+
+def write_webdataset(
+    source: Source,
+    configs: list[str],
+    files: FormatFiles,
+    target_bytes: float,
+    read_frame: Callable[[str], bytes] | None,
+    progress: Progress,
+) -> dict[str, list[str]]:
+    """Write the shards; `read_frame(sha256)` given: the anchor JPEGs too. Returns {split: [paths]}."""
+    estimates = {c: source.estimate(c) for c in ["videos", *configs]}
+    videos = source.selection.videos
+    plan = []
+    for split in source.selection.split_names():
+        size = sum(e.get(split, (0, 0.0))[1] for e in estimates.values())
+        if read_frame and "anchors" in estimates:
+            size += estimates["anchors"].get(split, (0, 0.0))[0] * FRAME_BYTES
+        plan += list(shards(videos, split, size, target_bytes))
+    layout: dict[str, list[str]] = {}
+    done = 0
+    for k, shard in enumerate(plan, 1):
+        rel = f"webdataset/{shard.split}/shard-{shard.index:06d}.tar"
+        with files.write(rel) as fh, tarfile.open(fileobj=fh, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+            for sample in samples(source, configs, shard.video_ids):
+                key = sample.video["video_id"]
+                doc = level_json(sample, shard.split)
+                if read_frame:
+                    for anchor in doc.get("anchors", []):
+                        anchor["frame"] = f"{key}.anchor_{anchor['segment_idx']}.jpg"
+                _member(tar, f"{key}.json", json.dumps(doc, ensure_ascii=False).encode())
+                if read_frame:
+                    for anchor in doc.get("anchors", []):
+                        _member(tar, anchor["frame"], read_frame(anchor["frame_sha256"]))
+                done += 1
+        layout.setdefault(shard.split, []).append(rel)
+        progress("webdataset", k, len(plan), done)
+    return layout
