@@ -714,10 +714,10 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     def progress(what: str, done: int, total: int, rows: int) -> None:
         now = time.perf_counter()
-        if done == total or now - last["t"] >= 1.0:
+        if (done and done == total) or now - last["t"] >= 2.0:
             last["t"] = now
             print(
-                f"{_bar(done, total)} {what}: shard {done}/{total}, {rows:,} rows, {now - started:.1f}s",
+                f"{_bar(done, total)} {what}: {done}/{total} shards written, {rows:,} rows, {now - started:.1f}s",
                 file=sys.stderr,
                 flush=True,
             )

@@ -51,7 +51,7 @@ def write_hf(
             for split in source.selection.split_names()
             for shard in shards(videos, split, estimate.get(split, (0, 0.0))[1], target_bytes)
         ]
-        spilled = spill(source, config, plan, files.temp_dir())
+        spilled = spill(source, config, plan, files.temp_dir(), progress)
         rows = 0
         for k, (shard, path) in enumerate(zip(plan, spilled, strict=True), 1):
             rel = f"{config}/{shard.split}-{shard.index:05d}-of-{shard.count:05d}.parquet"

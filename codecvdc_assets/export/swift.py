@@ -173,7 +173,7 @@ def write_swift(
     ]
     handles: dict[str, Any] = {}
     wanted = ["videos", *configs, *(["frames"] if "residuals" in configs else [])]
-    spilled = {c: spill(source, c, [shard for _, shard in plan], files.temp_dir()) for c in wanted}
+    spilled = {c: spill(source, c, [s for _, s in plan], files.temp_dir(), progress) for c in wanted}
     with ExitStack() as stack:
         for k, (split, _) in enumerate(plan, 1):
             tables = shard_tables(source, spilled, k - 1)

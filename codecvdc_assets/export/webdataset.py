@@ -50,7 +50,7 @@ def write_webdataset(
         plan += list(shards(videos, split, size, target_bytes))
     layout: dict[str, list[str]] = {}
     done = 0
-    spilled = {c: spill(source, c, plan, files.temp_dir()) for c in ["videos", *configs]}
+    spilled = {c: spill(source, c, plan, files.temp_dir(), progress) for c in ["videos", *configs]}
     for k, shard in enumerate(plan, 1):
         tables = shard_tables(source, spilled, k - 1)
         rel = f"webdataset/{shard.split}/shard-{shard.index:06d}.tar"
