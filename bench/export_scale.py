@@ -62,8 +62,17 @@ def main(full: bool = False, quick: bool = False) -> int:
         all_bytes = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
         n_res = rows["residuals"]
         shards = len(list((out / "residuals").glob("*.parquet")))
-        report.add(SUITE, f"`codecvdc export` hf, {n_videos:,} videos ({label}): wall time", f"{wall:.1f} s")
-        report.add(SUITE, f"rows per second ({exported:,} rows, 5 configs)", f"{exported / wall:,.0f} rows/s")
+        inner = float(proc.stdout.rsplit("; ", 1)[1].split("s")[0])  # the export's own time (no start-up)
+        report.add(
+            SUITE,
+            f"`codecvdc export` hf, {n_videos:,} videos ({label}): wall time (the export alone)",
+            f"{wall:.1f} s ({inner:.1f} s)",
+        )
+        report.add(
+            SUITE,
+            f"rows per second ({exported:,} rows, 5 configs), wall (export alone)",
+            f"{exported / wall:,.0f} ({exported / inner:,.0f}) rows/s",
+        )
         ok = peak_mb <= TARGET_MB
         report.add(
             SUITE,
@@ -74,7 +83,9 @@ def main(full: bool = False, quick: bool = False) -> int:
             ok if full else None,
         )
         report.add(
-            SUITE, f"export bytes per residual (residuals config, {shards} train shards)", f"{res_bytes / n_res:.1f} B"
+            SUITE,
+            f"export bytes per residual (residuals config, {shards} shards over the splits)",
+            f"{res_bytes / n_res:.1f} B",
         )
         report.add(SUITE, "export bytes per residual (all configs and the card)", f"{all_bytes / n_res:.1f} B")
         if exported < n_res:

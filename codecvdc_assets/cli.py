@@ -164,7 +164,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--include-frames", action="store_true", help="anchor JPEGs (webdataset) / window frames (swift)")
     p.add_argument("--min-duration", type=float, metavar="S", help="only videos at least S seconds long")
     p.add_argument("--max-duration", type=float, metavar="S", help="only videos at most S seconds long")
-    p.add_argument("--shard-mb", type=float, default=256.0, metavar="MB", help="target shard size (default 256)")
+    p.add_argument(
+        "--shard-mb",
+        type=float,
+        default=128.0,
+        metavar="MB",
+        help="target size of a shard's rows in memory (default 128; files are ~10x smaller)",
+    )
     p.add_argument("--profile", metavar="NAME")
     p.set_defaults(func=cmd_export)
 
@@ -717,10 +723,10 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     def progress(what: str, done: int, total: int, rows: int) -> None:
         now = time.perf_counter()
-        if done == total or now - last["t"] >= 1.0:
+        if (done and done == total) or now - last["t"] >= 2.0:
             last["t"] = now
             print(
-                f"{_bar(done, total)} {what}: shard {done}/{total}, {rows:,} rows, {now - started:.1f}s",
+                f"{_bar(done, total)} {what}: {done}/{total} shards written, {rows:,} rows, {now - started:.1f}s",
                 file=sys.stderr,
                 flush=True,
             )

@@ -102,6 +102,8 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> Home:
         )
         assert proc.returncode == 1, proc.stdout + proc.stderr  # the broken file fails, the others go on
         assert "dataset-level (after the videos): dataset_export: ok" in proc.stdout, proc.stdout
+        release = yaml.safe_load((home / "release" / "README.md").read_text().split("---")[1])  # the asset's
+        assert [c["config_name"] for c in release["configs"]][:3] == ["videos", "anchors", "residuals"]
         out = root / "out"
         cli(["export", str(out), *TINY_SHARDS], home)  # hf (default)
         codecvdc("export", str(out), "--format", "webdataset", "--include-frames", *TINY_SHARDS)  # in process

@@ -1,52 +1,41 @@
 """The Hugging Face datasets layout: ``OUT/<config>/<split>-00000-of-000NN.parquet`` plus the card.
 
 Shards are zstd Parquet written by pyarrow from rows in key order, in row groups of a fixed row count,
-so the same rows give the same bytes (a re-export leaves unchanged shards untouched).
+so the same rows give the same bytes (a re-export leaves unchanged shards untouched). A shard's rows are
+held once in memory (Arrow), so a shard's size bounds the export's memory, not the lake's; each config's
+table is scanned once, its rows spilled per shard to temp Arrow files and each shard sorted from its file.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .outdir import FormatFiles
 from .plan import shards
-from .source import CONFIGS, Source
+from .source import Source
+from .spill import read_spilled, spill
 
 ROW_GROUP = 100_000
+ROW_GROUP_BYTES = 16_000_000
 ZSTD_LEVEL = 9
 
 Progress = Callable[[str, int, int, int], None]  # (what, done, total, rows)
 
 
-def rechunk(batches: Iterator[pa.RecordBatch], schema: pa.Schema, size: int) -> Iterator[pa.Table]:
-    """Tables of exactly `size` rows (the last one shorter) whatever sizes the batches came in."""
-    pending: list[pa.RecordBatch] = []
-    count, emitted = 0, False
-    for batch in batches:
-        pending.append(batch)
-        count += batch.num_rows
-        while count >= size:
-            table = pa.Table.from_batches(pending, schema=schema)
-            yield table.slice(0, size)
-            emitted = True
-            rest = table.slice(size)
-            pending, count = rest.to_batches(), rest.num_rows
-    if count or not emitted:  # the rest, or the one empty table of a shard without rows
-        yield pa.Table.from_batches(pending, schema=schema)
-
-
-def write_parquet(path, batches: Iterator[pa.RecordBatch], schema: pa.Schema) -> int:
-    rows = 0
+def write_parquet(path, table: pa.Table, order: pa.Array) -> int:
+    """Write `table` in the row order `order`, one row group at a time (one copy of a group, never of the
+    table). Groups hold ROW_GROUP_BYTES of rows, at most ROW_GROUP rows: a function of the rows alone."""
+    per_row = table.nbytes / max(table.num_rows, 1)
+    group = max(1_000, min(ROW_GROUP, int(ROW_GROUP_BYTES / max(per_row, 1))))
     with pq.ParquetWriter(
-        path, schema, compression="zstd", compression_level=ZSTD_LEVEL, write_statistics=True
+        path, table.schema, compression="zstd", compression_level=ZSTD_LEVEL, write_statistics=True
     ) as writer:
-        for table in rechunk(batches, schema, ROW_GROUP):
-            writer.write_table(table, row_group_size=ROW_GROUP)
-            rows += table.num_rows
-    return rows
+        for start in range(0, max(len(order), 1), group):
+            writer.write_table(table.take(order[start : start + group]), row_group_size=group)
+    return table.num_rows
 
 
 def write_hf(
@@ -62,12 +51,15 @@ def write_hf(
             for split in source.selection.split_names()
             for shard in shards(videos, split, estimate.get(split, (0, 0.0))[1], target_bytes)
         ]
-        schema = CONFIGS[config].schema
+        spilled = spill(source, config, plan, files.temp_dir(), progress)
         rows = 0
-        for k, shard in enumerate(plan, 1):
+        for k, (shard, path) in enumerate(zip(plan, spilled, strict=True), 1):
             rel = f"{config}/{shard.split}-{shard.index:05d}-of-{shard.count:05d}.parquet"
+            table = read_spilled(path)
             tmp = files.temp_path(rel)
-            rows += write_parquet(tmp, source.batches(config, shard.video_ids), schema)
+            rows += write_parquet(tmp, table, source.order(config, table))
+            del table
+            pa.default_memory_pool().release_unused()  # give the shard's memory back before the next one
             files.commit(rel, tmp)
             layout.setdefault(config, {}).setdefault(shard.split, []).append(rel)
             progress(f"hf {config}", k, len(plan), rows)

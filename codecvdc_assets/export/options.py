@@ -17,7 +17,7 @@ LEVELS = {
 }
 SPLIT_NAMES = ("train", "val", "validation", "test")
 DEFAULT_SPLITS = {"train": 0.98, "val": 0.01, "test": 0.01}
-DEFAULT_SHARD_MB = 256.0
+DEFAULT_SHARD_MB = 128.0
 
 
 class ExportError(ValueError):
@@ -33,7 +33,7 @@ class ExportOptions:
     include_frames: bool = False
     min_duration_s: float | None = None
     max_duration_s: float | None = None
-    shard_mb: float = DEFAULT_SHARD_MB  # target size of a shard (uncompressed text; files come out smaller)
+    shard_mb: float = DEFAULT_SHARD_MB  # target size of a shard's rows in memory (its file is ~10x smaller)
 
     def __post_init__(self) -> None:
         bad = [f for f in self.formats if f not in FORMATS]

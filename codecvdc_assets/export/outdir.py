@@ -85,6 +85,12 @@ class FormatFiles:
             if os.path.exists(tmp):
                 os.unlink(tmp)
 
+    def temp_dir(self) -> Path:
+        """Scratch space inside OUT (same file system; removed when the export ends)."""
+        folder = self.out / _TMP
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
     def temp_path(self, rel: str) -> Path:
         """A temp file for writers that want a path (pyarrow); pass it to `commit` when done."""
         tmp_dir = self.out / _TMP

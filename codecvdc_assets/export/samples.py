@@ -8,8 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
-
-from .source import Source
+import pyarrow as pa
 
 _DROP = ("video_id", "sha256")
 
@@ -40,11 +39,11 @@ def _clean(row: dict[str, Any]) -> dict[str, Any]:
     return clean
 
 
-def samples(source: Source, configs: list[str], video_ids: list[str]) -> Iterator[VideoSample]:
-    """One sample per video, in id order, with the rows of each exported config."""
-    videos = source.frame("videos", video_ids)
-    by_config = {c: _records(source.frame(c, video_ids)) for c in configs}
-    for row in videos.to_dict("records"):
+def samples(tables: dict[str, pa.Table], configs: list[str]) -> Iterator[VideoSample]:
+    """One sample per video of a shard (`tables`: the shard's rows per config, `videos` included), in id
+    order, with the rows of each exported config."""
+    by_config = {c: _records(tables[c].to_pandas()) for c in configs}
+    for row in tables["videos"].to_pandas().to_dict("records"):
         sample = VideoSample(_clean(row))
         for config in configs:
             sample.levels[config] = by_config[config].get(row["video_id"], [])

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import duckdb
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .options import ExportError, ExportOptions
 from .splits import assign_splits
@@ -147,8 +148,16 @@ CONFIGS: dict[str, Config] = {
         (*_CHAIN, "anchors", "residuals", "evidence", "scene_narratives", "video_narratives"),
         "the whole-video narrative, from the scene narratives in order",
     ),
+    # Not a level: the sampled frames that the swift residual windows are made of.
+    "frames": Config(
+        "frames",
+        _cols("video_id:s", "segment_idx:i", "t_s:f", "frame_sha256:s=t.sha256"),
+        ("video_id", "segment_idx", "t_s"),
+        (),
+        ("videos", "segments", "frames"),
+        "sampled frames (segment, time, JPEG sha256)",
+    ),
 }
-ROW_BYTES = 48  # numbers and ids of a row, beside its text, in the shard-size estimate
 
 
 @dataclass
@@ -225,51 +234,38 @@ class Source:
         con.register("export_sel", selection.videos)
 
     def estimate(self, config: str) -> dict[str, tuple[int, float]]:
-        """{split: (rows, estimated bytes)} of a config (text lengths plus a fixed amount per row)."""
+        """{split: (rows, bytes)} of a config as Arrow holds it (strings and offsets, 8 bytes a number): what
+        a shard of it costs in memory while it is written."""
         cfg = CONFIGS[config]
-        if config == "videos":
-            counts = self.selection.videos.groupby("split").size()
-            return {s: (int(n), float(n * ROW_BYTES * 4)) for s, n in counts.items()}
-        text = " + ".join(f"coalesce(strlen(t.{c}), 0)" for c in cfg.text) or "0"
-        rows = self.con.execute(
-            f"SELECT p.split, count(*), sum({text}) + {ROW_BYTES} * count(*) "
-            f"FROM {cfg.table} t JOIN export_sel p USING (video_id) GROUP BY 1"
-        ).fetchall()
+        size = " + ".join(
+            f"coalesce(strlen({expr}), 0) + 4" if typ == pa.string() else "8" for _, typ, expr in cfg.columns
+        )
+        source = "export_sel p" if config == "videos" else f"{cfg.table} t JOIN export_sel p USING (video_id)"
+        rows = self.con.execute(f"SELECT p.split, count(*), sum({size}) FROM {source} GROUP BY 1").fetchall()
         return {s: (int(n), float(b or 0)) for s, n, b in rows}
 
-    def _part(self, video_ids: list[str]) -> None:
-        self.con.register("export_part", pd.DataFrame({"video_id": video_ids}))
-
-    def batches(self, config: str, video_ids: list[str], rows: int = 65_536) -> Iterator[pa.RecordBatch]:
-        """The config's rows of these videos, in key order, as Arrow batches of the config's schema."""
+    def stream(self, config: str, shard_of: pd.DataFrame, rows: int = 65_536) -> Iterator[pa.RecordBatch]:
+        """Every row of the config in one scan, unsorted, with a leading `_shard` column (int) taken from
+        `shard_of` (video_id, _shard): one pass over the table whatever the number of shards."""
         cfg = CONFIGS[config]
-        self._part(video_ids)
+        self.con.register("export_shard_of", shard_of)
         select = ", ".join(f"{expr} AS {name}" for name, _, expr in cfg.columns)
-        if config == "videos":  # the selection itself (alias p) holds these rows
-            source, order = "export_sel p JOIN export_part USING (video_id)", "p.video_id"
+        if config == "videos":
+            source = "export_sel p JOIN export_shard_of s USING (video_id)"
         else:
-            source = f"{cfg.table} t JOIN export_part USING (video_id) JOIN export_sel p USING (video_id)"
-            order = ", ".join(f"t.{c}" for c in cfg.order)
-        sql = f"SELECT {select} FROM {source} ORDER BY {order}"
-        reader = self.con.sql(sql).to_arrow_reader(rows)
-        for batch in reader:
-            yield pa.RecordBatch.from_arrays(
-                [batch.column(i).cast(typ) for i, (_, typ, _) in enumerate(cfg.columns)], schema=cfg.schema
-            )
+            source = f"{cfg.table} t JOIN export_shard_of s USING (video_id) JOIN export_sel p USING (video_id)"
+        schema = pa.schema([("_shard", pa.int64()), *cfg.schema])
+        reader = self.con.sql(f"SELECT CAST(s._shard AS BIGINT) AS _shard, {select} FROM {source}").to_arrow_reader(
+            rows
+        )
+        for b in reader:
+            arrays = [b.column(0), *(b.column(i + 1).cast(typ) for i, (_, typ, _) in enumerate(cfg.columns))]
+            yield pa.RecordBatch.from_arrays(arrays, schema=schema)
 
-    def frame(self, config: str, video_ids: list[str]) -> pd.DataFrame:
-        """The config's rows of these videos as a pandas frame (small groups: webdataset, swift)."""
-        batches = list(self.batches(config, video_ids))
-        table = pa.Table.from_batches(batches, schema=CONFIGS[config].schema)
-        return table.to_pandas()
-
-    def frames(self, video_ids: list[str]) -> pd.DataFrame:
-        """The sampled frames of these videos (segment, time, JPEG hash), in time order."""
-        self._part(video_ids)
-        return self.con.execute(
-            "SELECT t.video_id, t.segment_idx, t.t_s, t.sha256 FROM frames t JOIN export_part USING (video_id) "
-            "ORDER BY t.video_id, t.segment_idx, t.t_s"
-        ).fetchdf()
+    @staticmethod
+    def order(config: str, table: pa.Table) -> pa.Array:
+        """Row indices in key order (the keys are unique per config: a total, deterministic order)."""
+        return pc.sort_indices(table, sort_keys=[(k, "ascending") for k in CONFIGS[config].order])
 
     def evidence_by_rule(self) -> list[tuple[str, int, int]]:
         """(rule, accepted, rejected) over the evidence of the exported videos."""

@@ -25,6 +25,7 @@ from .outdir import FormatFiles
 from .plan import shards
 from .samples import VideoSample, samples
 from .source import Source
+from .spill import shard_tables, spill
 
 DENSE_PROMPT = (
     "Describe this video densely: first the whole video, then each scene with its start and end in seconds: "
@@ -44,7 +45,7 @@ def residual_windows(
     by_pair = {(r["segment_idx"], r["pair_idx"]): r for r in sample.levels.get("residuals", [])}
     rows = []
     for segment_idx, seg in frames.groupby("segment_idx", sort=True):
-        times, shas = list(seg["t_s"]), list(seg["sha256"])
+        times, shas = list(seg["t_s"]), list(seg["frame_sha256"])
         for window in windows(len(seg), size, overlap):
             items = [by_pair.get((int(segment_idx), i)) for i, _ in window.pairs]
             if not items or any(item is None for item in items):
@@ -171,10 +172,13 @@ def write_swift(
         for shard in shards(videos, split, sum(e.get(split, (0, 0.0))[1] for e in estimate.values()), target_bytes)
     ]
     handles: dict[str, Any] = {}
+    wanted = ["videos", *configs, *(["frames"] if "residuals" in configs else [])]
+    spilled = {c: spill(source, c, [s for _, s in plan], files.temp_dir(), progress) for c in wanted}
     with ExitStack() as stack:
-        for k, (split, shard) in enumerate(plan, 1):
-            frames = source.frames(shard.video_ids) if "residuals" in configs else None
-            for sample in samples(source, configs, shard.video_ids):
+        for k, (split, _) in enumerate(plan, 1):
+            tables = shard_tables(source, spilled, k - 1)
+            frames = tables["frames"].to_pandas() if "frames" in tables else None
+            for sample in samples(tables, configs):
                 lines = {
                     file_name("dense_captions", split): [dense_row(sample, split, paths[sample.video["video_id"]])]
                 }

@@ -18,6 +18,7 @@ from .outdir import FormatFiles
 from .plan import shards
 from .samples import level_json, samples
 from .source import Source
+from .spill import shard_tables, spill
 
 FRAME_BYTES = 150_000  # per anchor JPEG, in the shard-size estimate
 
@@ -49,10 +50,12 @@ def write_webdataset(
         plan += list(shards(videos, split, size, target_bytes))
     layout: dict[str, list[str]] = {}
     done = 0
+    spilled = {c: spill(source, c, plan, files.temp_dir(), progress) for c in ["videos", *configs]}
     for k, shard in enumerate(plan, 1):
+        tables = shard_tables(source, spilled, k - 1)
         rel = f"webdataset/{shard.split}/shard-{shard.index:06d}.tar"
         with files.write(rel) as fh, tarfile.open(fileobj=fh, mode="w", format=tarfile.USTAR_FORMAT) as tar:
-            for sample in samples(source, configs, shard.video_ids):
+            for sample in samples(tables, configs):
                 key = sample.video["video_id"]
                 doc = level_json(sample, shard.split)
                 if read_frame:
