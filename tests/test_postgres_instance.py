@@ -14,6 +14,7 @@ import dagster as dg
 import pandas as pd
 import pytest
 from cli_helpers import SELECT_CHAIN, TABLES, cli, lake_table, start
+from dagster._core.scheduler.instigation import TickStatus  # not exported at the top level
 from dagster_live import PROJECT, wait_for, write_profile
 from services import start_postgres
 
@@ -107,7 +108,7 @@ def test_parallel_runs_and_daemon_share_one_postgres_instance(
                 assert done == set(ids), key
             state = next(s for s in instance.all_instigator_state() if s.name == "video_files")
             ticks = instance.get_ticks(state.instigator_origin_id, state.selector_id)
-            assert ticks and all(t.status != dg.TickStatus.FAILURE for t in ticks)
+            assert ticks and all(t.status != TickStatus.FAILURE for t in ticks)
             assert instance.get_daemon_heartbeats()  # the daemon wrote its heartbeats to Postgres too
         assert daemon.poll() is None, daemon_log.read_text()[-3000:]
     finally:
