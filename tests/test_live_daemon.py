@@ -136,6 +136,9 @@ def test_drop_files_get_captions(live: LiveDagster, setup: Setup) -> None:
     assert launched, "stale_assets launched no run"
     batched = [r for r in live.runs() if {t["key"] for t in r["tags"]} >= {"dagster/asset_partition_range_start"}]
     assert batched, "the two videos were not run as one batch"
+    # No video was captioned twice: a tick leaves alone the videos whose run is still queued or running.
+    anchor_runs = [r for r in live.runs() if "anchors" in {a["path"][0] for a in r["assetSelection"] or []}]
+    assert len(anchor_runs) == 1, [r["runId"] for r in anchor_runs]
     assert_no_errors(live)
     print(
         f"drop -> video_narratives of both: {TIMINGS['drop_to_narratives_s']:.1f} s, "

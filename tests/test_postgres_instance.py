@@ -45,7 +45,7 @@ def postgres(tmp_path_factory: pytest.TempPathFactory):
 def clip_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("pg_clips")
     for i in range(4):
-        write_clip(str(folder / f"clip{i}.mp4"), 3.0 + i, fps=10, width=160, height=120, cuts_s=(1.5,), seed=i)
+        write_clip(str(folder / f"clip{i}.mp4"), 2.0 + 0.5 * i, fps=10, width=160, height=120, cuts_s=(1.5,), seed=i)
     return folder
 
 
