@@ -11,6 +11,7 @@ stopping `codecvdc ui` with SIGTERM. Every wait is bounded; the fixture ends eve
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import time
@@ -114,9 +115,12 @@ def assert_no_errors(live: LiveDagster) -> None:
 def test_drop_files_get_captions(live: LiveDagster, setup: Setup) -> None:
     assert live.location_state()[2] == "RepositoryLocation"
     live.set_sensor("stale_assets", True)  # the UI's toggle; video_files is on by default
+    staging = setup.base / "staging"  # copied beside the root, then renamed in: the sensor never sees half a file
+    staging.mkdir()
+    staged = [shutil.copy(clip, staging) for clip in setup.clips]
     dropped = time.monotonic()
-    for clip in setup.clips:
-        shutil.copy(clip, setup.videos)
+    for path in staged:
+        os.rename(path, setup.videos / Path(path).name)
 
     def both_done():
         live.check_running()
