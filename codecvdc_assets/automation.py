@@ -13,6 +13,7 @@ import dagster as dg
 
 from .maintenance import lake_compaction
 from .orchestration import (
+    PROCESS_TAG,
     RANGE_END,
     RANGE_START,
     batch_plan,
@@ -23,6 +24,7 @@ from .orchestration import (
     stale_run_key,
     stale_selection,
 )
+from .orchestration import _alive as process_alive
 from .partitions import videos_partitions
 from .resources import LakeResource
 from .storage.failures import current_failures
@@ -77,8 +79,10 @@ def stale_run_requests(
 
 
 def in_flight(instance: dg.DagsterInstance, order: list[str]) -> tuple[set[str], bool]:
-    """(videos some unfinished run covers, whether an unfinished run has no partition: dataset-level)."""
+    """(videos some unfinished run covers, whether an unfinished run has no partition: dataset-level).
+    A CLI run whose process died still says STARTED until the next `codecvdc run` cleans it up: ignored."""
     runs = instance.get_runs(filters=dg.RunsFilter(statuses=list(UNFINISHED)))
+    runs = [r for r in runs if PROCESS_TAG not in r.tags or process_alive(r.tags[PROCESS_TAG])]
     index = {key: i for i, key in enumerate(order)}
     videos: set[str] = set()
     dataset = False

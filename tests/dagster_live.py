@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from codecvdc_assets.process_group import end_group, group_members
+from codecvdc_assets.process_group import end_group
 
 PROJECT = Path(__file__).resolve().parents[1]
 REPOSITORY = "__repository__"  # the name Dagster gives the repository of a Definitions object
@@ -288,10 +288,6 @@ def _pgid(pid: int) -> int | None:
         return os.getpgid(pid)
     except ProcessLookupError:
         return None
-
-
-def group_alive(pgid: int) -> list[int]:
-    return group_members(pgid)
 
 
 @contextmanager

@@ -11,6 +11,7 @@ stopping `codecvdc ui` with SIGTERM. Every wait is bounded; the fixture ends eve
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import time
@@ -114,9 +115,12 @@ def assert_no_errors(live: LiveDagster) -> None:
 def test_drop_files_get_captions(live: LiveDagster, setup: Setup) -> None:
     assert live.location_state()[2] == "RepositoryLocation"
     live.set_sensor("stale_assets", True)  # the UI's toggle; video_files is on by default
+    staging = setup.base / "staging"  # copied beside the root, then renamed in: the sensor never sees half a file
+    staging.mkdir()
+    staged = [shutil.copy(clip, staging) for clip in setup.clips]
     dropped = time.monotonic()
-    for clip in setup.clips:
-        shutil.copy(clip, setup.videos)
+    for path in staged:
+        os.rename(path, setup.videos / Path(path).name)
 
     def both_done():
         live.check_running()
@@ -136,6 +140,9 @@ def test_drop_files_get_captions(live: LiveDagster, setup: Setup) -> None:
     assert launched, "stale_assets launched no run"
     batched = [r for r in live.runs() if {t["key"] for t in r["tags"]} >= {"dagster/asset_partition_range_start"}]
     assert batched, "the two videos were not run as one batch"
+    # No video was captioned twice: a tick leaves alone the videos whose run is still queued or running.
+    anchor_runs = [r for r in live.runs() if "anchors" in {a["path"][0] for a in r["assetSelection"] or []}]
+    assert len(anchor_runs) == 1, [r["runId"] for r in anchor_runs]
     assert_no_errors(live)
     print(
         f"drop -> video_narratives of both: {TIMINGS['drop_to_narratives_s']:.1f} s, "

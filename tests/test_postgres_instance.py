@@ -14,6 +14,7 @@ import dagster as dg
 import pandas as pd
 import pytest
 from cli_helpers import SELECT_CHAIN, TABLES, cli, lake_table, start
+from dagster._core.scheduler.instigation import TickStatus  # not exported at the top level
 from dagster_live import PROJECT, wait_for, write_profile
 from services import start_postgres
 
@@ -44,7 +45,7 @@ def postgres(tmp_path_factory: pytest.TempPathFactory):
 def clip_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("pg_clips")
     for i in range(4):
-        write_clip(str(folder / f"clip{i}.mp4"), 3.0 + i, fps=10, width=160, height=120, cuts_s=(1.5,), seed=i)
+        write_clip(str(folder / f"clip{i}.mp4"), 2.0 + 0.5 * i, fps=10, width=160, height=120, cuts_s=(1.5,), seed=i)
     return folder
 
 
@@ -107,7 +108,7 @@ def test_parallel_runs_and_daemon_share_one_postgres_instance(
                 assert done == set(ids), key
             state = next(s for s in instance.all_instigator_state() if s.name == "video_files")
             ticks = instance.get_ticks(state.instigator_origin_id, state.selector_id)
-            assert ticks and all(t.status != dg.TickStatus.FAILURE for t in ticks)
+            assert ticks and all(t.status != TickStatus.FAILURE for t in ticks)
             assert instance.get_daemon_heartbeats()  # the daemon wrote its heartbeats to Postgres too
         assert daemon.poll() is None, daemon_log.read_text()[-3000:]
     finally:
