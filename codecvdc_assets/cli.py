@@ -632,6 +632,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     con = connect(home)
     try:
         scores = con.execute("select * from vidcapqa_scores").fetchdf()
+        metrics = con.execute("select * from caption_metrics").fetchdf()
         video_id = (
             args.video
             or (
@@ -653,7 +654,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     finally:
         con.close()
     out = Path(args.output) if args.output else home / "report.html"
-    out.write_text(render(scores, video, str(home)))
+    out.write_text(render(scores, video, str(home), metrics))
     print(f"report -> {out}")
     return 0
 

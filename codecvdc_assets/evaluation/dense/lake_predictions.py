@@ -60,7 +60,8 @@ def lake_predictions(
         raise ValueError(f"unknown dense source {source!r}; known: {', '.join(DENSE_SOURCES)}")
     table = read_all(DENSE_SOURCES[source])
     videos = read_all("videos")
-    matches = match_videos(reference_ids, videos["video_id"] if len(videos) else [])
+    ours = set(videos["video_id"]) | set(table["video_id"])  # registered videos, and any with captions
+    matches = match_videos(reference_ids, ours)
     predictions: Videos = {}
     for ref, ours in matches.items():
         events = _events(source, table[table["video_id"] == ours])
