@@ -125,7 +125,8 @@ def long_items_from_lake(lake: Lake, references: list[dict[str, Any]], sources: 
     """One item per (source, reference video matched to ours that has that source)."""
     videos = lake.read_all("videos")
     durations = dict(zip(videos["video_id"], videos["duration_s"], strict=True)) if len(videos) else {}
-    matches = match_videos([r["video_id"] for r in references], durations)
+    captioned = {v for t in ("video_narratives", "direct_captions") for v in lake.read_all(t)["video_id"]}
+    matches = match_videos([r["video_id"] for r in references], set(durations) | captioned)
     items = []
     for ref in references:
         ours = matches.get(ref["video_id"])
