@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -148,18 +149,32 @@ class CocoSession:
                         raise JavaError(f"METEOR ended unexpectedly: {proc.stderr.read().decode()[-300:]}")
                     self._stats[pair] = answer.decode().strip()
 
-    def _meteor_score(self, pairs: list[tuple[str, str]]) -> float:
-        """Meteor.compute_score of these pairs: EVAL over their statistics, the aggregate score."""
-        self._meteor_stats(pairs)
+    def _meteor_scores(self, groups: list[list[tuple[str, str]]]) -> list[float]:
+        """Meteor.compute_score of each group of pairs: EVAL over their statistics, the aggregate score.
+        The EVAL lines are written by a thread while this one reads the answers, so none waits on a full pipe."""
+        self._meteor_stats([p for pairs in groups for p in pairs])
         meteor = self._meteor_process()
         proc = meteor.meteor_p
-        line = "EVAL" + "".join(f" ||| {self._stats[p]}" for p in pairs)
+        lines = ["EVAL" + "".join(f" ||| {self._stats[p]}" for p in pairs) + "\n" for pairs in groups]
+        scores = []
         with meteor.lock:
-            proc.stdin.write(f"{line}\n".encode())
-            proc.stdin.flush()
-            for _ in pairs:  # one score per segment, then the aggregate
-                proc.stdout.readline()
-            return float(proc.stdout.readline().strip())
+
+            def write() -> None:
+                for line in lines:
+                    proc.stdin.write(line.encode())
+                proc.stdin.flush()
+
+            writer = threading.Thread(target=write, daemon=True)
+            writer.start()
+            for pairs in groups:
+                for _ in pairs:  # one score per segment, then the aggregate
+                    proc.stdout.readline()
+                answer = proc.stdout.readline()
+                if not answer:
+                    raise JavaError(f"METEOR ended unexpectedly: {proc.stderr.read().decode()[-300:]}")
+                scores.append(float(answer.strip()))
+            writer.join()
+        return scores
 
     # ---------------------------------------------------------------- scores
     def prepare(self, pairs: Iterable[tuple[str, str]]) -> None:
@@ -170,17 +185,27 @@ class CocoSession:
         self._meteor_stats([(self.tokens(h), self.tokens(r)) for h, r in pairs])
 
     def score(self, pairs: list[tuple[str, str]]) -> dict[str, float]:
-        """Every language metric of one video's (hypothesis, reference) pairs, as `scorer.compute_score(gts,
-        res)` returns it for `gts = {i: [reference]}`, `res = {i: [hypothesis]}`."""
-        tok = [(self.tokens(h), self.tokens(r)) for h, r in pairs]
-        res = {i: [h] for i, (h, _) in enumerate(tok)}
-        gts = {i: [r] for i, (_, r) in enumerate(tok)}
-        bleu, _ = self._bleu.compute_score(gts, res, verbose=0)
-        rouge, _ = self._rouge.compute_score(gts, res)
-        cider, _ = self._cider.compute_score(gts, res)
-        return {
-            **{f"Bleu_{n + 1}": float(b) for n, b in enumerate(bleu)},
-            "METEOR": self._meteor_score(tok),
-            "ROUGE_L": float(rouge),
-            "CIDEr": float(cider),
-        }
+        """Every language metric of one video's (hypothesis, reference) raw pairs."""
+        return self.score_many([pairs])[0]
+
+    def score_many(self, groups: list[list[tuple[str, str]]]) -> list[dict[str, float]]:
+        """For each video's (hypothesis, reference) raw pairs, every language metric as `scorer.compute_score(
+        gts, res)` returns it for `gts = {i: [reference]}`, `res = {i: [hypothesis]}` (tokenized)."""
+        tokenized = [[(self.tokens(h), self.tokens(r)) for h, r in pairs] for pairs in groups]
+        meteor = self._meteor_scores(tokenized)
+        out = []
+        for tok, m in zip(tokenized, meteor, strict=True):
+            res = {i: [h] for i, (h, _) in enumerate(tok)}
+            gts = {i: [r] for i, (_, r) in enumerate(tok)}
+            bleu, _ = self._bleu.compute_score(gts, res, verbose=0)
+            rouge, _ = self._rouge.compute_score(gts, res)
+            cider, _ = self._cider.compute_score(gts, res)
+            out.append(
+                {
+                    **{f"Bleu_{n + 1}": float(b) for n, b in enumerate(bleu)},
+                    "METEOR": m,
+                    "ROUGE_L": float(rouge),
+                    "CIDEr": float(cider),
+                }
+            )
+        return out

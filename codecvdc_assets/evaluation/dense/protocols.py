@@ -142,22 +142,19 @@ def _evaluate(
     session.prepare(pair for plan in plans for pairs in plan for pair in pairs)
     metrics = [*LANGUAGE_METRICS, "Recall", "Precision"]
     per_video = {m: np.zeros((len(videos), len(thresholds))) for m in metrics}
-    cache: dict[tuple, dict[str, float]] = {}  # the same pairs at another threshold score the same
+    cache: dict[tuple, dict[str, float]] = {}  # a video's pairs unchanged at another threshold score the same
     det_refs = detection_refs or references
     det_preds = detection_preds if detection_preds is not None else predictions
+    todo = list(dict.fromkeys(tuple(pairs) for plan in plans for pairs in plan if pairs))
+    for key, scores in zip(todo, session.score_many([list(k) for k in todo]), strict=True):
+        cache[key] = scores
     for ti, t in enumerate(thresholds):
         for vi, v in enumerate(videos):
             pairs = plans[ti][vi]
             if pairs:
-                key = tuple(pairs)
-                if key not in cache:
-                    cache[key] = session.score(pairs)
                 for m in LANGUAGE_METRICS:
-                    per_video[m][vi, ti] = cache[key][m]
-            if v in det_preds:
-                precision, recall = _detection(det_preds[v], det_refs, v, t)
-            else:
-                precision, recall = 0.0, _detection([], det_refs, v, t)[1]
+                    per_video[m][vi, ti] = cache[tuple(pairs)][m]
+            precision, recall = _detection(det_preds.get(v, []), det_refs, v, t)
             per_video["Precision"][vi, ti] = precision
             per_video["Recall"][vi, ti] = recall
     return DenseResult(
