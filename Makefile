@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test bench lint dev clean chromium
+.PHONY: install demo test bench lint dev clean chromium java
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,10 +21,14 @@ demo: $(STAMP)
 chromium:
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 
-test: $(STAMP) chromium
+# pycocoevalcap's PTB tokenizer and METEOR run Java (caption metrics); install a JRE when missing.
+java:
+	@command -v java >/dev/null || { apt-get update -qq && apt-get install -y -qq default-jre-headless >/dev/null; }
+
+test: $(STAMP) chromium java
 	$(BIN)/python -m pytest -q
 
-bench: $(STAMP)
+bench: $(STAMP) java
 	$(BIN)/python -m bench
 
 lint: $(STAMP)
