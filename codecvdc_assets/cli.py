@@ -791,7 +791,7 @@ def cmd_evaluate_long(args: argparse.Namespace) -> int:
             for r in rows.to_dict("records")
         ]
     else:
-        sources = LONG_SOURCES if "all" in args.from_lake else args.from_lake
+        sources = [] if "all" in args.from_lake else args.from_lake
         unknown = [s for s in sources if s not in LONG_SOURCES]
         if unknown:
             raise CliError(f"--from-lake: unknown source(s) {', '.join(unknown)}; known: {', '.join(LONG_SOURCES)}")

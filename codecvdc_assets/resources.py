@@ -268,14 +268,7 @@ class CaptionMetricsResource(dg.ConfigurableResource):
     window_s: float = 30.0
     tolerance_s: float | None = None
     long_references: str = ""  # LongCaption-Bench: JSONL {video_id, reference} or a dense reference file
-    long_sources: list[str] = [
-        "codeccap:stream",
-        "codeccap:scene",
-        "codeccap:video",
-        "codeccap:all",
-        "direct:caption",
-        "per_second:caption",
-    ]
+    long_sources: list[str] = []  # empty: every VidCapQA caption source a video has
     seed: int = 0
     resamples: int = 2000
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,17 +29,10 @@ from .dense.protocols import (
 from .dense.results import result_rows
 from .longcaption import Item, references_from_dense, score_items, summarize
 from .resampling import RESAMPLES
-from .sources import caption_sources
+from .sources import SOURCE_ASSETS, caption_sources
 
 COLUMNS = ["source", "protocol", "metric", "threshold", "value", "ci_low", "ci_high", "n", "subset"]
-LONG_SOURCES = [
-    "codeccap:stream",
-    "codeccap:scene",
-    "codeccap:video",
-    "codeccap:all",
-    "direct:caption",
-    "per_second:caption",
-]
+LONG_SOURCES = list(SOURCE_ASSETS)  # every VidCapQA caption source
 
 
 @dataclass(frozen=True)
@@ -52,7 +45,7 @@ class MetricsSettings:
     window_s: float = SOCCERNET_WINDOW
     tolerance_s: float | None = None
     long_references: str = ""
-    long_sources: Sequence[str] = field(default_factory=lambda: list(LONG_SOURCES))
+    long_sources: Sequence[str] = ()  # empty: every caption source a video has
     seed: int = 0
     resamples: int = RESAMPLES
 
@@ -121,8 +114,8 @@ def load_long_references(path: str) -> list[dict[str, Any]]:
     return rows
 
 
-def long_items_from_lake(lake: Lake, references: list[dict[str, Any]], sources: Sequence[str]) -> list[Item]:
-    """One item per (source, reference video matched to ours that has that source)."""
+def long_items_from_lake(lake: Lake, references: list[dict[str, Any]], sources: Sequence[str] = ()) -> list[Item]:
+    """One item per (source, reference video matched to ours that has that source); no sources: all."""
     videos = lake.read_all("videos")
     durations = dict(zip(videos["video_id"], videos["duration_s"], strict=True)) if len(videos) else {}
     captioned = {v for t in ("video_narratives", "direct_captions") for v in lake.read_all(t)["video_id"]}
@@ -134,7 +127,7 @@ def long_items_from_lake(lake: Lake, references: list[dict[str, Any]], sources: 
             continue
         texts = caption_sources(lambda t, v=ours: lake.read(t, v) if lake.exists(t, v) else None)
         duration = ref.get("duration") if ref.get("duration") is not None else durations.get(ours)
-        for source in sources:
+        for source in sources or sorted(texts):
             if source in texts:
                 items.append(Item(source, ref["video_id"], texts[source], ref["reference"], duration, ours))
     return items

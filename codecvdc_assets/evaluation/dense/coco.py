@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from typing import IO
 
 from pycocoevalcap.bleu.bleu import Bleu
 from pycocoevalcap.cider.cider import Cider
@@ -43,7 +44,7 @@ class JavaError(RuntimeError):
 
 
 @contextmanager
-def _quiet_stderr() -> Iterator[tempfile.SpooledTemporaryFile]:
+def _quiet_stderr() -> Iterator[IO[bytes]]:
     """The tokenizer's JVM prints a progress line on the inherited stderr: keep it (for error messages) but
     off the terminal."""
     with tempfile.TemporaryFile() as log:
