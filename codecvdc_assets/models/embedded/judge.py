@@ -5,10 +5,12 @@ Quality (`lc_quality`), each dimension 1 + 4 x a share in [0, 1], rounded:
 - relevance: share of sentences with at least two content words (not filler);
 - accuracy: 1 - share of sentences that repeat an earlier sentence (repetition loops are the failure mode
   the benchmark reports for long outputs);
-- coherence: share of adjacent sentence pairs that share a content word or start with a connective;
-- clarity: share of sentences of 6-40 words;
+- coherence: share of adjacent sentence pairs that share a content word or start with a connective (a single
+  sentence: 0.5, nothing to judge);
+- clarity: share of sentences of 6-40 words, times min(1, content words per sentence / 8) (detail);
 - breadth_and_depth: distinct content words / 150, capped at 1;
-- reading_experience: distinct / all content words (type-token ratio).
+- reading_experience: distinct / all content words (type-token ratio), times min(1, content words / 40)
+  (a line or two is no reading experience).
 Relevance (`lc_relevance`): 1 + 4 x F1 of the content words of prediction and reference, rounded.
 """
 
@@ -54,10 +56,12 @@ def quality(data: dict[str, Any]) -> dict[str, Any]:
     scores = {
         "relevance": _scale(sum(len(ws) >= 2 for ws in words) / len(sentences)),
         "accuracy": _scale(1 - repeats / len(sentences)),
-        "coherence": _scale(linked / len(pairs) if pairs else 1.0),
-        "clarity": _scale(sum(6 <= n <= 40 for n in lengths) / len(sentences)),
+        "coherence": _scale(linked / len(pairs) if pairs else 0.5),
+        "clarity": _scale(
+            sum(6 <= n <= 40 for n in lengths) / len(sentences) * min(1.0, len(every) / len(sentences) / 8)
+        ),
         "breadth_and_depth": _scale(len(set(every)) / 150),
-        "reading_experience": _scale(len(set(every)) / len(every) if every else 0.0),
+        "reading_experience": _scale(len(set(every)) / len(every) * min(1.0, len(every) / 40) if every else 0.0),
     }
     analysis = (
         f"{len(sentences)} sentences, {len(every)} content words ({len(set(every))} distinct), "
