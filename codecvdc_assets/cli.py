@@ -735,7 +735,8 @@ def cmd_evaluate_dense(args: argparse.Namespace) -> int:
     for source, (result, _) in out.items():
         print(
             f"{source}: {result.protocol} protocol, {len(result.videos)} reference videos "
-            f"({result.matched_videos} with predictions), {result.n_predictions} predictions"
+            f"({result.matched_videos} with predictions), {result.n_predictions} predictions; "
+            + ", ".join(f"{k} {v}" for k, v in result.settings.items())
         )
         print(official_text(result))
     return 0

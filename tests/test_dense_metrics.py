@@ -148,7 +148,10 @@ def _printed(text: str) -> dict[str, list[float]]:
 
 def test_equals_the_official_activitynet_script(files: dict[str, Path], session: CocoSession) -> None:
     refs, _ = load_references(files["official_refs"])
+    starts = session.java_starts
     result = evaluate_activitynet(refs, load_predictions(files["official_preds"]), session)
+    # Java once per evaluation: one tokenizer call for its new sentences, METEOR already running.
+    assert session.java_starts - starts == 1
     printed = _printed(official_text(result))
     assert {m: v for m, v in printed.items() if m in OFFICIAL_ACTIVITYNET} == OFFICIAL_ACTIVITYNET
     rows = result_rows(result, "predictions")
