@@ -24,7 +24,7 @@ F1 = 2PR / (P + R) of those means (how STaR's table relates them).
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -82,7 +82,7 @@ def _f1(p: float, r: float) -> float:
 
 
 def _language_pairs(
-    preds: list[Event], references: list[Videos], vid: str, threshold: float, strict: bool, garbage
+    preds: list[Event], references: list[Videos], vid: str, threshold: float, strict: bool, garbage: Callable[[], str]
 ) -> list[tuple[str, str]]:
     pairs = []
     for pred in preds:
@@ -124,7 +124,7 @@ def _evaluate(
     thresholds: Sequence[float],
     session: CocoSession,
     strict_language: bool,
-    garbage,
+    garbage: Callable[[], str],
     detection_refs: list[Videos] | None = None,
     detection_preds: Videos | None = None,
     settings: dict | None = None,
@@ -162,7 +162,7 @@ def _evaluate(
         thresholds,
         videos,
         per_video,
-        sum(len(p) for v, p in predictions.items() if v in set(videos)),
+        sum(len(predictions[v]) for v in videos if v in predictions),
         sum(v in predictions for v in videos),
         settings or {},
     )
