@@ -113,3 +113,19 @@ def write_soccernet(labels_root: Path, predictions_root: Path, games: list[str],
             folder.mkdir(parents=True, exist_ok=True)
             name = "Labels-caption.json" if key == "annotations" else "results_dense_captioning.json"
             (folder / name).write_text(json.dumps({"UrlLocal": game, key: items}))
+
+
+def split_references(refs: dict) -> tuple[dict, dict]:
+    """Two reference files, as ActivityNet's val_1 / val_2: the first half of each video's events, and the
+    second half (overlapping by one event) for two videos in three."""
+    first, second = {}, {}
+    for i, (v, r) in enumerate(sorted(refs.items())):
+        k = max(1, len(r["timestamps"]) // 2)
+        first[v] = {"duration": r["duration"], "timestamps": r["timestamps"][:k], "sentences": r["sentences"][:k]}
+        if i % 3:
+            second[v] = {
+                "duration": r["duration"],
+                "timestamps": r["timestamps"][k - 1 :],
+                "sentences": r["sentences"][k - 1 :],
+            }
+    return first, second

@@ -36,6 +36,19 @@ OFFICIAL_ACTIVITYNET = {
     "Recall": [61.4451, 57.3150, 38.8895, 19.9062, 44.3889],
     "Precision": [63.6113, 55.9247, 37.3332, 18.9345, 43.9509],
 }
+# The same with the references split over two files (h.split_references; the video with an empty prediction
+# list left out, on which the official script can crash): "Average across all tIoUs".
+OFFICIAL_TWO_FILES = {
+    "Bleu_1": 35.1639,
+    "Bleu_2": 28.6332,
+    "Bleu_3": 26.0145,
+    "Bleu_4": 24.7213,
+    "METEOR": 23.9376,
+    "ROUGE_L": 29.5826,
+    "CIDEr": 255.6212,
+    "Recall": 50.8802,
+    "Precision": 29.0819,
+}
 # SoccerNet's evaluate() on h.write_soccernet(98 test games, yc2): "Average across all tIoUs" (tIoU 0, @30).
 OFFICIAL_SOCCERNET = {
     "Bleu_1": 47.1244,
@@ -157,6 +170,20 @@ def test_equals_the_official_activitynet_script(files: dict[str, Path], session:
     rows = result_rows(result, "predictions")
     mean = next(r for r in rows if r["metric"] == "METEOR" and r["threshold"] is None)
     assert mean["ci_low"] <= mean["value"] <= mean["ci_high"] and mean["n"] == 40
+
+
+def test_two_reference_files_as_the_official_script(files: dict[str, Path], session: CocoSession) -> None:
+    first, second = h.split_references(json.loads(files["official_refs"].read_text()))
+    predictions = load_predictions(files["official_preds"])
+    predictions = {v: p for v, p in predictions.items() if p}
+    with_files = []
+    for i, refs in enumerate((first, second)):
+        path = files["official_refs"].with_name(f"split_{i}.json")
+        path.write_text(json.dumps(refs))
+        with_files.append(load_references(path)[0])
+    result = evaluate_activitynet(with_files, predictions, session)
+    printed = {m: v[-1] for m, v in _printed(official_text(result)).items()}
+    assert printed == OFFICIAL_TWO_FILES and len(result.videos) == 40
 
 
 def test_equals_the_official_soccernet_evaluation(tmp_path: Path, yc2: dict, session: CocoSession) -> None:
