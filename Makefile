@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test bench lint dev clean chromium postgresql
+.PHONY: install demo test test-fast bench lint dev clean debian
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,19 +17,26 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/codecvdc demo
 
-# The report test opens the HTML in Debian's chromium; install it when missing (root, as on CI).
-chromium:
-	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+# Debian packages the tests and benchmarks start (root, as on CI), each installed only when missing:
+# chromium (report and UI tests), a JRE (pycocoevalcap's PTB tokenizer and METEOR), PostgreSQL (the
+# instance on a real server), Redis (the Celery broker).
+debian:
+	@missing=""; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v java >/dev/null || missing="$$missing default-jre-headless"; \
+	{ command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; } || missing="$$missing postgresql"; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	if [ -n "$$missing" ]; then echo "installing Debian packages:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
 
-# The live-instance tests and bench suite 3 start a throwaway PostgreSQL server; install it when missing.
-postgresql:
-	@command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
-		{ apt-get update -qq && apt-get install -y -qq postgresql >/dev/null; }
-
-test: $(STAMP) chromium postgresql
+test: $(STAMP) debian
 	$(BIN)/python -m pytest -q
 
-bench: $(STAMP) postgresql
+# The inner loop: everything but the tests marked slow (live processes, whole chains).
+test-fast: $(STAMP) debian
+	$(BIN)/python -m pytest -q -m "not slow"
+
+bench: $(STAMP) debian
 	$(BIN)/python -m bench
 
 lint: $(STAMP)

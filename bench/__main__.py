@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import export_scale, memory, models, orchestration, report, segmentation, sql_scale, tokens
+from . import dense_eval, export_scale, memory, models, orchestration, report, segmentation, sql_scale, tokens
 
 SUITES = {
     "segmentation": lambda a: segmentation.main(),
@@ -17,6 +17,7 @@ SUITES = {
     "sql": lambda a: sql_scale.main(full=a.full, quick=a.quick),
     "memory": lambda a: memory.main(quick=a.quick),
     "export": lambda a: export_scale.main(full=a.full, quick=a.quick),
+    "dense": lambda a: dense_eval.main(quick=a.quick),
 }
 RESULTS = Path(__file__).resolve().parent / "results.md"
 

@@ -148,6 +148,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_vidcapqa_build)
 
+    from .cli_evaluate import add_evaluate_parser  # `codecvdc evaluate dense|long` (caption metrics)
+
+    add_evaluate_parser(sub)
+
     p = sub.add_parser("report", help="write the self-contained HTML report")
     p.add_argument("-o", "--output", metavar="FILE", help="default: $CODECVDC_HOME/report.html")
     p.add_argument("--video", metavar="ID", help="the video of the timeline (default: the one with most residuals)")
@@ -664,6 +668,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     con = connect(home)
     try:
         scores = con.execute("select * from vidcapqa_scores").fetchdf()
+        metrics = con.execute("select * from caption_metrics").fetchdf()
         video_id = (
             args.video
             or (
@@ -685,7 +690,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     finally:
         con.close()
     out = Path(args.output) if args.output else home / "report.html"
-    out.write_text(render(scores, video, str(home)))
+    out.write_text(render(scores, video, str(home), metrics))
     print(f"report -> {out}")
     return 0
 

@@ -12,6 +12,7 @@ from typing import Any
 import dagster as dg
 
 from .assets._shell import DEFAULT_BATCH
+from .assets.caption_metrics import build_caption_metrics_asset
 from .assets.captions import build_caption_assets
 from .assets.construction import build_construction_assets
 from .assets.export import build_export_assets
@@ -23,6 +24,7 @@ from .executors import build_executor
 from .maintenance import build_compaction_schedule, lake_compaction
 from .resources import (
     CaptioningResource,
+    CaptionMetricsResource,
     SegmentationResource,
     TextModelResource,
     VidCapQAResource,
@@ -61,6 +63,7 @@ def build_resources(profile: dict[str, Any], home: str | None = None) -> dict[st
         "text_model": TextModelResource(**model_config(profile.get("text_model"), _where(profile, "text_model"))),
         "captioning": CaptioningResource(**(profile.get("captioning") or {})),
         "vidcapqa": VidCapQAResource(**(profile.get("vidcapqa") or {})),
+        "caption_metrics": CaptionMetricsResource(**(profile.get("caption_metrics") or {})),
     }
 
 
@@ -77,6 +80,12 @@ def build_assets(resources: dict[str, Any], batch_size: int = DEFAULT_BATCH) -> 
         *build_vidcapqa_assets(resources["vision_model"], resources["text_model"], resources["vidcapqa"], batch_size),
         # Construction joins the graph when the profile names a question pool.
         *(build_construction_assets(resources["vidcapqa"]) if resources["vidcapqa"].pool else []),
+        # Caption metrics join the graph when the profile names reference files.
+        *(
+            [build_caption_metrics_asset(resources["caption_metrics"], resources["text_model"])]
+            if resources["caption_metrics"].enabled()
+            else []
+        ),
     ]
 
 

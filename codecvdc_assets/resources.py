@@ -254,3 +254,48 @@ class VidCapQAResource(dg.ConfigurableResource):
             raise ValueError("vidcapqa: resamples must be at least 1000")
         if self.direct_frames < 1:
             raise ValueError("vidcapqa: direct_frames must be at least 1")
+
+
+class CaptionMetricsResource(dg.ConfigurableResource):
+    """Reference files for the dataset-level asset `caption_metrics` (README "Caption metrics"); the asset
+    joins the graph when one is set. Relative paths are resolved against the project folder."""
+
+    dense_references: str = ""  # ActivityNet-layout references: the ActivityNet protocol
+    dense_sources: list[str] = ["codeccap:evidence", "codeccap:scene", "per_second"]
+    tious: list[float] = [0.3, 0.5, 0.7, 0.9]
+    max_proposals: int = 1000
+    soccernet_references: str = ""  # single-timestamp references: SoccerNet-Caption's protocol
+    window_s: float = 30.0
+    tolerance_s: float | None = None
+    long_references: str = ""  # LongCaption-Bench: JSONL {video_id, reference} or a dense reference file
+    long_sources: list[str] = []  # empty: every VidCapQA caption source a video has
+    seed: int = 0
+    resamples: int = 2000
+
+    def enabled(self) -> bool:
+        return bool(self.dense_references or self.soccernet_references or self.long_references)
+
+    def settings(self):
+        from .evaluation.caption_metrics import MetricsSettings
+        from .settings import project_dir
+
+        def resolve(path: str) -> str:
+            return path if not path or os.path.isabs(path) else str(project_dir() / path)
+
+        return MetricsSettings(
+            dense_references=resolve(self.dense_references),
+            dense_sources=list(self.dense_sources),
+            tious=list(self.tious),
+            max_proposals=self.max_proposals,
+            soccernet_references=resolve(self.soccernet_references),
+            window_s=self.window_s,
+            tolerance_s=self.tolerance_s,
+            long_references=resolve(self.long_references),
+            long_sources=list(self.long_sources),
+            seed=self.seed,
+            resamples=self.resamples,
+        )
+
+    def model_post_init(self, __context) -> None:
+        if self.resamples < 1000:
+            raise ValueError("caption_metrics: resamples must be at least 1000")

@@ -298,6 +298,24 @@ class ConstructionDecisionsSchema(pa.DataFrameModel):
         coerce = True
 
 
+class CaptionMetricsSchema(pa.DataFrameModel):
+    """Dense-captioning and LongCaption-Bench figures per source (evaluation/caption_metrics.py)."""
+
+    source: Series[str]
+    protocol: Series[str] = pa.Field(isin=["activitynet", "soccernet", "longcaption"])
+    metric: Series[str]
+    threshold: Series[float] = pa.Field(nullable=True)  # tIoU; the window W (s) for soccernet; null: mean
+    value: Series[float] = pa.Field(nullable=True)
+    ci_low: Series[float] = pa.Field(nullable=True)
+    ci_high: Series[float] = pa.Field(nullable=True)
+    n: Series[int] = pa.Field(ge=0)
+    subset: Series[str]  # "overall", or a LongCaption-Bench duration bucket
+
+    class Config:
+        strict = True
+        coerce = True
+
+
 TABLE_SCHEMAS: dict[str, type[pa.DataFrameModel]] = {
     "videos": VideosSchema,
     "segments": SegmentsSchema,
@@ -317,6 +335,7 @@ TABLE_SCHEMAS: dict[str, type[pa.DataFrameModel]] = {
     "vidcapqa_pool": BankSchema,
     "vidcapqa_built_bank": BankSchema,
     "vidcapqa_decisions": ConstructionDecisionsSchema,
+    "caption_metrics": CaptionMetricsSchema,
 }
 
 

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 import pandas as pd
 
+from .metrics_report import caption_metrics_section
 from .tables import comparison_rows
 
 PALETTE = ["#1f77b4", "#2ca02c", "#17becf", "#9467bd", "#d62728", "#ff7f0e", "#8c564b", "#7f7f7f"]
@@ -152,7 +153,12 @@ def timeline(video_id: str, segments: pd.DataFrame, anchors: pd.DataFrame, resid
     return f"<h3>{_e(video_id)}</h3>" + "".join(svg) + f'<div class="legend"><span>&#9670; anchor</span>{legend}</div>'
 
 
-def render(scores: pd.DataFrame, video: tuple[str, pd.DataFrame, pd.DataFrame, pd.DataFrame] | None, home: str) -> str:
+def render(
+    scores: pd.DataFrame,
+    video: tuple[str, pd.DataFrame, pd.DataFrame, pd.DataFrame] | None,
+    home: str,
+    metrics: pd.DataFrame | None = None,
+) -> str:
     parts = [
         f"<!doctype html><html><head><meta charset='utf-8'><title>CodecVDC report</title>"
         f"<style>{CSS}</style></head><body><h1>CodecVDC report</h1>"
@@ -169,6 +175,7 @@ def render(scores: pd.DataFrame, video: tuple[str, pd.DataFrame, pd.DataFrame, p
             "<h2>Caption tokens per video minute</h2>",
             tokens_table(scores),
         ]
+    parts.append(caption_metrics_section(metrics))  # empty without caption_metrics rows
     if video is not None:
         parts += ["<h2>Timeline: anchors and residuals</h2>", timeline(*video)]
     parts.append("</body></html>")

@@ -53,6 +53,12 @@ CAPTION = _obj(caption={"type": "string", "minLength": 1})
 RELABEL = _obj(dimension={"type": "string"})
 VERIFY = _obj(rationale=_STR, verdict={"type": "string", "enum": ["yes", "no"]})
 
+# LongCaption-Bench judges (evaluation/longcaption.py): six quality dimensions, and relevance to a reference.
+_SCORE = {"type": "integer", "minimum": 1, "maximum": 5}
+LC_DIMENSIONS = ["relevance", "accuracy", "coherence", "clarity", "breadth_and_depth", "reading_experience"]
+LC_QUALITY = _obj(analysis=_STR, **{d: _SCORE for d in LC_DIMENSIONS})
+LC_RELEVANCE = _obj(rationale=_STR, score=_SCORE)
+
 SCHEMAS: dict[str, dict[str, Any]] = {
     "direct": CAPTION,
     "relabel": RELABEL,
@@ -64,4 +70,6 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "scene": NARRATIVE,
     "video": NARRATIVE,
     "qa_answer": QA_ANSWER,
+    "lc_quality": LC_QUALITY,
+    "lc_relevance": LC_RELEVANCE,
 }

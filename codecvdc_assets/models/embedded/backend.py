@@ -14,7 +14,7 @@ from typing import Any
 from .. import messages as msg
 from ..tokens import count_image, count_text
 from ..types import RawAnswer, Sampling
-from . import text, vision
+from . import judge, text, vision
 
 VISION_MODEL = "embedded-cv-v1"
 # The embedded models' names are their versions: bump them when their behaviour changes, so asset
@@ -23,7 +23,20 @@ TEXT_MODEL = "embedded-rules-v3"
 # Test and bench knob: seconds added to every embedded call, to widen the window in which a run is
 # in the middle of a model step (tests/test_crash_resume.py kills runs there). Unset or 0 in normal use.
 DELAY_ENV = "CODECVDC_EMBEDDED_DELAY_S"
-TASKS = ("anchor", "residual", "scene", "video", "qa_answer", "direct", "per_second", "relabel", "qa_visual", "verify")
+TASKS = (
+    "anchor",
+    "residual",
+    "scene",
+    "video",
+    "qa_answer",
+    "direct",
+    "per_second",
+    "relabel",
+    "qa_visual",
+    "verify",
+    "lc_quality",
+    "lc_relevance",
+)
 
 
 class EmbeddedError(ValueError):
@@ -72,6 +85,10 @@ def respond(messages: list[dict[str, Any]], task: str) -> dict[str, Any]:
         return {"narrative": text.video_narrative(data)}
     if task == "qa_answer":
         return text.answer_question(data)
+    if task == "lc_quality":
+        return judge.quality(data)
+    if task == "lc_relevance":
+        return judge.relevance(data)
     raise EmbeddedError(f"the embedded backend has no task {task!r} (known: {', '.join(TASKS)})")
 
 
