@@ -14,6 +14,7 @@ import dagster as dg
 from .assets._shell import DEFAULT_BATCH
 from .assets.captions import build_caption_assets
 from .assets.construction import build_construction_assets
+from .assets.longcaption import build_longcaption_assets
 from .assets.segments import build_segments_assets
 from .assets.vidcapqa import build_vidcapqa_assets
 from .assets.videos import build_videos_asset
@@ -22,6 +23,7 @@ from .executors import build_executor
 from .maintenance import build_compaction_schedule, lake_compaction
 from .resources import (
     CaptioningResource,
+    LongCaptionResource,
     SegmentationResource,
     TextModelResource,
     VidCapQAResource,
@@ -60,6 +62,7 @@ def build_resources(profile: dict[str, Any], home: str | None = None) -> dict[st
         "text_model": TextModelResource(**model_config(profile.get("text_model"), _where(profile, "text_model"))),
         "captioning": CaptioningResource(**(profile.get("captioning") or {})),
         "vidcapqa": VidCapQAResource(**(profile.get("vidcapqa") or {})),
+        "longcaption": LongCaptionResource(**(profile.get("longcaption") or {})),
     }
 
 
@@ -73,6 +76,9 @@ def build_assets(resources: dict[str, Any], batch_size: int = DEFAULT_BATCH) -> 
         build_videos_asset(seg, batch_size),
         build_segments_assets(seg, batch_size),
         *build_caption_assets(resources["vision_model"], resources["text_model"], resources["captioning"], batch_size),
+        *build_longcaption_assets(
+            resources["vision_model"], resources["text_model"], resources["longcaption"], batch_size
+        ),
         *build_vidcapqa_assets(resources["vision_model"], resources["text_model"], resources["vidcapqa"], batch_size),
         # Construction joins the graph when the profile names a question pool.
         *(build_construction_assets(resources["vidcapqa"]) if resources["vidcapqa"].pool else []),

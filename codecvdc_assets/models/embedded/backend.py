@@ -23,7 +23,21 @@ TEXT_MODEL = "embedded-rules-v3"
 # Test and bench knob: seconds added to every embedded call, to widen the window in which a run is
 # in the middle of a model step (tests/test_crash_resume.py kills runs there). Unset or 0 in normal use.
 DELAY_ENV = "CODECVDC_EMBEDDED_DELAY_S"
-TASKS = ("anchor", "residual", "scene", "video", "qa_answer", "direct", "per_second", "relabel", "qa_visual", "verify")
+TASKS = (
+    "anchor",
+    "residual",
+    "scene",
+    "video",
+    "qa_answer",
+    "direct",
+    "per_second",
+    "relabel",
+    "qa_visual",
+    "verify",
+    "longcap_frame",
+    "longcap_clip",
+    "longcap_video",
+)
 
 
 class EmbeddedError(ValueError):
@@ -42,7 +56,8 @@ def respond(messages: list[dict[str, Any]], task: str) -> dict[str, Any]:
         if len(frames) < 2:
             raise EmbeddedError("the residual task needs at least two images")
         first = _first_index(messages)
-        return {"residuals": vision.describe_window([vision.decode(f) for f in frames], first)}
+        entities = _anchor_entities(messages)
+        return {"residuals": vision.describe_window([vision.decode(f) for f in frames], first, entities)}
     if task == "direct":
         frames = [vision.decode(f) for f in msg.images(messages)]
         if not frames:
@@ -53,6 +68,16 @@ def respond(messages: list[dict[str, Any]], task: str) -> dict[str, Any]:
         if not frames:
             raise EmbeddedError("the per_second task needs images")
         return {"caption": vision.describe_second(frames)}
+    if task == "longcap_frame":
+        frames = msg.images(messages)
+        if not frames:
+            raise EmbeddedError("the longcap_frame task needs one image")
+        return {"caption": vision.describe_frame(vision.decode(frames[0]))["caption"]}
+    if task == "longcap_clip":
+        frames = [vision.decode(f) for f in msg.images(messages)]
+        if not frames:
+            raise EmbeddedError("the longcap_clip task needs images")
+        return {"caption": vision.describe_clip(frames)}
     if task in ("qa_visual", "verify"):
         frames = [vision.decode(f) for f in msg.images(messages)]
         data = _json_input(messages)
@@ -72,6 +97,8 @@ def respond(messages: list[dict[str, Any]], task: str) -> dict[str, Any]:
         return {"narrative": text.video_narrative(data)}
     if task == "qa_answer":
         return text.answer_question(data)
+    if task == "longcap_video":
+        return {"caption": text.long_caption(data)}
     raise EmbeddedError(f"the embedded backend has no task {task!r} (known: {', '.join(TASKS)})")
 
 
@@ -115,6 +142,15 @@ def _json_input(messages: list[dict[str, Any]]) -> dict[str, Any]:
         if blocks and isinstance(blocks[-1], dict):
             return blocks[-1]
     raise EmbeddedError("the text tasks need their input as a ```json block in the user message")
+
+
+def _anchor_entities(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The anchor's entities a contextual residual request carries (none without context)."""
+    for body in msg.texts(messages, role="user"):
+        for block in msg.json_blocks(body):
+            if isinstance(block, dict) and isinstance(block.get("anchor"), dict):
+                return [e for e in block["anchor"].get("entities") or [] if isinstance(e, dict)]
+    return []
 
 
 def _first_index(messages: list[dict[str, Any]]) -> int:
