@@ -19,7 +19,7 @@ from ..evaluation import answering, baselines, external
 from ..evaluation.bank import load_bank
 from ..evaluation.paired import pairs_table
 from ..evaluation.scoring import score, scores_table
-from ..evaluation.sources import SOURCE_ASSETS, caption_sources, match_questions
+from ..evaluation.sources import SOURCE_ASSETS, caption_sources, latest_run_calls, match_questions
 from ..evaluation.tables import comparison_markdown, pairs_markdown
 from ..partitions import videos_partitions
 from ..resources import LakeResource, TextModelResource, VidCapQAResource, VisionModelResource
@@ -254,11 +254,3 @@ def compute_pairs(answers: pd.DataFrame, bank: pd.DataFrame, seed: int, resample
         return empty_frame("vidcapqa_pairs")
     pairs = pairs_table(judge(answers[["question_id", "source", "answer"]], bank), seed=seed, resamples=resamples)
     return pairs if len(pairs) else empty_frame("vidcapqa_pairs")
-
-
-def latest_run_calls(calls: pd.DataFrame) -> pd.DataFrame:
-    """The calls behind the current version of each (video, asset): its latest run, cache hits included
-    (they carry the tokens the cached answer cost), so re-runs are not counted twice."""
-    ordered = calls.sort_values("recorded_at")
-    last = ordered.groupby(["video_id", "asset"])["run_id"].transform("last")
-    return ordered[ordered["run_id"] == last]

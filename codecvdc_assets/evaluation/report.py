@@ -152,7 +152,13 @@ def timeline(video_id: str, segments: pd.DataFrame, anchors: pd.DataFrame, resid
     return f"<h3>{_e(video_id)}</h3>" + "".join(svg) + f'<div class="legend"><span>&#9670; anchor</span>{legend}</div>'
 
 
-def render(scores: pd.DataFrame, video: tuple[str, pd.DataFrame, pd.DataFrame, pd.DataFrame] | None, home: str) -> str:
+def render(
+    scores: pd.DataFrame,
+    video: tuple[str, pd.DataFrame, pd.DataFrame, pd.DataFrame] | None,
+    home: str,
+    sections: list[tuple[str, str]] = (),  # type: ignore[assignment]
+) -> str:
+    """`sections`: further (heading, HTML) pairs appended in order (e.g. report_strategies.py)."""
     parts = [
         f"<!doctype html><html><head><meta charset='utf-8'><title>CodecVDC report</title>"
         f"<style>{CSS}</style></head><body><h1>CodecVDC report</h1>"
@@ -171,5 +177,7 @@ def render(scores: pd.DataFrame, video: tuple[str, pd.DataFrame, pd.DataFrame, p
         ]
     if video is not None:
         parts += ["<h2>Timeline: anchors and residuals</h2>", timeline(*video)]
+    for heading, body in sections:
+        parts += [f"<h2>{_e(heading)}</h2>", body]
     parts.append("</body></html>")
     return "".join(parts)

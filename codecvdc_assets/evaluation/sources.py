@@ -78,3 +78,11 @@ def match_questions(bank: pd.DataFrame, video_id: str) -> pd.DataFrame:
     from ..video.ids import made_from
 
     return bank[bank["video_id"].map(lambda source_id: made_from(video_id, source_id))]
+
+
+def latest_run_calls(calls: pd.DataFrame) -> pd.DataFrame:
+    """The calls behind the current version of each (video, asset): its latest run, cache hits included
+    (they carry the tokens the cached answer cost), so re-runs are not counted twice."""
+    ordered = calls.sort_values("recorded_at")
+    last = ordered.groupby(["video_id", "asset"])["run_id"].transform("last")
+    return ordered[ordered["run_id"] == last]
