@@ -85,6 +85,9 @@ def test_prompt_change_rematerializes_exactly_the_affected_assets(home: Path, pr
             "video_narratives": "stale",
             "direct_captions": "fresh",  # the baselines do not read residuals
             "per_second_captions": "fresh",
+            "longcap_frames": "fresh",  # LongCaption-Agent does not read residuals either
+            "longcap_clips": "fresh",
+            "longcap_video": "fresh",
             "vidcapqa_answers": "stale",  # reads the narratives
         }
 

@@ -177,15 +177,9 @@ def render_panel(
     return "".join(parts)
 
 
-def pairs_html(pairs: pd.DataFrame) -> str:
-    """Paired comparisons: overall rows, then per difficulty and dimension, as one table."""
-    if pairs.empty:
-        return "<p>Fewer than two sources answered the same questions.</p>"
-    order = {"overall": 0, "difficulty": 1, "dimension": 2}
+def _pairs_rows(pairs: pd.DataFrame) -> str:
     rows = []
-    for r in pairs.sort_values(
-        ["group", "source_a", "source_b"], key=lambda c: c.map(order).fillna(c) if c.name == "group" else c
-    ).itertuples():
+    for r in pairs.sort_values(["group", "source_a", "source_b", "dimension"]).itertuples():
         significant = ' class="vp-ok"' if r.mcnemar_p < 0.05 else ""
         rows.append(
             f'<tr class="pair"><td class="l">{_e(r.source_a)}</td><td class="l">{_e(r.source_b)}</td>'
@@ -207,4 +201,19 @@ def pairs_html(pairs: pd.DataFrame) -> str:
             "McNemar p",
         )
     )
-    return f'<table id="pairs"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+    return f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody>"
+
+
+def pairs_html(pairs: pd.DataFrame) -> str:
+    """Paired comparisons: the overall rows, then (folded) per difficulty and per dimension."""
+    if pairs.empty:
+        return "<p>Fewer than two sources answered the same questions.</p>"
+    overall = pairs[pairs["group"] == "overall"]
+    groups = pairs[pairs["group"] != "overall"]  # "difficulty" sorts before "dimension"
+    out = f'<table id="pairs">{_pairs_rows(overall)}</table>'
+    if len(groups):
+        out += (
+            f"<details><summary>per difficulty and per dimension ({len(groups)} comparisons)</summary>"
+            f'<table id="pairs-groups">{_pairs_rows(groups)}</table></details>'
+        )
+    return out
