@@ -14,7 +14,10 @@ Residual, per adjacent pair of the window:
 
 from __future__ import annotations
 
+import copy
+import hashlib
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import cv2
@@ -136,8 +139,29 @@ def _blobs(mask: np.ndarray, image: np.ndarray, max_blobs: int) -> list[Blob]:
 # ---------------------------------------------------------------------------------------- anchor
 
 
+# The same frame is described by several tasks (anchor, per-second, LongCaption-Agent's frames, direct):
+# remember recent descriptions by pixel content, so a run pays the detectors once per frame.
+_MEMO: OrderedDict[bytes, dict] = OrderedDict()
+_MEMO_LOCK = threading.Lock()
+_MEMO_SIZE = 1024
+
+
 def describe_frame(image: np.ndarray) -> dict:
-    """The anchor answer: an exhaustive description and its entities."""
+    """The anchor answer: an exhaustive description and its entities (memoized by pixel content)."""
+    key = hashlib.blake2b(image.tobytes(), digest_size=16, person=str(image.shape).encode()[:16]).digest()
+    with _MEMO_LOCK:
+        if key in _MEMO:
+            _MEMO.move_to_end(key)
+            return copy.deepcopy(_MEMO[key])
+    found = _describe_frame(image)
+    with _MEMO_LOCK:
+        _MEMO[key] = copy.deepcopy(found)
+        while len(_MEMO) > _MEMO_SIZE:
+            _MEMO.popitem(last=False)
+    return found
+
+
+def _describe_frame(image: np.ndarray) -> dict:
     work = work_size(image)
     names = name_map(work)
     hsv = cv2.cvtColor(work, cv2.COLOR_BGR2HSV)
