@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 
 import pandas as pd
@@ -42,6 +43,8 @@ def clip_windows(duration_s: float, window_s: float = 10.0, stride_s: float = 5.
     """Sliding clips from 0 s every `stride_s`, `window_s` long, until one reaches the end (clipped to it)."""
     if window_s <= 0 or stride_s <= 0:
         raise ValueError("longcaption: window and stride must be positive")
+    if not math.isfinite(duration_s) or duration_s < 0:
+        raise ValueError(f"longcaption: the video's duration is {duration_s}")
     clips: list[Clip] = []
     start = 0.0
     while True:
@@ -129,7 +132,9 @@ def caption_clips(
     stride_s: float = 5.0,
 ) -> pd.DataFrame:
     samples = _samples(frames)
-    clips = clip_windows(duration_s, window_s, stride_s)
+    # A container may report no or a short duration (synthesized timestamps): the frames say how long it is.
+    last = float(samples["t_s"].max()) if len(samples) else 0.0
+    clips = clip_windows(max(duration_s, last) if math.isfinite(duration_s) else last, window_s, stride_s)
     rows, previous = [], None
     for clip in clips:
         inside = samples[[clip.holds(float(t), clip is clips[-1]) for t in samples["t_s"]]]
