@@ -107,7 +107,7 @@ def run_loop(root: Path, paths: list[str]) -> float:
     res = defs.resources
     lake_r, seg = res["lake"], res["segmentation"]
     cap = res["captioning"]
-    settings = chain.ChainSettings(cap.window_size, cap.window_overlap)
+    settings = chain.ChainSettings(cap.window_size, cap.window_overlap, cap.residual_context)
     prompts = {n: load_prompt(n) for n in ("anchor", "residual", "scene", "video")}
     start = time.perf_counter()
     lake, store = lake_r.lake(), lake_r.frame_store()
@@ -131,7 +131,14 @@ def run_loop(root: Path, paths: list[str]) -> float:
                     t = chain.caption_anchors(video_id, frames, store.read, client, prompts["anchor"], "b")
                 elif asset == "residuals":
                     t = chain.caption_residuals(
-                        video_id, frames, store.read, client, prompts["residual"], "b", settings
+                        video_id,
+                        frames,
+                        store.read,
+                        client,
+                        prompts["residual"],
+                        "b",
+                        settings,
+                        lake.read("anchors", video_id) if settings.residual_context == "anchor" else None,
                     )
                 elif asset == "evidence":
                     t = chain.build_evidence(video_id, lake.read("anchors", video_id), lake.read("residuals", video_id))

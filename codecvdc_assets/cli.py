@@ -134,6 +134,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples (>= 1000)")
     p.add_argument("--json", action="store_true", help="one JSON object keyed by source")
     p.set_defaults(func=cmd_vidcapqa_score)
+    p = qa_sub.add_parser("answer", help="answer a bank from any captioner's captions with the profile's text model")
+    p.add_argument("--bank", required=True, metavar="BANK")
+    p.add_argument(
+        "--captions",
+        required=True,
+        metavar="CAPTIONS.jsonl",
+        help="rows {video_id, caption} or {video_id, source, caption}",
+    )
+    p.add_argument(
+        "--source", metavar="NAME", help="the captioner's name (default: each row's source, else the file stem)"
+    )
+    p.add_argument("--profile", metavar="NAME", help="deployment profile whose text model answers (default: embedded)")
+    p.add_argument("-o", "--output", required=True, metavar="ANSWERS.jsonl")
+    p.set_defaults(func=cmd_vidcapqa_answer)
     p = qa_sub.add_parser("build", help="run the construction steps from given model answers")
     p.add_argument("--pool", required=True, metavar="BANK")
     p.add_argument("--answers", required=True, metavar="VOTES.jsonl", help="rows {step, model, question_id, answer}")
@@ -638,6 +652,41 @@ def cmd_vidcapqa_score(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_vidcapqa_answer(args: argparse.Namespace) -> int:
+    from .captioning.prompts import load_prompt
+    from .definitions import build_resources
+    from .evaluation.external import CaptionsError, answer_bank, load_captions
+    from .models.types import ModelCallError
+    from .settings import load_profile
+
+    bank = _bank(args.bank)
+    try:
+        captions = load_captions(args.captions, args.source)
+    except CaptionsError as exc:
+        raise CliError(str(exc)) from exc
+    home = _home()
+    resources = build_resources(load_profile(None), str(home))
+    client = resources["text_model"].client(resources["lake"].cache_dir())
+    try:
+        answers = answer_bank(bank, captions, client, load_prompt("qa_answer"), "cli")
+    except ModelCallError as exc:
+        raise CliError(f"{args.captions}: {exc}") from exc
+    keep = ["question_id", "video_id", "source", "answer", "correct", "dimension", "difficulty", "rationale"]
+    out = Path(args.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in answers[keep].to_dict("records")))
+    paid = [r for r in client.records if not r.cache_hit]
+    unmatched = sorted(set(captions["video_id"]) - set(answers["video_id"]))
+    print(
+        f"{len(answers)} answers to {answers['question_id'].nunique()} questions from {len(captions)} captions "
+        f"-> {out} ({len(paid)} model calls, {len(client.records) - len(paid)} cached, "
+        f"{sum(r.completion_tokens for r in paid)} completion tokens)"
+    )
+    if unmatched:
+        print(f"{len(unmatched)} captioned video(s) have no question in the bank, e.g. {unmatched[:3]}")
+    return 0
+
+
 def cmd_vidcapqa_build(args: argparse.Namespace) -> int:
     from .evaluation.bank import write_bank
     from .evaluation.construction import build
@@ -687,10 +736,11 @@ def cmd_report(args: argparse.Namespace) -> int:
             if tables[0].empty:
                 raise CliError(f"video {video_id!r} has no segments")
             video = (video_id, *tables)
+        sections = _strategy_sections(con, home, video_id, scores)
     finally:
         con.close()
     out = Path(args.output) if args.output else home / "report.html"
-    out.write_text(render(scores, video, str(home), metrics))
+    out.write_text(render(scores, video, str(home), metrics, sections))
     print(f"report -> {out}")
     return 0
 
@@ -764,6 +814,33 @@ def cmd_export(args: argparse.Namespace) -> int:
         f"unchanged kept as they were; {result.seconds:.1f}s"
     )
     return 0
+
+
+def _strategy_sections(con, home: Path, video_id: str | None, scores) -> list[tuple[str, str]]:
+    """The paired comparisons and the per-video panel (evaluation/report_strategies.py)."""
+    from .evaluation import report_strategies as rs
+    from .evaluation.external import captions_for, load_captions
+    from .resources import VidCapQAResource, lake_resource
+    from .settings import load_profile
+
+    sections = []
+    if not scores.empty:
+        pairs = con.execute("select * from vidcapqa_pairs").fetchdf()
+        sections.append(
+            ("VidCapQA: paired comparisons (McNemar's exact test, paired bootstrap 95% CI)", rs.pairs_html(pairs))
+        )
+    if video_id:
+        tables = {t: con.execute(f"select * from {t} where video_id = ?", [video_id]).fetchdf() for t in rs.TABLES}
+        outside: dict[str, str] = {}
+        profile = load_profile(None)
+        for name, path in VidCapQAResource(**(profile.get("vidcapqa") or {})).external_paths():
+            try:
+                outside.update(captions_for(load_captions(path, name), video_id))
+            except ValueError as exc:
+                print(f"codecvdc: warning: {exc}", file=sys.stderr)
+        read = lake_resource(profile, home).frame_store().read
+        sections.append((f"Strategies side by side: {video_id}", rs.render_panel(video_id, tables, read, outside)))
+    return sections
 
 
 def cmd_ui(args: argparse.Namespace) -> int:

@@ -16,6 +16,7 @@ from .assets.caption_metrics import build_caption_metrics_asset
 from .assets.captions import build_caption_assets
 from .assets.construction import build_construction_assets
 from .assets.export import build_export_assets
+from .assets.longcaption import build_longcaption_assets
 from .assets.segments import build_segments_assets
 from .assets.vidcapqa import build_vidcapqa_assets
 from .assets.videos import build_videos_asset
@@ -25,6 +26,7 @@ from .maintenance import build_compaction_schedule, lake_compaction
 from .resources import (
     CaptioningResource,
     CaptionMetricsResource,
+    LongCaptionResource,
     SegmentationResource,
     TextModelResource,
     VidCapQAResource,
@@ -64,6 +66,7 @@ def build_resources(profile: dict[str, Any], home: str | None = None) -> dict[st
         "captioning": CaptioningResource(**(profile.get("captioning") or {})),
         "vidcapqa": VidCapQAResource(**(profile.get("vidcapqa") or {})),
         "caption_metrics": CaptionMetricsResource(**(profile.get("caption_metrics") or {})),
+        "longcaption": LongCaptionResource(**(profile.get("longcaption") or {})),
     }
 
 
@@ -77,6 +80,9 @@ def build_assets(resources: dict[str, Any], batch_size: int = DEFAULT_BATCH) -> 
         build_videos_asset(seg, batch_size),
         build_segments_assets(seg, batch_size),
         *build_caption_assets(resources["vision_model"], resources["text_model"], resources["captioning"], batch_size),
+        *build_longcaption_assets(
+            resources["vision_model"], resources["text_model"], resources["longcaption"], batch_size
+        ),
         *build_vidcapqa_assets(resources["vision_model"], resources["text_model"], resources["vidcapqa"], batch_size),
         # Construction joins the graph when the profile names a question pool.
         *(build_construction_assets(resources["vidcapqa"]) if resources["vidcapqa"].pool else []),

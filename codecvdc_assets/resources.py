@@ -203,6 +203,9 @@ class CaptioningResource(dg.ConfigurableResource):
 
     window_size: int = 8
     window_overlap: int = 1
+    # What a residual request carries besides its frames: `anchor` (the segment's anchor caption and
+    # entity list, CodecCap's contextual residual captioning) or `none` (the ablation: frames only).
+    residual_context: str = "anchor"
     anchor_words_min: int = 10
     anchor_words_max: int = 1500
     residual_words_min: int = 1
@@ -215,6 +218,19 @@ class CaptioningResource(dg.ConfigurableResource):
                 raise ValueError(f"captioning: {kind}_words_min ({low}) is greater than {kind}_words_max ({high})")
         if not 1 <= self.window_overlap < self.window_size:
             raise ValueError("captioning: window_overlap must be in [1, window_size - 1]")
+        if self.residual_context not in ("anchor", "none"):
+            raise ValueError(f"captioning: residual_context must be anchor or none, not {self.residual_context!r}")
+
+
+class LongCaptionResource(dg.ConfigurableResource):
+    """LongCaption-Agent (LongCaptioning, section 3): the sliding clip window over the 1 fps frames."""
+
+    window_s: float = 10.0
+    stride_s: float = 5.0
+
+    def model_post_init(self, __context) -> None:
+        if self.window_s <= 0 or self.stride_s <= 0:
+            raise ValueError("longcaption: window_s and stride_s must be positive")
 
 
 class VidCapQAResource(dg.ConfigurableResource):
@@ -234,6 +250,8 @@ class VidCapQAResource(dg.ConfigurableResource):
     # Live models per step (relabel, text_only, phase_a, phase_b), each a model section like vision_model;
     # a step with imported answers uses those instead.
     construction_models: dict[str, list[dict[str, Any]]] = {}
+    # Outside captioners answered next to ours: [{source: NAME, path: CAPTIONS.jsonl}] (evaluation/external.py).
+    external_captions: list[dict[str, str]] = []
 
     def bank_path(self) -> str:
         return self._resolve(self.bank)
@@ -249,11 +267,21 @@ class VidCapQAResource(dg.ConfigurableResource):
     def answers_path(self) -> str:
         return self._resolve(self.construction_answers)
 
+    def external_paths(self) -> list[tuple[str, str]]:
+        """(source, resolved path) of each outside captioner."""
+        return [(str(e["source"]), self._resolve(str(e["path"]))) for e in self.external_captions]
+
     def model_post_init(self, __context) -> None:
         if self.resamples < 1000:
             raise ValueError("vidcapqa: resamples must be at least 1000")
         if self.direct_frames < 1:
             raise ValueError("vidcapqa: direct_frames must be at least 1")
+        for i, entry in enumerate(self.external_captions):
+            missing = [k for k in ("source", "path") if not str(entry.get(k) or "").strip()]
+            if missing or set(entry) - {"source", "path"}:
+                raise ValueError(
+                    f"vidcapqa.external_captions[{i}]: expected {{source: NAME, path: FILE}}, got {dict(entry)}"
+                )
 
 
 class CaptionMetricsResource(dg.ConfigurableResource):

@@ -247,6 +247,50 @@ class PerSecondCaptionsSchema(pa.DataFrameModel):
         coerce = True
 
 
+class LongcapFramesSchema(pa.DataFrameModel):
+    video_id: Series[str]
+    frame_idx: Series[int] = pa.Field(ge=0)
+    t_s: Series[float] = pa.Field(ge=0)
+    caption: Series[str] = pa.Field(str_length={"min_value": 1})
+    n_words: Series[int] = pa.Field(ge=1)
+    model: Series[str]
+    version: Series[str]
+
+    class Config:
+        strict = True
+        coerce = True
+
+
+class LongcapClipsSchema(pa.DataFrameModel):
+    video_id: Series[str]
+    clip_idx: Series[int] = pa.Field(ge=0)
+    start_s: Series[float] = pa.Field(ge=0)
+    end_s: Series[float] = pa.Field(ge=0)
+    n_frames: Series[int] = pa.Field(ge=1)
+    caption: Series[str] = pa.Field(str_length={"min_value": 1})
+    n_words: Series[int] = pa.Field(ge=1)
+    model: Series[str]
+    version: Series[str]
+
+    class Config:
+        strict = True
+        coerce = True
+
+
+class LongcapVideoSchema(pa.DataFrameModel):
+    video_id: Series[str]
+    n_clips: Series[int] = pa.Field(ge=0)
+    n_frames: Series[int] = pa.Field(ge=0)
+    caption: Series[str] = pa.Field(str_length={"min_value": 1})
+    n_words: Series[int] = pa.Field(ge=1)
+    model: Series[str]
+    version: Series[str]
+
+    class Config:
+        strict = True
+        coerce = True
+
+
 class VidcapqaAnswersSchema(pa.DataFrameModel):
     question_id: Series[str]
     video_id: Series[str]
@@ -281,6 +325,28 @@ class VidcapqaScoresSchema(pa.DataFrameModel):
     ci_high: Series[float] = pa.Field(ge=0, le=1, nullable=True)
     no_evidence_rate: Series[float] = pa.Field(ge=0, le=1, nullable=True)
     tokens_per_minute: Series[float] = pa.Field(ge=0, nullable=True)
+
+    class Config:
+        strict = True
+        coerce = True
+
+
+class VidcapqaPairsSchema(pa.DataFrameModel):
+    """Paired comparisons of two sources on the same questions (evaluation/paired.py)."""
+
+    source_a: Series[str]
+    source_b: Series[str]
+    group: Series[str] = pa.Field(isin=["overall", "dimension", "difficulty"])
+    dimension: Series[str]
+    n: Series[int] = pa.Field(ge=1)
+    accuracy_a: Series[float] = pa.Field(ge=0, le=1)
+    accuracy_b: Series[float] = pa.Field(ge=0, le=1)
+    difference: Series[float] = pa.Field(ge=-1, le=1)
+    ci_low: Series[float] = pa.Field(ge=-1, le=1)
+    ci_high: Series[float] = pa.Field(ge=-1, le=1)
+    a_only: Series[int] = pa.Field(ge=0)
+    b_only: Series[int] = pa.Field(ge=0)
+    mcnemar_p: Series[float] = pa.Field(ge=0, le=1)
 
     class Config:
         strict = True
@@ -329,9 +395,13 @@ TABLE_SCHEMAS: dict[str, type[pa.DataFrameModel]] = {
     "video_narratives": VideoNarrativesSchema,
     "direct_captions": DirectCaptionsSchema,
     "per_second_captions": PerSecondCaptionsSchema,
+    "longcap_frames": LongcapFramesSchema,
+    "longcap_clips": LongcapClipsSchema,
+    "longcap_video": LongcapVideoSchema,
     "vidcapqa_bank": BankSchema,
     "vidcapqa_answers": VidcapqaAnswersSchema,
     "vidcapqa_scores": VidcapqaScoresSchema,
+    "vidcapqa_pairs": VidcapqaPairsSchema,
     "vidcapqa_pool": BankSchema,
     "vidcapqa_built_bank": BankSchema,
     "vidcapqa_decisions": ConstructionDecisionsSchema,

@@ -21,6 +21,7 @@ SELECT
     round(100 * max(accuracy) FILTER (WHERE source = 'codeccap:all'), 1) AS codeccap_all,
     round(100 * max(accuracy) FILTER (WHERE source = 'direct:caption'), 1) AS direct,
     round(100 * max(accuracy) FILTER (WHERE source = 'per_second:caption'), 1) AS per_second,
+    round(100 * max(accuracy) FILTER (WHERE source = 'longcaption:video'), 1) AS longcaption,
     round(100 * (max(accuracy) FILTER (WHERE source = 'codeccap:all')
                  - max(accuracy) FILTER (WHERE source = 'direct:caption')), 1) AS delta_codeccap_direct
 FROM s
@@ -34,3 +35,11 @@ SELECT source, n, round(100 * accuracy, 1) AS accuracy, round(100 * ci_low, 1) A
 FROM vidcapqa_scores
 WHERE "group" = 'overall'
 ORDER BY source;
+
+-- Paired comparisons of two sources on the same questions (overall, per difficulty, per dimension):
+-- difference in points with its paired bootstrap 95% CI, discordant counts and McNemar's exact p-value.
+SELECT source_a, source_b, "group", dimension, n, round(100 * difference, 1) AS diff_points,
+       round(100 * ci_low, 1) AS ci_low, round(100 * ci_high, 1) AS ci_high, a_only, b_only,
+       round(mcnemar_p, 4) AS mcnemar_p
+FROM vidcapqa_pairs
+ORDER BY list_position(['overall', 'difficulty', 'dimension'], "group"), source_a, source_b, dimension;

@@ -97,6 +97,9 @@ text_model:
 captioning:
   window_size: 4
   window_overlap: 1
+  # Frames only: the fault tests fail anchor and residual calls independently, and residuals given the
+  # anchor context (the default) would wait for the anchors (tests/test_strategies.py covers context).
+  residual_context: none
 """
 
 

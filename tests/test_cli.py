@@ -74,7 +74,7 @@ def test_add_run_status_sql(tmp_path) -> None:
     assert out.count("added") == 2
     assert "0 new" in run(["add", shared("bikes.mp4")], home).stdout  # the same file again
     proc = run(["run"], home)
-    assert "videos 2/2  assets 22/22" in proc.stdout and "2 video(s) ok, 0 failed" in proc.stdout
+    assert "videos 2/2  assets 28/28" in proc.stdout and "2 video(s) ok, 0 failed" in proc.stdout
     assert "dataset-level (before the videos): vidcapqa_bank: ok" in proc.stdout
     assert "dataset-level (after the videos): vidcapqa_scores: ok" in proc.stdout
     assert "nothing to do" in run(["run", "--stale"], home).stdout
@@ -82,7 +82,7 @@ def test_add_run_status_sql(tmp_path) -> None:
     assert len(status["videos"]) == 2 and {s for row in status["videos"].values() for s in row.values()} == {"fresh"}
     assert status["dataset"] == {"vidcapqa_bank": "fresh", "vidcapqa_scores": "fresh"}
     pool = run(["status", "--limit", "1"], home).stdout  # more videos than the limit: counts per asset
-    counts = {line.split()[0]: line.split()[1:] for line in pool.splitlines()[2:12] if line.strip()}
+    counts = {line.split()[0]: line.split()[1:] for line in pool.splitlines()[2:20] if line.strip()}
     assert counts["residuals"] == ["2", "0", "0", "0"] and counts["video_narratives"] == ["2", "0", "0", "0"]
     assert "2 videos; the first 0 that are not fresh:" in pool and "no videos to show" in pool
     rows = json.loads(run(["sql", "select count(*) as n from segments", "--format", "json"], home).stdout)

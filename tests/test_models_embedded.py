@@ -90,7 +90,7 @@ def test_encoded_clip_through_segmentation_sampling_and_residuals(tmp_path) -> N
         ModelClient(EmbeddedBackend()),
         load_prompt("residual"),
         "test",
-        ChainSettings(),
+        ChainSettings(residual_context="none"),
     )
     assert len(table) == 7  # 8 sampled frames, one residual per adjacent pair
     assert set(table["change_type"]) == {"continuous"} and set(table["direction"]) == {"right"}

@@ -81,6 +81,9 @@ def test_webserver_serves_every_asset(tmp_path) -> None:
             "video_narratives",
             "direct_captions",
             "per_second_captions",
+            "longcap_frames",
+            "longcap_clips",
+            "longcap_video",
             "vidcapqa_answers",
         }
         assert per_video | {"vidcapqa_bank", "vidcapqa_scores"} == keys

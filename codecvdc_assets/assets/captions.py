@@ -3,7 +3,7 @@
 | asset | inputs | model | output |
 |---|---|---|---|
 | anchors | frames (is_anchor) | vision, prompts/anchor.md | lake/anchors |
-| residuals | frames (windows per segment) | vision, prompts/residual.md | lake/residuals |
+| residuals | frames (windows), anchors (`residual_context: anchor`) | vision, prompts/residual.md | lake/residuals |
 | evidence | anchors, residuals | none: acceptance rules in code | lake/evidence |
 | scene_narratives | segments, anchors, evidence | text, prompts/scene.md | lake/scene_narratives |
 | video_narratives | scene_narratives | text, prompts/video.md | lake/video_narratives |
@@ -69,6 +69,7 @@ def build_caption_assets(
             prompt=prompt_hash("residual"),
             model=v_model,
             window=[cap.window_size, cap.window_overlap],
+            context=cap.residual_context,
         ),
         "evidence": code_version(LOGIC["evidence"]),
         "scene_narratives": code_version(LOGIC["scene_narratives"], prompt=prompt_hash("scene"), model=t_model),
@@ -111,10 +112,14 @@ def build_caption_assets(
             done = run_videos(context, lake, ["anchors"], work)
         return dg.MaterializeResult(metadata=result_metadata(context, done, "anchors"))
 
+    contextual = cap.residual_context == "anchor"
+
     @dg.asset(
-        deps=["frames"],
+        # With anchor context the anchors are an input: an anchor change (prompt, model) makes residuals stale.
+        deps=["frames", "anchors"] if contextual else ["frames"],
         code_version=versions["residuals"],
-        description="Delta-only captions per adjacent frame pair, in sliding windows.",
+        description="Delta-only captions per adjacent frame pair, in sliding windows"
+        + (", given the segment's anchor caption and entities." if contextual else " (frames only, no anchor)."),
         **common,
     )
     def residuals(
@@ -124,10 +129,11 @@ def build_caption_assets(
         captioning: CaptioningResource,
     ):
         client = vision_model.client(lake.cache_dir())
-        settings = chain.ChainSettings(captioning.window_size, captioning.window_overlap)
+        settings = chain.ChainSettings(captioning.window_size, captioning.window_overlap, captioning.residual_context)
 
         def work(vid: str, _path: str) -> dict:
             frames = lake.lake().read("frames", vid)
+            anchors_t = lake.lake().read("anchors", vid) if contextual else None
             table = chain.caption_residuals(
                 vid,
                 frames,
@@ -136,6 +142,7 @@ def build_caption_assets(
                 load_prompt("residual"),
                 versions["residuals"],
                 settings,
+                anchors_t,
             )
             lake.lake().write("residuals", vid, table)
             none_share = float((table["change_type"] == "none").mean()) if len(table) else 0.0

@@ -5,8 +5,8 @@
 | vidcapqa_bank | no | the bank file (profile `vidcapqa.bank`) | none |
 | direct_captions | per video | frames (uniform budget) | vision, prompts/direct.md |
 | per_second_captions | per video | frames (each second) | vision, prompts/per_second.md |
-| vidcapqa_answers | per video | bank, segments, every caption source | text, prompts/qa_answer.md |
-| vidcapqa_scores | no | bank, all answers, model calls, videos | none |
+| vidcapqa_answers | per video | bank, segments, each caption source (ours, LongCaption, outside) | text, qa_answer.md |
+| vidcapqa_scores (+ vidcapqa_pairs) | no | bank, all answers, model calls, videos | none |
 """
 
 import os
@@ -15,11 +15,12 @@ import dagster as dg
 import pandas as pd
 
 from ..captioning.prompts import load_prompt, prompt_hash
-from ..evaluation import answering, baselines
+from ..evaluation import answering, baselines, external
 from ..evaluation.bank import load_bank
+from ..evaluation.paired import pairs_table
 from ..evaluation.scoring import score, scores_table
-from ..evaluation.sources import SOURCE_ASSETS, caption_sources, match_questions
-from ..evaluation.tables import comparison_markdown
+from ..evaluation.sources import SOURCE_ASSETS, caption_sources, latest_run_calls, match_questions
+from ..evaluation.tables import comparison_markdown, pairs_markdown
 from ..partitions import videos_partitions
 from ..resources import LakeResource, TextModelResource, VidCapQAResource, VisionModelResource
 from ..storage.lake import GLOBAL
@@ -40,8 +41,13 @@ def build_vidcapqa_assets(
     versions = {
         "direct_captions": code_version("v1", prompt=prompt_hash("direct"), model=v_model, frames=qa.direct_frames),
         "per_second_captions": code_version("v1", prompt=prompt_hash("per_second"), model=v_model),
-        "vidcapqa_answers": code_version("v1", prompt=prompt_hash("qa_answer"), model=t_model),
-        "vidcapqa_scores": code_version("v1", seed=qa.seed, resamples=qa.resamples),
+        "vidcapqa_answers": code_version(
+            "v2",  # v2: answers read by evaluation/choices.py; outside captioners
+            prompt=prompt_hash("qa_answer"),
+            model=t_model,
+            external=[(name, file_digest(path)) for name, path in qa.external_paths()],
+        ),
+        "vidcapqa_scores": code_version("v2", seed=qa.seed, resamples=qa.resamples),  # v2: paired comparisons
     }
     per_video = {
         "partitions_def": videos_partitions,
@@ -146,19 +152,28 @@ def build_vidcapqa_assets(
             "video_narratives",
             "direct_captions",
             "per_second_captions",
+            "longcap_video",
         ],
         code_version=versions["vidcapqa_answers"],
         description="Each question of the video answered from each caption source alone.",
         **per_video,
     )
-    def vidcapqa_answers(context: dg.AssetExecutionContext, lake: LakeResource, text_model: TextModelResource):
+    def vidcapqa_answers(
+        context: dg.AssetExecutionContext,
+        lake: LakeResource,
+        text_model: TextModelResource,
+        vidcapqa: VidCapQAResource,
+    ):
         client = text_model.client(lake.cache_dir())
         bank = lake.lake().read("vidcapqa_bank", GLOBAL)
+        outside = [external.load_captions(path, name) for name, path in vidcapqa.external_paths()]
 
         def work(vid: str, _path: str) -> dict:
             store = lake.lake()
             questions = match_questions(bank, vid)
             sources = caption_sources(lambda t: store.read(t, vid) if store.exists(t, vid) else None)
+            for captions in outside:
+                sources.update(external.captions_for(captions, vid))
             table = answering.answer_questions(
                 vid, questions, sources, client, load_prompt("qa_answer"), versions["vidcapqa_answers"]
             )
@@ -191,6 +206,8 @@ def build_vidcapqa_assets(
         bank = lake.lake().read("vidcapqa_bank", GLOBAL)
         table = compute_scores(lake, answers, bank, vidcapqa.seed, vidcapqa.resamples)
         lake.lake().write("vidcapqa_scores", GLOBAL, table)
+        pairs = compute_pairs(answers, bank, vidcapqa.seed, vidcapqa.resamples)
+        lake.lake().write("vidcapqa_pairs", GLOBAL, pairs)
         overall = table[table["group"] == "overall"].set_index("source")["accuracy"].round(3).to_dict()
         return dg.MaterializeResult(
             metadata={
@@ -198,6 +215,7 @@ def build_vidcapqa_assets(
                 "videos": int(answers["video_id"].nunique()) if len(answers) else 0,
                 "overall_accuracy": dg.MetadataValue.json(overall),
                 "comparison": dg.MetadataValue.md(comparison_markdown(table)),
+                "paired": dg.MetadataValue.md(pairs_markdown(pairs)),
             }
         )
 
@@ -229,9 +247,11 @@ def compute_scores(
     return table
 
 
-def latest_run_calls(calls: pd.DataFrame) -> pd.DataFrame:
-    """The calls behind the current version of each (video, asset): its latest run, cache hits included
-    (they carry the tokens the cached answer cost), so re-runs are not counted twice."""
-    ordered = calls.sort_values("recorded_at")
-    last = ordered.groupby(["video_id", "asset"])["run_id"].transform("last")
-    return ordered[ordered["run_id"] == last]
+def compute_pairs(answers: pd.DataFrame, bank: pd.DataFrame, seed: int, resamples: int) -> pd.DataFrame:
+    from ..evaluation.scoring import judge
+    from ..schemas import empty_frame
+
+    if answers.empty:
+        return empty_frame("vidcapqa_pairs")
+    pairs = pairs_table(judge(answers[["question_id", "source", "answer"]], bank), seed=seed, resamples=resamples)
+    return pairs if len(pairs) else empty_frame("vidcapqa_pairs")

@@ -27,6 +27,19 @@ ImageReader = Callable[[str], bytes]
 class ChainSettings:
     window_size: int = 8
     window_overlap: int = 1
+    residual_context: str = "anchor"  # anchor: requests carry the segment's anchor; none: frames only
+
+
+def anchor_context(anchors: pd.DataFrame | None) -> dict[int, dict]:
+    """Per segment, what a contextual residual request carries: the anchor caption and its entities
+    (label, zone), so the model describes only changes and names subjects as the anchor did."""
+    if anchors is None:
+        return {}
+    out = {}
+    for row in anchors.itertuples():
+        entities = [{"label": e.get("label", ""), "zone": e.get("zone", "none")} for e in json.loads(row.entities_json)]
+        out[int(row.segment_idx)] = {"caption": row.caption, "entities": entities}
+    return out
 
 
 def n_words(text: str) -> int:
@@ -97,9 +110,18 @@ def caption_anchors(
 
 
 def residual_requests(
-    video_id: str, frames: pd.DataFrame, read_image: ImageReader, prompt: str, settings: ChainSettings
+    video_id: str,
+    frames: pd.DataFrame,
+    read_image: ImageReader,
+    prompt: str,
+    settings: ChainSettings,
+    anchors: pd.DataFrame | None = None,
 ) -> list[tuple[int, list[int], ModelRequest]]:
-    """(segment_idx, frame positions of the window, request) for every window of every segment."""
+    """(segment_idx, frame positions of the window, request) for every window of every segment; with
+    `residual_context: anchor` each request carries its segment's anchor (caption, entities)."""
+    if settings.residual_context == "anchor" and anchors is None:
+        raise ValueError("residuals: residual_context is anchor but no anchors were given")
+    context = anchor_context(anchors) if settings.residual_context == "anchor" else {}
     out = []
     for segment_idx, seg in _frame(frames).groupby("segment_idx", sort=True):
         seg = seg.reset_index(drop=True)
@@ -111,6 +133,10 @@ def residual_requests(
                 "frame_times_s": [round(float(t), 3) for t in part["t_s"]],
                 "pairs": [list(p) for p in window.pairs],
             }
+            if context:
+                if int(segment_idx) not in context:
+                    raise ValueError(f"residuals: segment {int(segment_idx)} has no anchor")
+                info["anchor"] = context[int(segment_idx)]
             images = [m.image_part(read_image(sha)) for sha in part["sha256"]]
             request = ModelRequest(
                 "residual",
@@ -138,8 +164,9 @@ def caption_residuals(
     prompt: str,
     version: str,
     settings: ChainSettings,
+    anchors: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    plan = residual_requests(video_id, frames, read_image, prompt, settings)
+    plan = residual_requests(video_id, frames, read_image, prompt, settings, anchors)
     results = client.complete_many([request for _, _, request in plan])
     by_segment = {k: g.reset_index(drop=True) for k, g in _frame(frames).groupby("segment_idx")}
     rows = []

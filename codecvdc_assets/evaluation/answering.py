@@ -12,6 +12,9 @@ from ..models.task_schemas import SCHEMAS
 from ..models.types import ModelRequest
 from ..schemas import empty_frame
 from .bank import UNKNOWN, option_map
+from .choices import parse_choice
+
+EMPTY = {"rationale": "The caption is empty.", "observation": "none", "answer": UNKNOWN}
 
 
 def qa_request(video_id: str, caption: str, question: str, options: list[str], prompt: str) -> ModelRequest:
@@ -37,13 +40,18 @@ def answer_questions(
     plan = [(source, caption, q) for source, caption in sorted(sources.items()) for q in questions.itertuples()]
     if not plan:
         return empty_frame("vidcapqa_answers")
-    results = client.complete_many([qa_request(video_id, c, q.question, q.options, prompt) for _, c, q in plan])
+    # An empty caption holds no evidence: `unknown` without a call.
+    asked = [i for i, (_, caption, _) in enumerate(plan) if caption.strip()]
+    got = client.complete_many(
+        [qa_request(video_id, plan[i][1], plan[i][2].question, plan[i][2].options, prompt) for i in asked]
+    )
+    results: list = [None] * len(plan)
+    for i, result in zip(asked, got, strict=True):
+        results[i] = result
     rows = []
     for (source, caption, q), result in zip(plan, results, strict=True):
-        answer = str(result.data["answer"]).strip()
-        answer = UNKNOWN if answer.lower() == UNKNOWN else answer.upper()
-        if answer != UNKNOWN and (len(answer) != 1 or ord(answer) - 65 >= len(q.options)):
-            answer = UNKNOWN  # a letter that is not an option says nothing about the video
+        data = result.data if result is not None else EMPTY
+        answer = parse_choice(data["answer"], list(q.options))  # no option named: unknown
         strategy, _, level = source.partition(":")
         rows.append(
             {
@@ -57,8 +65,8 @@ def answer_questions(
                 "no_evidence": answer == UNKNOWN,
                 "dimension": q.dimension if isinstance(q.dimension, str) else None,
                 "difficulty": q.difficulty if isinstance(q.difficulty, str) else None,
-                "rationale": str(result.data.get("rationale", "")),
-                "observation": str(result.data.get("observation", "")),
+                "rationale": str(data.get("rationale", "")),
+                "observation": str(data.get("observation", "")),
                 "caption_words": len(caption.split()),
                 "model": client.backend.model,
                 "version": version,

@@ -21,6 +21,7 @@ from ..models.client import ModelClient
 from ..models.task_schemas import SCHEMAS
 from ..models.types import ModelRequest
 from .bank import option_map
+from .choices import parse_choice
 from .construction import phase_a_verdict
 
 FramesFor = Callable[[str], list[bytes] | None]  # pool video id -> JPEGs (uniformly sampled) or None
@@ -71,6 +72,7 @@ def ask(
                 plan.append(
                     (q.question_id, _request("verify", prompts["verify"], {**data, "keyed_answer": q.answer}, frames))
                 )
+    options = dict(zip(questions["question_id"], questions["options"], strict=True))
     rows = []
     for name, client in clients:
         results = client.complete_many([r for _, r in plan], raise_on_error=False)
@@ -78,5 +80,8 @@ def ask(
             if not result.ok:
                 continue  # recorded in model_calls; a missing answer is a missing vote
             value = {"relabel": "dimension", "verify": "verdict"}.get(result.request.task, "answer")
-            rows.append({"step": step, "model": name, "question_id": qid, "answer": str(result.data[value])})
+            given = str(result.data[value])
+            if value == "answer":  # the answer as written ("(B)", option text) -> a letter or unknown
+                given = parse_choice(given, list(options[qid]))
+            rows.append({"step": step, "model": name, "question_id": qid, "answer": given})
     return pd.DataFrame(rows, columns=["step", "model", "question_id", "answer"])

@@ -158,7 +158,9 @@ def render(
     video: tuple[str, pd.DataFrame, pd.DataFrame, pd.DataFrame] | None,
     home: str,
     metrics: pd.DataFrame | None = None,
+    sections: list[tuple[str, str]] = (),  # type: ignore[assignment]
 ) -> str:
+    """`metrics`: caption_metrics rows; `sections`: (heading, HTML) pairs appended in order (report_strategies.py)."""
     parts = [
         f"<!doctype html><html><head><meta charset='utf-8'><title>CodecVDC report</title>"
         f"<style>{CSS}</style></head><body><h1>CodecVDC report</h1>"
@@ -178,5 +180,7 @@ def render(
     parts.append(caption_metrics_section(metrics))  # empty without caption_metrics rows
     if video is not None:
         parts += ["<h2>Timeline: anchors and residuals</h2>", timeline(*video)]
+    for heading, body in sections:
+        parts += [f"<h2>{_e(heading)}</h2>", body]
     parts.append("</body></html>")
     return "".join(parts)

@@ -8,6 +8,8 @@
 | codeccap:all | all three levels together |
 | direct:caption | the holistic caption of the direct-captioning baseline |
 | per_second:caption | the per-second captions of the per-second baseline |
+| longcaption:video | LongCaption-Agent's merged video-level caption |
+| NAME:caption | an outside captioner's caption (profile `vidcapqa.external_captions`, evaluation/external.py) |
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ SOURCE_ASSETS = {
     "codeccap:all": ["anchors", "residuals", "scene_narratives", "video_narratives"],
     "direct:caption": ["direct_captions"],
     "per_second:caption": ["per_second_captions"],
+    "longcaption:video": ["longcap_frames", "longcap_clips", "longcap_video"],
 }
 
 Reader = Callable[[str], pd.DataFrame | None]  # table name -> this video's rows, or None when missing
@@ -63,6 +66,9 @@ def caption_sources(read: Reader) -> dict[str, str]:
         out["per_second:caption"] = " ".join(
             f"At {r.t_s:.0f} s: {r.caption}" for r in per_second.sort_values("t_s").itertuples()
         )
+    long = read("longcap_video")
+    if long is not None and len(long):
+        out["longcaption:video"] = str(long.iloc[0]["caption"])
     return out
 
 
@@ -72,3 +78,11 @@ def match_questions(bank: pd.DataFrame, video_id: str) -> pd.DataFrame:
     from ..video.ids import made_from
 
     return bank[bank["video_id"].map(lambda source_id: made_from(video_id, source_id))]
+
+
+def latest_run_calls(calls: pd.DataFrame) -> pd.DataFrame:
+    """The calls behind the current version of each (video, asset): its latest run, cache hits included
+    (they carry the tokens the cached answer cost), so re-runs are not counted twice."""
+    ordered = calls.sort_values("recorded_at")
+    last = ordered.groupby(["video_id", "asset"])["run_id"].transform("last")
+    return ordered[ordered["run_id"] == last]

@@ -14,6 +14,7 @@ SOURCE_ORDER = [
     "codeccap:all",
     "direct:caption",
     "per_second:caption",
+    "longcaption:video",
 ]
 CODECCAP, DIRECT = "codeccap:all", "direct:caption"
 
@@ -53,3 +54,17 @@ def comparison_markdown(scores: pd.DataFrame) -> str:
 
 def _pct(value: float | None) -> str:
     return "" if value is None or value != value else f"{100 * value:.1f}"
+
+
+def pairs_markdown(pairs: pd.DataFrame, limit: int = 40) -> str:
+    """Overall paired comparisons: difference in points, paired bootstrap 95 % CI, McNemar's exact p."""
+    overall = pairs[pairs["group"] == "overall"] if len(pairs) else pairs
+    if overall.empty:
+        return "(fewer than two sources on the same questions)"
+    lines = ["| a | b | n | a - b | 95% CI | McNemar p |", "|---|---|---|---|---|---|"]
+    for r in overall.head(limit).itertuples():
+        lines.append(
+            f"| {r.source_a} | {r.source_b} | {r.n} | {100 * r.difference:+.1f} | "
+            f"[{100 * r.ci_low:+.1f}, {100 * r.ci_high:+.1f}] | {r.mcnemar_p:.3g} |"
+        )
+    return "\n".join(lines)

@@ -48,6 +48,9 @@ RESIDUAL = _obj(residuals={"type": "array", "items": RESIDUAL_ITEM})
 NARRATIVE = _obj(narrative={"type": "string", "minLength": 1})
 
 QA_ANSWER = _obj(rationale=_STR, observation=_STR, answer={"type": "string", "pattern": "^([A-Z]|unknown)$"})
+# Caption-then-QA takes the answer as the model writes it ("B", "(B)", "B. text", the option text, "none")
+# and reads it in code (evaluation/choices.py): an unreadable answer is `unknown`, not a re-ask.
+QA_ANSWER_TEXT = _obj(rationale=_STR, observation=_STR, answer=_STR)
 
 CAPTION = _obj(caption={"type": "string", "minLength": 1})
 RELABEL = _obj(dimension={"type": "string"})
@@ -69,7 +72,11 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "residual": RESIDUAL,
     "scene": NARRATIVE,
     "video": NARRATIVE,
-    "qa_answer": QA_ANSWER,
+    "qa_answer": QA_ANSWER_TEXT,
     "lc_quality": LC_QUALITY,
     "lc_relevance": LC_RELEVANCE,
+    # LongCaption-Agent (captioning/longcaption.py)
+    "longcap_frame": CAPTION,
+    "longcap_clip": CAPTION,
+    "longcap_video": CAPTION,
 }

@@ -36,6 +36,9 @@ TASKS = (
     "verify",
     "lc_quality",
     "lc_relevance",
+    "longcap_frame",
+    "longcap_clip",
+    "longcap_video",
 )
 
 
@@ -55,7 +58,8 @@ def respond(messages: list[dict[str, Any]], task: str) -> dict[str, Any]:
         if len(frames) < 2:
             raise EmbeddedError("the residual task needs at least two images")
         first = _first_index(messages)
-        return {"residuals": vision.describe_window([vision.decode(f) for f in frames], first)}
+        entities = _anchor_entities(messages)
+        return {"residuals": vision.describe_window([vision.decode(f) for f in frames], first, entities)}
     if task == "direct":
         frames = [vision.decode(f) for f in msg.images(messages)]
         if not frames:
@@ -66,6 +70,16 @@ def respond(messages: list[dict[str, Any]], task: str) -> dict[str, Any]:
         if not frames:
             raise EmbeddedError("the per_second task needs images")
         return {"caption": vision.describe_second(frames)}
+    if task == "longcap_frame":
+        frames = msg.images(messages)
+        if not frames:
+            raise EmbeddedError("the longcap_frame task needs one image")
+        return {"caption": vision.describe_frame(vision.decode(frames[0]))["caption"]}
+    if task == "longcap_clip":
+        frames = [vision.decode(f) for f in msg.images(messages)]
+        if not frames:
+            raise EmbeddedError("the longcap_clip task needs images")
+        return {"caption": vision.describe_clip(frames)}
     if task in ("qa_visual", "verify"):
         frames = [vision.decode(f) for f in msg.images(messages)]
         data = _json_input(messages)
@@ -89,6 +103,8 @@ def respond(messages: list[dict[str, Any]], task: str) -> dict[str, Any]:
         return judge.quality(data)
     if task == "lc_relevance":
         return judge.relevance(data)
+    if task == "longcap_video":
+        return {"caption": text.long_caption(data)}
     raise EmbeddedError(f"the embedded backend has no task {task!r} (known: {', '.join(TASKS)})")
 
 
@@ -132,6 +148,15 @@ def _json_input(messages: list[dict[str, Any]]) -> dict[str, Any]:
         if blocks and isinstance(blocks[-1], dict):
             return blocks[-1]
     raise EmbeddedError("the text tasks need their input as a ```json block in the user message")
+
+
+def _anchor_entities(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The anchor's entities a contextual residual request carries (none without context)."""
+    for body in msg.texts(messages, role="user"):
+        for block in msg.json_blocks(body):
+            if isinstance(block, dict) and isinstance(block.get("anchor"), dict):
+                return [e for e in block["anchor"].get("entities") or [] if isinstance(e, dict)]
+    return []
 
 
 def _first_index(messages: list[dict[str, Any]]) -> int:

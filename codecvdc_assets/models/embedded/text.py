@@ -86,6 +86,29 @@ def video_narrative(data: dict[str, Any]) -> str:
     return f"The video has {len(scenes)} scene{'s' if len(scenes) != 1 else ''}. " + " ".join(out)
 
 
+def long_caption(data: dict[str, Any]) -> str:
+    """LongCaption-Agent's merge, as rules: the clips in time order, each with its caption, followed by
+    the details of its frames that the clip caption does not already state."""
+    items = data.get("timeline") or []
+    frames_of = {i.get("clip_idx"): i.get("frames") or [] for i in items if i.get("kind") == "frames"}
+    clips = sorted((i for i in items if i.get("kind") == "clip"), key=lambda c: c.get("start_s", 0))
+    out = []
+    for clip in clips:
+        text = str(clip.get("caption", "")).strip()
+        out.append(f"From {clip.get('start_s', 0):.0f} s to {clip.get('end_s', 0):.0f} s: {text}")
+        said = {s.strip() for s in re.split(r"(?<=[.!?])\s+", text)}
+        extra = []
+        for frame in frames_of.get(clip.get("clip_idx"), []):
+            first = re.split(r"(?<=[.!?])\s+", str(frame.get("caption", "")).strip())[0]
+            if first and first not in said and first not in extra:
+                extra.append(first)
+        if extra:
+            out.append("Frame details: " + " ".join(extra[:3]))
+    if not out:
+        return "The video has no captioned clips."
+    return f"The video runs in {len(clips)} overlapping clip{'s' if len(clips) != 1 else ''}. " + " ".join(out)
+
+
 def answer_question(data: dict[str, Any]) -> dict[str, str]:
     """Pick the option whose specific words the caption supports, weighting caption sentences by how
     much they share with the question (the sentence about the asked subject counts most)."""

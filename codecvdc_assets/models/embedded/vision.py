@@ -14,7 +14,10 @@ Residual, per adjacent pair of the window:
 
 from __future__ import annotations
 
+import copy
+import hashlib
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import cv2
@@ -136,8 +139,29 @@ def _blobs(mask: np.ndarray, image: np.ndarray, max_blobs: int) -> list[Blob]:
 # ---------------------------------------------------------------------------------------- anchor
 
 
+# The same frame is described by several tasks (anchor, per-second, LongCaption-Agent's frames, direct):
+# remember recent descriptions by pixel content, so a run pays the detectors once per frame.
+_MEMO: OrderedDict[bytes, dict] = OrderedDict()
+_MEMO_LOCK = threading.Lock()
+_MEMO_SIZE = 1024
+
+
 def describe_frame(image: np.ndarray) -> dict:
-    """The anchor answer: an exhaustive description and its entities."""
+    """The anchor answer: an exhaustive description and its entities (memoized by pixel content)."""
+    key = hashlib.blake2b(image.tobytes(), digest_size=16, person=str(image.shape).encode()[:16]).digest()
+    with _MEMO_LOCK:
+        if key in _MEMO:
+            _MEMO.move_to_end(key)
+            return copy.deepcopy(_MEMO[key])
+    found = _describe_frame(image)
+    with _MEMO_LOCK:
+        _MEMO[key] = copy.deepcopy(found)
+        while len(_MEMO) > _MEMO_SIZE:
+            _MEMO.popitem(last=False)
+    return found
+
+
+def _describe_frame(image: np.ndarray) -> dict:
     work = work_size(image)
     names = name_map(work)
     hsv = cv2.cvtColor(work, cv2.COLOR_BGR2HSV)
@@ -230,8 +254,9 @@ def camera_motion(prev: np.ndarray, cur: np.ndarray) -> tuple[str | None, float,
     return None, dx, dy, radial
 
 
-def describe_window(images: list[np.ndarray], first_index: int = 0) -> list[dict]:
-    """One residual per adjacent pair of `images` (frame_pair indices start at `first_index`)."""
+def describe_window(images: list[np.ndarray], first_index: int = 0, entities: list[dict] | None = None) -> list[dict]:
+    """One residual per adjacent pair of `images` (frame_pair indices start at `first_index`); with the
+    anchor's `entities` (label, zone), a moving or changing region is named as the anchor named it."""
     work = [work_size(im) for im in images]
     shapes = {im.shape for im in work}
     if len(shapes) > 1:  # mixed sizes: bring all to the first one
@@ -239,11 +264,40 @@ def describe_window(images: list[np.ndarray], first_index: int = 0) -> list[dict
     background = np.median(np.stack(work), axis=0).astype(np.uint8) if len(work) >= 3 else None
     out = []
     for i in range(len(work) - 1):
-        out.append(describe_pair(work[i], work[i + 1], background, (first_index + i, first_index + i + 1)))
+        pair = (first_index + i, first_index + i + 1)
+        out.append(describe_pair(work[i], work[i + 1], background, pair, entities))
     return out
 
 
-def describe_pair(prev: np.ndarray, cur: np.ndarray, background: np.ndarray | None, pair: tuple[int, int]) -> dict:
+def anchor_label(zone: str, colour: str, entities: list[dict] | None, moving: bool = True) -> str | None:
+    """The anchor entity a region is: one of this colour in the same zone; for a region that moves
+    (was there before), a person or face in that zone, else one of this colour elsewhere (it has moved
+    since the anchor). A region of another colour is never given a colour-named entity's label."""
+    if not entities:
+        return None
+    named = [e for e in entities if e.get("label")]
+    here = [e for e in named if e.get("zone") == zone]
+    for e in here:
+        if colour in str(e["label"]).split():
+            return str(e["label"])
+    if not moving:
+        return None
+    for e in here:
+        if not str(e["label"]).endswith(" object"):  # face, person: detected by shape, not colour
+            return str(e["label"])
+    for e in named:
+        if colour in str(e["label"]).split():
+            return str(e["label"])
+    return None
+
+
+def describe_pair(
+    prev: np.ndarray,
+    cur: np.ndarray,
+    background: np.ndarray | None,
+    pair: tuple[int, int],
+    entities: list[dict] | None = None,
+) -> dict:
     none = {
         "frame_pair": list(pair),
         "delta_caption": "No visible change.",
@@ -276,7 +330,7 @@ def describe_pair(prev: np.ndarray, cur: np.ndarray, background: np.ndarray | No
             "subject": "camera",
             "direction": cam,
         }
-    events = _object_events(prev, cur, background)
+    events = _object_events(prev, cur, background, entities)
     if events:
         return {"frame_pair": list(pair), **events[0]}
     # Attribute changes: brightness, or a zone's dominant colour changing with no motion.
@@ -304,7 +358,9 @@ def describe_pair(prev: np.ndarray, cur: np.ndarray, background: np.ndarray | No
     return none
 
 
-def _object_events(prev: np.ndarray, cur: np.ndarray, background: np.ndarray | None) -> list[dict]:
+def _object_events(
+    prev: np.ndarray, cur: np.ndarray, background: np.ndarray | None, entities: list[dict] | None = None
+) -> list[dict]:
     if background is not None:
         a, b = foreground_blobs(prev, background), foreground_blobs(cur, background)
     else:
@@ -319,14 +375,16 @@ def _object_events(prev: np.ndarray, cur: np.ndarray, background: np.ndarray | N
                 continue
             if match is None or _dist(blob, other) < _dist(blob, b[match]):
                 match = j
+        z0 = zone_of(blob.x, blob.y)
+        name = anchor_label(z0, blob.colour, entities) or f"{blob.colour} object"
         if match is None:
             events.append(
                 (
                     blob.area,
                     {
-                        "delta_caption": f"The {blob.colour} object at {zone_of(blob.x, blob.y)} disappears.",
+                        "delta_caption": f"The {name} at {z0} disappears.",
                         "change_type": "discrete",
-                        "subject": f"{blob.colour} object",
+                        "subject": name,
                         "zone_from": zone_of(blob.x, blob.y),
                         "zone_to": "none",
                         "direction": "none",
@@ -340,7 +398,7 @@ def _object_events(prev: np.ndarray, cur: np.ndarray, background: np.ndarray | N
         if max(abs(dx), abs(dy)) < 0.02:
             continue
         way = direction_of(dx, dy)
-        z0, z1 = zone_of(blob.x, blob.y), zone_of(other.x, other.y)
+        z1 = zone_of(other.x, other.y)
         speed = np.hypot(dx, dy)
         pace = "quickly" if speed > 0.2 else "slowly" if speed < 0.05 else "steadily"
         where = f"from {z0} to {z1}" if z0 != z1 else f"within {z0}"
@@ -348,9 +406,9 @@ def _object_events(prev: np.ndarray, cur: np.ndarray, background: np.ndarray | N
             (
                 blob.area + speed,
                 {
-                    "delta_caption": f"The {blob.colour} object moves {way} {pace} {where}.",
+                    "delta_caption": f"The {name} moves {way} {pace} {where}.",
                     "change_type": "continuous",
-                    "subject": f"{blob.colour} object",
+                    "subject": name,
                     "zone_from": z0,
                     "zone_to": z1,
                     "direction": way,
@@ -360,13 +418,14 @@ def _object_events(prev: np.ndarray, cur: np.ndarray, background: np.ndarray | N
     for j, other in enumerate(b):
         if j not in used:
             z = zone_of(other.x, other.y)
+            name = anchor_label(z, other.colour, entities, moving=False) or f"{other.colour} object"
             events.append(
                 (
                     other.area,
                     {
-                        "delta_caption": f"A {other.colour} object appears at {z}.",
+                        "delta_caption": f"A {name} appears at {z}.",
                         "change_type": "discrete",
-                        "subject": f"{other.colour} object",
+                        "subject": name,
                         "zone_from": "none",
                         "zone_to": z,
                         "direction": "none",
@@ -424,6 +483,19 @@ def describe_video(images: list[np.ndarray]) -> str:
     unique = list(dict.fromkeys(changes))
     summary = f" Over the video: {' '.join(unique[:6])}" if unique else " Little changes over the video."
     return f"The video shows {first[0].lower() + first[1:]}{summary}"
+
+
+def describe_clip(images: list[np.ndarray]) -> str:
+    """LongCaption-Agent's clip level: how the clip opens, what changes in it, how it ends."""
+    opening = describe_frame(images[0])["caption"].split(". Layout:")[0].rstrip(".")
+    changes = list(dict.fromkeys(r["delta_caption"] for r in describe_window(images) if r["change_type"] != "none"))
+    parts = [f"It opens on {opening[0].lower() + opening[1:]}."]
+    parts.append(" ".join(changes[:6]) if changes else "Nothing visible changes.")
+    if len(images) > 1:
+        closing = describe_frame(images[-1])["caption"].split(". Layout:")[0].rstrip(".")
+        if closing != opening:
+            parts.append(f"It ends on {closing[0].lower() + closing[1:]}.")
+    return " ".join(parts)
 
 
 def describe_second(images: list[np.ndarray]) -> str:

@@ -1,0 +1,149 @@
+"""LongCaption-Agent as a captioning strategy, per video (captioning/longcaption.py):
+
+| asset | inputs | model | output |
+|---|---|---|---|
+| longcap_frames | frames (1 fps samples) | vision, prompts/longcap_frame.md | lake/longcap_frames |
+| longcap_clips | videos (duration), frames | vision, prompts/longcap_clip.md | lake/longcap_clips |
+| longcap_video | longcap_frames, longcap_clips | text, prompts/longcap_video.md | lake/longcap_video |
+
+Versions hash the prompt, the model and sampling settings, the clip window and a logic version, like
+the caption chain's; calls go through the same cache and accounting.
+"""
+
+import dagster as dg
+
+from ..captioning import longcaption as lc
+from ..captioning.prompts import load_prompt, prompt_hash
+from ..partitions import videos_partitions
+from ..resources import LakeResource, LongCaptionResource, TextModelResource, VisionModelResource
+from ..versioning import code_version
+from ._shell import DEFAULT_BATCH, backfill_policy, markdown_table, result_metadata, run_videos
+from .captions import recorded, token_metadata
+
+LOGIC = {"longcap_frames": "v1", "longcap_clips": "v1", "longcap_video": "v1"}
+
+
+def build_longcaption_assets(
+    vision: VisionModelResource, text: TextModelResource, long: LongCaptionResource, batch_size: int = DEFAULT_BATCH
+):
+    v_model, t_model = vision.settings().version_fields(), text.settings().version_fields()
+    versions = {
+        "longcap_frames": code_version(LOGIC["longcap_frames"], prompt=prompt_hash("longcap_frame"), model=v_model),
+        "longcap_clips": code_version(
+            LOGIC["longcap_clips"],
+            prompt=prompt_hash("longcap_clip"),
+            model=v_model,
+            window=[long.window_s, long.stride_s],
+        ),
+        "longcap_video": code_version(LOGIC["longcap_video"], prompt=prompt_hash("longcap_video"), model=t_model),
+    }
+    common = {
+        "partitions_def": videos_partitions,
+        "group_name": "longcaption",
+        "kinds": {"python", "parquet"},
+        "backfill_policy": backfill_policy(batch_size),
+    }
+
+    @dg.asset(
+        deps=["frames"],
+        code_version=versions["longcap_frames"],
+        description="LongCaption-Agent step 1: a caption of every sampled frame (static fine detail).",
+        **common,
+    )
+    def longcap_frames(context: dg.AssetExecutionContext, lake: LakeResource, vision_model: VisionModelResource):
+        client = vision_model.client(lake.cache_dir())
+
+        def work(vid: str, _path: str) -> dict:
+            frames = lake.lake().read("frames", vid)
+            table = lc.caption_frames(
+                vid, frames, lake.frame_store().read, client, load_prompt("longcap_frame"), versions["longcap_frames"]
+            )
+            lake.lake().write("longcap_frames", vid, table)
+            return {
+                "longcap_frames": {
+                    "dagster/row_count": len(table),
+                    "words_per_frame": float(table["n_words"].mean()) if len(table) else 0.0,
+                    **token_metadata(client, vid),
+                }
+            }
+
+        with recorded(context, lake, client):
+            done = run_videos(context, lake, ["longcap_frames"], work)
+        return dg.MaterializeResult(metadata=result_metadata(done, "longcap_frames"))
+
+    @dg.asset(
+        deps=["videos", "frames"],
+        code_version=versions["longcap_clips"],
+        description=f"LongCaption-Agent step 2: sliding clips ({long.window_s:g} s, stride {long.stride_s:g} s), "
+        "each captioned from its frames with the previous clip's caption as context.",
+        **common,
+    )
+    def longcap_clips(
+        context: dg.AssetExecutionContext,
+        lake: LakeResource,
+        vision_model: VisionModelResource,
+        longcaption: LongCaptionResource,
+    ):
+        client = vision_model.client(lake.cache_dir())
+
+        def work(vid: str, _path: str) -> dict:
+            store = lake.lake()
+            duration = float(store.read("videos", vid).iloc[0]["duration_s"])
+            table = lc.caption_clips(
+                vid,
+                store.read("frames", vid),
+                duration,
+                lake.frame_store().read,
+                client,
+                load_prompt("longcap_clip"),
+                versions["longcap_clips"],
+                longcaption.window_s,
+                longcaption.stride_s,
+            )
+            store.write("longcap_clips", vid, table)
+            preview = table[["clip_idx", "start_s", "end_s", "caption"]].head(6).to_dict("records")
+            return {
+                "longcap_clips": {
+                    "dagster/row_count": len(table),
+                    **token_metadata(client, vid),
+                    "preview": dg.MetadataValue.md(markdown_table(preview)),
+                }
+            }
+
+        with recorded(context, lake, client):
+            done = run_videos(context, lake, ["longcap_clips"], work)
+        return dg.MaterializeResult(metadata=result_metadata(done, "longcap_clips"))
+
+    @dg.asset(
+        deps=["longcap_frames", "longcap_clips"],
+        code_version=versions["longcap_video"],
+        description="LongCaption-Agent step 3: the text model merges timestamped frame groups and clip captions.",
+        **common,
+    )
+    def longcap_video(context: dg.AssetExecutionContext, lake: LakeResource, text_model: TextModelResource):
+        client = text_model.client(lake.cache_dir())
+
+        def work(vid: str, _path: str) -> dict:
+            store = lake.lake()
+            table = lc.merge_video(
+                vid,
+                store.read("longcap_frames", vid),
+                store.read("longcap_clips", vid),
+                client,
+                load_prompt("longcap_video"),
+                versions["longcap_video"],
+            )
+            store.write("longcap_video", vid, table)
+            return {
+                "longcap_video": {
+                    "words": int(table.iloc[0]["n_words"]),
+                    **token_metadata(client, vid),
+                    "preview": dg.MetadataValue.md(table.iloc[0]["caption"][:3000]),
+                }
+            }
+
+        with recorded(context, lake, client):
+            done = run_videos(context, lake, ["longcap_video"], work)
+        return dg.MaterializeResult(metadata=result_metadata(done, "longcap_video"))
+
+    return [longcap_frames, longcap_clips, longcap_video]
