@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -24,6 +25,9 @@ class CliError(Exception):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Dagster's preview/beta notices (e.g. partitioned asset checks) are for developers, not for every
+    # command's stderr, where an error must be the one line.
+    warnings.filterwarnings("ignore", message=r".*(is currently in (preview|beta)|is in (preview|beta))")
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "profile", None):
@@ -76,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("status", help="per video and asset: missing, fresh, stale, failed")
+    p = sub.add_parser("status", help="per video and asset: missing, fresh, stale, failed, damaged")
     p.add_argument("--video", action="append", metavar="ID")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument(
@@ -104,6 +108,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("compact", help="fold per-video lake files into a few large files per table")
     p.add_argument("--table", action="append", help="only this table (repeatable; default: all)")
     p.set_defaults(func=cmd_compact)
+
+    p = sub.add_parser("verify", help="read every lake file against its recorded checksum")
+    p.add_argument(
+        "--repair",
+        action="store_true",
+        help="move damaged files aside and mark their partitions damaged, so `run --stale` re-materializes them",
+    )
+    p.add_argument("--profile", metavar="NAME")
+    p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("demo", help="register the bundled sample videos, run every asset, print a summary")
     p.set_defaults(func=cmd_demo)
@@ -261,7 +274,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if dead or recovered:
         print(f"recovered from a killed run: {len(dead)} run(s) marked failed, {recovered} model call record(s) kept")
     if args.stale:
-        dataset = global_status(defs, instance)
+        dataset = global_status(defs, instance, lake)
         pre = [k for k in pre if dataset[k.to_user_string()] != "fresh"]
         plan = stale_selection(defs, instance, lake, videos, per_video) if per_video else {}
         post = [k for k in post if plan or dataset[k.to_user_string()] != "fresh"]
@@ -323,15 +336,16 @@ def cmd_status(args: argparse.Namespace) -> int:
     defs = _definitions(home)
     videos = args.video or _all_video_ids()
     instance = get_instance()
-    table = partition_status(defs, instance, defs.resources["lake"].lake(), videos)
-    dataset = global_status(defs, instance)
+    lake = defs.resources["lake"].lake()
+    table = partition_status(defs, instance, lake, videos)
+    dataset = global_status(defs, instance, lake)
     if args.json:
         print(json.dumps({"videos": table, "dataset": dataset}, indent=2))
         return 0
     names = [k.to_user_string() for k in per_video_keys(defs)]
     shown = videos
     if len(videos) > args.limit:  # a pool: per-asset counts, then only videos that need work
-        states = ["fresh", "stale", "missing", "failed"]
+        states = ["fresh", "stale", "missing", "failed", "damaged"]
         counts = [[n, *(sum(table[v][n] == s for v in videos) for s in states)] for n in names]
         print(format_table(["asset", *states], counts))
         shown = [v for v in videos if any(state != "fresh" for state in table[v].values())][: args.limit]
@@ -452,6 +466,52 @@ def cmd_compact(args: argparse.Namespace) -> int:
     for r in results:
         print(f"{r.table}: {r.files} files into {r.buckets} buckets, {r.retired} retired, {r.seconds:.1f} s")
     return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from .storage import integrity
+    from .storage.failures import record_damage
+
+    home = _home()
+    defs = _definitions(home)
+    lake = defs.resources["lake"].lake()
+    assets = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
+    started = time.perf_counter()
+    report = integrity.verify(lake.blobs, _compacted_check(lake) if lake.is_local else None)
+    for damage in report.damaged:
+        print(f"damaged: {damage.line()}")
+    seconds = time.perf_counter() - started
+    print(f"{report.checked} lake file(s) read in {seconds:.1f} s: {len(report.damaged)} damaged or missing")
+    if not report.damaged:
+        return 0
+    if not args.repair:
+        print("repair: codecvdc verify --repair (moves them aside; `codecvdc run --stale` re-materializes them)")
+        return 1
+    marked: set[tuple[str, str]] = set()
+    for damage in report.damaged:
+        targets = integrity.partitions_of(damage, lake.blobs, assets)  # (a bucket's index goes with it)
+        moved = integrity.quarantine(lake.blobs, damage)
+        for video_id, asset in targets:
+            record_damage(lake, video_id, asset, f"{damage.uri}: {damage.reason}")
+        marked.update(targets)
+        where = f"moved to {moved}" if moved else "gone"
+        what = ", ".join(f"{a} of {v}" for v, a in targets) or "no partition (rebuilt on the next write)"
+        print(f"repaired: {damage.uri}: {where}; marked damaged: {what}")
+    print(f"{len(marked)} partition(s) marked damaged: `codecvdc run --stale` re-materializes them")
+    return 0
+
+
+def _compacted_check(lake):
+    from .storage import compaction
+
+    def folded(key: str) -> bool:
+        parts = key.split("/")
+        if len(parts) != 4 or not parts[2].startswith("video_id="):
+            return False
+        _, table, folder, name = parts
+        return compaction.compacted_exists(lake.table_dir(table), folder.removeprefix("video_id="), name)
+
+    return folded
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

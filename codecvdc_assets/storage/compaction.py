@@ -37,6 +37,7 @@ import pyarrow.parquet as pq
 
 from ..schemas import TABLE_SCHEMAS, empty_frame
 from .atomic import atomic_write, atomic_write_bytes
+from .integrity import record_local_file
 from .lake import DATA_FILE, GLOBAL
 
 BUCKETS = 16
@@ -74,6 +75,7 @@ def compacted_glob(table_dir: Path) -> str:
     if not schema_file.exists():
         frame = schema_frame(table_dir.name)
         atomic_write(str(schema_file), lambda tmp: frame.to_parquet(tmp, index=False))
+        record_local_file(schema_file)
     return str(compacted_dir(table_dir) / "*" / DATA_FILE)
 
 
@@ -248,6 +250,7 @@ def _rewrite_bucket(con: duckdb.DuckDBPyConnection, table_dir: Path, bucket: int
             f"COPY ({query} ORDER BY {SOURCE}) TO '{tmp}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 100000)"
         ),
     )
+    record_local_file(target)
     index = sorted(_index(table_dir, bucket) | set(sources))
     atomic_write_bytes(str(target.with_name(INDEX)), json.dumps(index).encode())
 
