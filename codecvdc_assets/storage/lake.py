@@ -4,7 +4,8 @@ The lake lives under a blob store's root (storage/blobs.py): ``$CODECVDC_HOME`` 
 with the same keys in both. Writes are atomic (temp file + rename locally, one ``put_object`` on S3), so
 readers (DuckDB views, other processes) only ever see whole files, and processes writing different
 videos never contend for a lock. Every file's checksum is recorded right after it (storage/integrity.py).
-Every table folder also holds ``_schema/data.parquet``, a zero-row file with the table's columns, so the catalog's views answer (with zero rows) before the first video lands.
+Every table folder also holds ``_schema/data.parquet``, a zero-row file with the table's columns, so the
+catalog's views answer (with zero rows) before the first video lands.
 """
 
 from __future__ import annotations
