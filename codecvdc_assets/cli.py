@@ -37,12 +37,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CliError as exc:
         print(f"codecvdc: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    except Exception as exc:  # an expected fault that no command caught: still one line, never a traceback
+        line = expected_error(exc)
+        if line is None:
+            raise
+        print(f"codecvdc: error: {args.command}: {line}", file=sys.stderr)
+        return EXIT_ERROR
     except KeyboardInterrupt:
         print("codecvdc: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # output piped into `head` and the like
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+
+
+def expected_error(exc: BaseException) -> str | None:
+    """The one line for an error of the environment or the data (a file system refusing a write, a damaged
+    lake file meeting a query, an unreachable store); None for anything else (a bug: its traceback helps)."""
+    if isinstance(exc, OSError):
+        where = f"{exc.filename}: " if exc.filename else ""
+        return f"{where}{exc.strerror or exc}"
+    if type(exc).__module__.split(".")[0] in ("duckdb", "_duckdb"):  # duckdb.Error and its subclasses
+        return str(exc).strip().splitlines()[0]
+    if type(exc).__module__.split(".")[0] in ("botocore", "boto3"):  # S3 unreachable, refused, throttled
+        return str(exc).strip().splitlines()[0]
+    return None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -428,8 +447,9 @@ def cmd_sql(args: argparse.Namespace) -> int:
     else:
         text = args.query
     home = _home()
-    con = connect(home, read_only=True)
+    con = None
     try:
+        con = connect(home, read_only=True)  # (re)building the views reads the lake's files too
         statements = con.extract_statements(text)
         # The file is opened read-only, but COPY ... TO, EXPORT, ATTACH, INSTALL/LOAD and SET would still
         # write files, reach other databases or change settings: only queries run here.
@@ -451,7 +471,8 @@ def cmd_sql(args: argparse.Namespace) -> int:
     except duckdb.Error as exc:
         raise CliError(f"sql: {str(exc).splitlines()[0]}") from exc
     finally:
-        con.close()
+        if con is not None:
+            con.close()
     return 0
 
 
