@@ -198,8 +198,14 @@ def build_parser() -> argparse.ArgumentParser:
 def _home() -> Path:
     from .settings import codecvdc_home, dagster_home
 
-    home = codecvdc_home()
-    dagster_home(home)
+    try:
+        home = codecvdc_home()
+        dagster_home(home)
+    except OSError as exc:  # e.g. a path under a regular file, a read-only or full file system
+        if not exc.strerror:  # our own message (CODECVDC_DAGSTER_YAML names a missing file)
+            raise CliError(str(exc)) from exc
+        where = exc.filename or os.environ.get("CODECVDC_HOME", ".codecvdc")
+        raise CliError(f"CODECVDC_HOME: {where}: {exc.strerror}") from exc
     return home
 
 
@@ -595,9 +601,27 @@ def cmd_serve_embedded(args: argparse.Namespace) -> int:
             f"codecvdc: warning: binding to {args.host}, not loopback; anyone who can reach it can use it",
             file=sys.stderr,
         )
+    _check_port(args.host, args.port)
     print(f"serving {', '.join(MODELS)} on http://{args.host}:{args.port}/v1", flush=True)
     serve(args.host, args.port, plan)
     return 0
+
+
+def _check_port(host: str, port: int) -> None:
+    """Fail in one line when the address cannot be bound (uvicorn would log it and exit with code 3)."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise CliError(f"serve-embedded: --host {host}: {exc.strerror or exc}") from exc
+    family, *_, address = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            sock.bind(address)
+        except OSError as exc:
+            raise CliError(f"serve-embedded: {host}:{port}: {exc.strerror or exc}") from exc
 
 
 def _read_jsonl(path: str, required: list[str]):
