@@ -61,7 +61,21 @@ def expected_error(exc: BaseException) -> str | None:
         return str(exc).strip().splitlines()[0]
     if type(exc).__module__.split(".")[0] in ("botocore", "boto3"):  # S3 unreachable, refused, throttled
         return str(exc).strip().splitlines()[0]
+    if type(exc).__module__.split(".")[0] in ("sqlalchemy", "sqlite3"):  # the Dagster instance's storage
+        where = os.environ.get("DAGSTER_HOME", "the Dagster instance")
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        return f"{where}: the instance storage failed: {reason}{_space_hint(where)}"
     return None
+
+
+def _space_hint(path: str) -> str:
+    """", no space left on device" when the file system holding `path` is full (SQLite says "disk I/O
+    error" or "database or disk is full" for that)."""
+    try:
+        st = os.statvfs(path)
+    except OSError:
+        return ""
+    return " (No space left on device)" if st.f_bavail * st.f_frsize < 64 * 1024 else ""
 
 
 def build_parser() -> argparse.ArgumentParser:

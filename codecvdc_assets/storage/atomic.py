@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import errno
 import os
 import re
 import shutil
@@ -61,9 +62,15 @@ def atomic_write(path: str, write: Callable[[str], None], spool: str | None = No
                 raise
     os.close(fd)
     try:
-        write(tmp)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
+        try:
+            write(tmp)
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO):
+                # A write error names no file: name the target (the temp file is removed below).
+                raise OSError(exc.errno, os.strerror(exc.errno), path) from exc
+            raise
         for attempt in range(3):
             os.makedirs(folder, exist_ok=True)
             try:
