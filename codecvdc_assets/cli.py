@@ -69,7 +69,7 @@ def expected_error(exc: BaseException) -> str | None:
 
 
 def _space_hint(path: str) -> str:
-    """", no space left on device" when the file system holding `path` is full (SQLite says "disk I/O
+    """ ", no space left on device" when the file system holding `path` is full (SQLite says "disk I/O
     error" or "database or disk is full" for that)."""
     try:
         st = os.statvfs(path)
@@ -357,7 +357,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     outcomes = (
         materialize_many(defs, instance, plan, lake, on_done, batch_size, on_dataset, args.executor) if plan else []
     )
-    ensure_catalog(home)
+    try:
+        ensure_catalog(home)
+    except Exception as exc:  # the lake is unreachable now (an S3 outage): the summary still counts
+        line = expected_error(exc)
+        if line is None:
+            raise
+        print(f"codecvdc: warning: catalog not refreshed: {line}", file=sys.stderr)
     failed = [o for o in outcomes if not o.ok]
     print(
         f"done: {len(outcomes) - len(failed)} video(s) ok, {len(failed)} failed, "

@@ -185,7 +185,9 @@ class VideoOutcome:
 
 RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"
-QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+# Step logs (errors with their stack traces too) stay in the instance's event log, where the UI shows them;
+# the terminal gets the CLI's own lines: one per video, a failure in one line (the error contract).
+QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
 def batch_plan(
@@ -294,7 +296,7 @@ def materialize_batch(
             ).records
             if records and records[0].run_id == result.run_id:
                 done.append(key.to_user_string())
-        error = next((m for k in keys if (m := current_failure(lake, video_id, k.to_user_string()))), None)
+        error = _recorded_failure(lake, video_id, keys)
         failed_checks = [
             f"{c.asset_key.to_user_string()}/{c.check_name}: {c.description}"
             for c in checks
@@ -312,6 +314,13 @@ def materialize_batch(
     return outcomes
 
 
+def _recorded_failure(lake: Lake, video_id: str, keys: list[dg.AssetKey]) -> str | None:
+    try:
+        return next((m for k in keys if (m := current_failure(lake, video_id, k.to_user_string()))), None)
+    except Exception:  # the lake is unreachable (an S3 outage): the run's own failure event says why
+        return None
+
+
 def _failing_videos(evaluation) -> list[str]:
     value = (evaluation.metadata or {}).get("failing_videos")
     return list(getattr(value, "value", value) or [])
@@ -320,7 +329,8 @@ def _failing_videos(evaluation) -> list[str]:
 def _first_failure(result: dg.ExecuteInProcessResult) -> str | None:
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
-            return event.step_failure_data.error.message.strip().splitlines()[0]
+            line = event.step_failure_data.error.message.strip().splitlines()[0]
+            return line.removeprefix(f"{dg.Failure.__module__}.{dg.Failure.__name__}: ")  # (our own message)
     return None
 
 

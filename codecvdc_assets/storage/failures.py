@@ -80,7 +80,12 @@ def failures_recorded(lake: Lake, video_id: str, assets: list[str], run_id: str 
     except Exception as exc:
         message = ""
         for asset in assets:
-            message = record_failure(lake, video_id, asset, exc, run_id)
+            try:
+                message = record_failure(lake, video_id, asset, exc, run_id)
+            except Exception as unrecorded:  # the lake itself is unreachable or full: say so, go on
+                first = str(exc) if isinstance(exc, VideoError) else f"{type(exc).__name__}: {exc}"
+                message = f"{first} (not recorded in failures: {type(unrecorded).__name__}: {unrecorded})"
+                break
         raise RecordedFailure(message) from exc
     for asset in assets:
         clear_failure(lake, video_id, asset)
