@@ -46,10 +46,11 @@ def _remove_own_spools() -> None:
             os.rmdir(path)
 
 
-def atomic_write(path: str, write: Callable[[str], None], spool: str | None = None) -> None:
+def atomic_write(path: str, write: Callable[[str], None], spool: str | None = None, durable: bool = True) -> None:
     """Call `write(tmp_path)` and move the result to `path` atomically (readers never see a part).
 
-    The temp file goes to `spool` (a folder on the target's filesystem) or beside the target."""
+    The temp file goes to `spool` (a folder on the target's filesystem) or beside the target. `durable`:
+    fsync before the rename (without it, a power loss may leave an empty file: for derived records only)."""
     folder = os.path.dirname(path) or "."
     for attempt in range(3):
         os.makedirs(spool or folder, exist_ok=True)
@@ -64,8 +65,9 @@ def atomic_write(path: str, write: Callable[[str], None], spool: str | None = No
     try:
         try:
             write(tmp)
-            with open(tmp, "rb+") as fh:
-                os.fsync(fh.fileno())
+            if durable:
+                with open(tmp, "rb+") as fh:
+                    os.fsync(fh.fileno())
         except OSError as exc:
             if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO):
                 # A write error names no file: name the target (the temp file is removed below).
@@ -85,12 +87,12 @@ def atomic_write(path: str, write: Callable[[str], None], spool: str | None = No
         raise
 
 
-def atomic_write_bytes(path: str, data: bytes, spool: str | None = None) -> None:
+def atomic_write_bytes(path: str, data: bytes, spool: str | None = None, durable: bool = True) -> None:
     def _write(tmp: str) -> None:
         with open(tmp, "wb") as fh:
             fh.write(data)
 
-    atomic_write(path, _write, spool)
+    atomic_write(path, _write, spool, durable)
 
 
 def remove_dead_spools(root: str | os.PathLike[str]) -> list[str]:

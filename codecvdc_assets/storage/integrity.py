@@ -32,6 +32,7 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from ..schemas import TABLE_SCHEMAS
+from .atomic import atomic_write_bytes, spool_dir
 from .blobs import Blobs, LocalBlobs
 
 RECORDS = "lake/_integrity"
@@ -59,7 +60,13 @@ def record(blobs: Blobs, key: str, data: bytes, fields: dict[str, Any] | None = 
     if key.split("/")[1] in UNRECORDED:
         return
     doc = {"sha256": checksum(data), "size": len(data), "written_at": round(time.time(), 3), **(fields or {})}
-    blobs.put(record_key(key), json.dumps(doc, sort_keys=True).encode())
+    body = json.dumps(doc, sort_keys=True).encode()
+    if isinstance(blobs, LocalBlobs):
+        # Atomic but not fsynced: a record lost to a power loss reads as no record (the file is then parsed),
+        # and skipping the second fsync keeps a lake write at one (2.0x the time with it, bench in README).
+        atomic_write_bytes(blobs.uri(record_key(key)), body, spool_dir(blobs.spool_root), durable=False)
+    else:
+        blobs.put(record_key(key), body)
 
 
 def record_local_file(path: Path) -> None:
@@ -70,10 +77,12 @@ def record_local_file(path: Path) -> None:
 
 
 def read_record(blobs: Blobs, key: str) -> dict[str, Any] | None:
+    """The file's record; None when there is none, or only a torn one (a power loss after an unsynced write)."""
     try:
-        return json.loads(blobs.get(record_key(key)))
-    except FileNotFoundError:
+        doc = json.loads(blobs.get(record_key(key)))
+    except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
         return None
+    return doc if isinstance(doc, dict) else None
 
 
 def forget(blobs: Blobs, key: str) -> None:
