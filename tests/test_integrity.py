@@ -7,15 +7,19 @@ generated clips), and the same checks on a lake in a real S3 API (moto's server 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import os
 import shutil
 import subprocess
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from cli_helpers import CHAIN, CLI, SELECT_CHAIN, add, cli, env_for, lake_table, model_calls
 
+from codecvdc_assets.cli import main as cli_main
 from codecvdc_assets.storage import integrity
 from codecvdc_assets.video.synthetic import write_clip
 
@@ -35,11 +39,30 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
 
 
 def run(args: list[str], home: Path) -> subprocess.CompletedProcess:
+    """`codecvdc ARGS` as a process (what users run)."""
     return subprocess.run([*CLI, *args], env=env_for(home), capture_output=True, text=True, timeout=600)
 
 
+def inproc(args: list[str], home: Path) -> subprocess.CompletedProcess:
+    """`codecvdc ARGS` in this process (the same `main`, without an interpreter start per call)."""
+    out, err = io.StringIO(), io.StringIO()
+    saved = {k: os.environ.get(k) for k in ("CODECVDC_HOME", "DAGSTER_HOME", "CODECVDC_PROFILE")}
+    os.environ["CODECVDC_HOME"] = str(home)
+    os.environ.pop("CODECVDC_PROFILE", None)
+    try:
+        with redirect_stdout(out), redirect_stderr(err):
+            code = cli_main(args)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
+
+
 def status(home: Path) -> dict[str, dict[str, str]]:
-    return json.loads(run(["status", "--json"], home).stdout)["videos"]
+    return json.loads(inproc(["status", "--json"], home).stdout)["videos"]
 
 
 def test_every_lake_file_has_a_matching_record(made: tuple[Path, list[str]]) -> None:
@@ -53,7 +76,7 @@ def test_every_lake_file_has_a_matching_record(made: tuple[Path, list[str]]) -> 
         data = path.read_bytes()
         assert record["sha256"] == hashlib.sha256(data).hexdigest(), key
         assert record["size"] == len(data) and record["written_at"] > 0
-    clean = run(["verify"], home)
+    clean = inproc(["verify"], home)
     assert clean.returncode == 0, clean.stderr
     assert f"{len(files)} lake file(s) read" in clean.stdout and "0 damaged or missing" in clean.stdout
 
@@ -80,7 +103,7 @@ def test_damaged_and_missing_files_found_repaired_and_rematerialized(
     assert str(truncated) in query.stderr
 
     # verify: one line per damaged or missing file; exit 1; nothing changed yet.
-    found = run(["verify"], home)
+    found = inproc(["verify"], home)
     assert found.returncode == 1, found.stderr
     lines = [line for line in found.stdout.splitlines() if line.startswith("damaged: ")]
     assert len(lines) == 2, found.stdout
@@ -89,7 +112,7 @@ def test_damaged_and_missing_files_found_repaired_and_rematerialized(
     assert status(home)[a]["segments"] == "fresh"  # nothing marked without --repair
 
     # --repair: the damaged file goes to quarantine/, both partitions are marked, queries answer again.
-    repaired = run(["verify", "--repair"], home)
+    repaired = inproc(["verify", "--repair"], home)
     assert repaired.returncode == 0, repaired.stderr
     assert "2 partition(s) marked damaged" in repaired.stdout
     assert not truncated.exists()
@@ -97,10 +120,10 @@ def test_damaged_and_missing_files_found_repaired_and_rematerialized(
     table = status(home)
     assert table[a]["segments"] == "damaged" and table[b]["anchors"] == "damaged"
     assert table[a]["anchors"] == "fresh" and table[b]["segments"] == "fresh"
-    assert "damaged" in run(["status"], home).stdout
-    rows = cli(["sql", "select video_id, count(*) n from segments group by 1", "--format", "json"], home)
+    assert "damaged" in inproc(["status"], home).stdout
+    rows = inproc(["sql", "select video_id, count(*) n from segments group by 1", "--format", "json"], home)
     assert [r["video_id"] for r in json.loads(rows.stdout)] == [b]
-    assert run(["verify"], home).returncode == 0  # marked partitions are the repair's business now
+    assert inproc(["verify"], home).returncode == 0  # marked partitions are the repair's business now
 
     # run --stale re-materializes exactly the marked partitions (and what depends on them, in that video).
     resumed = cli(["run", "--stale", *SELECT_CHAIN], home)
@@ -108,7 +131,7 @@ def test_damaged_and_missing_files_found_repaired_and_rematerialized(
     first = resumed.stdout.splitlines()[0]
     assert "videos," not in first and first.startswith("materializing frames, segments, anchors"), first
     assert all(state == "fresh" for vid in (a, b) for name, state in status(home)[vid].items() if name in CHAIN)
-    after = run(["verify"], home)
+    after = inproc(["verify"], home)
     assert after.returncode == 0 and "0 damaged or missing" in after.stdout
     for name, frame in before.items():
         pd.testing.assert_frame_equal(lake_table(home, name), frame, obj=name)
