@@ -4,14 +4,17 @@ reason, never a traceback. One table, every case a real `codecvdc` process over 
 
 from __future__ import annotations
 
+import io
 import socket
 import subprocess
 from collections.abc import Iterator
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
 from cli_helpers import CLI, add, env_for
 
+from codecvdc_assets.cli import main as cli_main
 from codecvdc_assets.video.synthetic import write_clip
 
 DEMO_BANK = str(Path(__file__).resolve().parents[1] / "resources" / "vidcapqa" / "demo_bank.jsonl")
@@ -104,18 +107,47 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("case", "args", "env", "names"), CASES, ids=[c[0] for c in CASES])
-def test_expected_errors_are_one_line_and_exit_2(
-    case: str, args: list[str], env: dict[str, str], names: str, inputs: dict[str, str], busy_port: int
-) -> None:
-    values = {**inputs, "port": str(busy_port)}
-    args = [a.format(**values) for a in args]
-    extra = {k: v.format(**values) for k, v in env.items()}
-    environment = {**env_for(Path(inputs["home"])), **extra}
-    proc = subprocess.run([*CLI, *args], env=environment, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 2, f"{case}: exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
-    lines = proc.stderr.splitlines()
-    assert len(lines) == 1, f"{case}: {len(lines)} lines on stderr:\n{proc.stderr}"
+def fill(case: tuple, inputs: dict[str, str], port: int) -> tuple[list[str], dict[str, str], str]:
+    _, args, env, names = case
+    values = {**inputs, "port": str(port)}
+    return [a.format(**values) for a in args], {k: v.format(**values) for k, v in env.items()}, names.format(**values)
+
+
+def check(case: str, code: int, stderr: str, names: str) -> None:
+    assert code == 2, f"{case}: exit {code}\n{stderr}"
+    lines = stderr.splitlines()
+    assert len(lines) == 1, f"{case}: {len(lines)} lines on stderr:\n{stderr}"
     assert lines[0].startswith("codecvdc: error: "), lines[0]
-    assert names.format(**values) in lines[0], f"{case}: {lines[0]!r} does not name {names.format(**values)!r}"
+    assert names in lines[0], f"{case}: {lines[0]!r} does not name {names!r}"
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_expected_errors_are_one_line_and_exit_2(
+    case: tuple, inputs: dict[str, str], busy_port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every case through the command's `main` in this process (an exception escaping it, which would be
+    a traceback, fails the test); the environment is restored after each case."""
+    args, env, names = fill(case, inputs, busy_port)
+    for key in ("CODECVDC_PROFILE", "DAGSTER_HOME", "CODECVDC_DAGSTER_YAML"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("CODECVDC_HOME", inputs["home"])
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = cli_main(args)
+    check(case[0], code, err.getvalue(), names)
+
+
+IN_A_PROCESS = ["damaged lake file", "unusable home", "unknown profile", "port in use", "bad answers file"]
+
+
+@pytest.mark.parametrize("name", IN_A_PROCESS)
+def test_expected_errors_in_a_real_process(name: str, inputs: dict[str, str], busy_port: int) -> None:
+    """The same contract for a `codecvdc` process: nothing else on stderr (no warning, no log), no traceback."""
+    case = next(c for c in CASES if c[0] == name)
+    args, env, names = fill(case, inputs, busy_port)
+    environment = {**env_for(Path(inputs["home"])), **env}
+    proc = subprocess.run([*CLI, *args], env=environment, capture_output=True, text=True, timeout=300)
+    check(name, proc.returncode, proc.stderr, names)
     assert "Traceback" not in proc.stdout + proc.stderr
