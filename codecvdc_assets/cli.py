@@ -544,6 +544,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
         where = f"moved to {moved}" if moved else "gone"
         what = ", ".join(f"{a} of {v}" for v, a in targets) or "no partition (rebuilt on the next write)"
         print(f"repaired: {damage.uri}: {where}; marked damaged: {what}")
+    from .schemas import TABLE_SCHEMAS
+
+    for table in TABLE_SCHEMAS:  # a quarantined zero-row schema file is made again now (views need it)
+        lake.ensure_schema_file(table, recheck=True)
     print(f"{len(marked)} partition(s) marked damaged: `codecvdc run --stale` re-materializes them")
     return 0
 
