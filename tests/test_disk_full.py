@@ -52,7 +52,7 @@ def fill(mnt: Path, leave: int) -> Path:
 def test_disk_full_fails_in_one_line_keeps_finished_work_and_resumes(small_fs: Path, tmp_path: Path) -> None:
     clips = [
         write_clip(str(tmp_path / "a.mp4"), 4.0, fps=10, width=160, height=120, cuts_s=(2.0,)),
-        write_clip(str(tmp_path / "b.mp4"), 40.0, fps=10, width=640, height=480, cuts_s=(10.0, 25.0)),
+        write_clip(str(tmp_path / "b.mp4"), 20.0, fps=10, width=640, height=480, cuts_s=(7.0, 14.0)),
         write_clip(str(tmp_path / "c.mp4"), 3.0, fps=10, width=160, height=120, cuts_s=(1.5,)),
     ]
     home = small_fs / "home"
