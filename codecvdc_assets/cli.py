@@ -12,6 +12,7 @@ import json
 import os
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,6 +24,9 @@ class CliError(Exception):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Dagster's preview/beta notices (e.g. partitioned asset checks) are for developers, not for every
+    # command's stderr, where an error must be the one line.
+    warnings.filterwarnings("ignore", message=r".*(is currently in (preview|beta)|is in (preview|beta))")
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "profile", None):
@@ -33,12 +37,45 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CliError as exc:
         print(f"codecvdc: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    except Exception as exc:  # an expected fault that no command caught: still one line, never a traceback
+        line = expected_error(exc)
+        if line is None:
+            raise
+        print(f"codecvdc: error: {args.command}: {line}", file=sys.stderr)
+        return EXIT_ERROR
     except KeyboardInterrupt:
         print("codecvdc: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # output piped into `head` and the like
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+
+
+def expected_error(exc: BaseException) -> str | None:
+    """The one line for an error of the environment or the data (a file system refusing a write, a damaged
+    lake file meeting a query, an unreachable store); None for anything else (a bug: its traceback helps)."""
+    if isinstance(exc, OSError):
+        where = f"{exc.filename}: " if exc.filename else ""
+        return f"{where}{exc.strerror or exc}"
+    if type(exc).__module__.split(".")[0] in ("duckdb", "_duckdb"):  # duckdb.Error and its subclasses
+        return str(exc).strip().splitlines()[0]
+    if type(exc).__module__.split(".")[0] in ("botocore", "boto3"):  # S3 unreachable, refused, throttled
+        return str(exc).strip().splitlines()[0]
+    if type(exc).__module__.split(".")[0] in ("sqlalchemy", "sqlite3"):  # the Dagster instance's storage
+        where = os.environ.get("DAGSTER_HOME", "the Dagster instance")
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        return f"{where}: the instance storage failed: {reason}{_space_hint(where)}"
+    return None
+
+
+def _space_hint(path: str) -> str:
+    """ ", no space left on device" when the file system holding `path` is full (SQLite says "disk I/O
+    error" or "database or disk is full" for that)."""
+    try:
+        st = os.statvfs(path)
+    except OSError:
+        return ""
+    return " (No space left on device)" if st.f_bavail * st.f_frsize < 64 * 1024 else ""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -76,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("status", help="per video and asset: missing, fresh, stale, failed")
+    p = sub.add_parser("status", help="per video and asset: missing, fresh, stale, failed, damaged")
     p.add_argument("--video", action="append", metavar="ID")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument(
@@ -104,6 +141,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("compact", help="fold per-video lake files into a few large files per table")
     p.add_argument("--table", action="append", help="only this table (repeatable; default: all)")
     p.set_defaults(func=cmd_compact)
+
+    p = sub.add_parser("verify", help="read every lake file against its recorded checksum")
+    p.add_argument(
+        "--repair",
+        action="store_true",
+        help="move damaged files aside and mark their partitions damaged, so `run --stale` re-materializes them",
+    )
+    p.add_argument("--profile", metavar="NAME")
+    p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("demo", help="register the bundled sample videos, run every asset, print a summary")
     p.set_defaults(func=cmd_demo)
@@ -214,8 +260,14 @@ def _absolute_profile_path() -> None:
 def _home() -> Path:
     from .settings import codecvdc_home, dagster_home
 
-    home = codecvdc_home()
-    dagster_home(home)
+    try:
+        home = codecvdc_home()
+        dagster_home(home)
+    except OSError as exc:  # e.g. a path under a regular file, a read-only or full file system
+        if not exc.strerror:  # our own message (CODECVDC_DAGSTER_YAML names a missing file)
+            raise CliError(str(exc)) from exc
+        where = exc.filename or os.environ.get("CODECVDC_HOME", ".codecvdc")
+        raise CliError(f"CODECVDC_HOME: {where}: {exc.strerror}") from exc
     return home
 
 
@@ -309,7 +361,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if dead or recovered:
         print(f"recovered from a killed run: {len(dead)} run(s) marked failed, {recovered} model call record(s) kept")
     if args.stale:
-        dataset = global_status(defs, instance)
+        dataset = global_status(defs, instance, lake)
         pre = [k for k in pre if dataset[k.to_user_string()] != "fresh"]
         plan = stale_selection(defs, instance, lake, videos, per_video) if per_video else {}
         post = [k for k in post if plan or dataset[k.to_user_string()] != "fresh"]
@@ -353,7 +405,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     outcomes = (
         materialize_many(defs, instance, plan, lake, on_done, batch_size, on_dataset, args.executor) if plan else []
     )
-    ensure_catalog(home)
+    try:
+        ensure_catalog(home)
+    except Exception as exc:  # the lake is unreachable now (an S3 outage): the summary still counts
+        line = expected_error(exc)
+        if line is None:
+            raise
+        print(f"codecvdc: warning: catalog not refreshed: {line}", file=sys.stderr)
     failed = [o for o in outcomes if not o.ok]
     print(
         f"done: {len(outcomes) - len(failed)} video(s) ok, {len(failed)} failed, "
@@ -371,15 +429,16 @@ def cmd_status(args: argparse.Namespace) -> int:
     defs = _definitions(home)
     videos = args.video or _all_video_ids()
     instance = get_instance()
-    table = partition_status(defs, instance, defs.resources["lake"].lake(), videos)
-    dataset = global_status(defs, instance)
+    lake = defs.resources["lake"].lake()
+    table = partition_status(defs, instance, lake, videos)
+    dataset = global_status(defs, instance, lake)
     if args.json:
         print(json.dumps({"videos": table, "dataset": dataset}, indent=2))
         return 0
     names = [k.to_user_string() for k in per_video_keys(defs)]
     shown = videos
     if len(videos) > args.limit:  # a pool: per-asset counts, then only videos that need work
-        states = ["fresh", "stale", "missing", "failed"]
+        states = ["fresh", "stale", "missing", "failed", "damaged"]
         counts = [[n, *(sum(table[v][n] == s for v in videos) for s in states)] for n in names]
         print(format_table(["asset", *states], counts))
         shown = [v for v in videos if any(state != "fresh" for state in table[v].values())][: args.limit]
@@ -462,8 +521,9 @@ def cmd_sql(args: argparse.Namespace) -> int:
     else:
         text = args.query
     home = _home()
-    con = connect(home, read_only=True)
+    con = None
     try:
+        con = connect(home, read_only=True)  # (re)building the views reads the lake's files too
         statements = con.extract_statements(text)
         # The file is opened read-only, but COPY ... TO, EXPORT, ATTACH, INSTALL/LOAD and SET would still
         # write files, reach other databases or change settings: only queries run here.
@@ -485,7 +545,8 @@ def cmd_sql(args: argparse.Namespace) -> int:
     except duckdb.Error as exc:
         raise CliError(f"sql: {str(exc).splitlines()[0]}") from exc
     finally:
-        con.close()
+        if con is not None:
+            con.close()
     return 0
 
 
@@ -500,6 +561,56 @@ def cmd_compact(args: argparse.Namespace) -> int:
     for r in results:
         print(f"{r.table}: {r.files} files into {r.buckets} buckets, {r.retired} retired, {r.seconds:.1f} s")
     return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from .storage import integrity
+    from .storage.failures import record_damage
+
+    home = _home()
+    defs = _definitions(home)
+    lake = defs.resources["lake"].lake()
+    assets = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
+    started = time.perf_counter()
+    report = integrity.verify(lake.blobs, _compacted_check(lake) if lake.is_local else None)
+    for damage in report.damaged:
+        print(f"damaged: {damage.line()}")
+    seconds = time.perf_counter() - started
+    print(f"{report.checked} lake file(s) read in {seconds:.1f} s: {len(report.damaged)} damaged or missing")
+    if not report.damaged:
+        return 0
+    if not args.repair:
+        print("repair: codecvdc verify --repair (moves them aside; `codecvdc run --stale` re-materializes them)")
+        return 1
+    marked: set[tuple[str, str]] = set()
+    for damage in report.damaged:
+        targets = integrity.partitions_of(damage, lake.blobs, assets)  # (a bucket's index goes with it)
+        moved = integrity.quarantine(lake.blobs, damage)
+        for video_id, asset in targets:
+            record_damage(lake, video_id, asset, f"{damage.uri}: {damage.reason}")
+        marked.update(targets)
+        where = f"moved to {moved}" if moved else "gone"
+        what = ", ".join(f"{a} of {v}" for v, a in targets) or "no partition (rebuilt on the next write)"
+        print(f"repaired: {damage.uri}: {where}; marked damaged: {what}")
+    from .schemas import TABLE_SCHEMAS
+
+    for table in TABLE_SCHEMAS:  # a quarantined zero-row schema file is made again now (views need it)
+        lake.ensure_schema_file(table, recheck=True)
+    print(f"{len(marked)} partition(s) marked damaged: `codecvdc run --stale` re-materializes them")
+    return 0
+
+
+def _compacted_check(lake):
+    from .storage import compaction
+
+    def folded(key: str) -> bool:
+        parts = key.split("/")
+        if len(parts) != 4 or not parts[2].startswith("video_id="):
+            return False
+        _, table, folder, name = parts
+        return compaction.compacted_exists(lake.table_dir(table), folder.removeprefix("video_id="), name)
+
+    return folded
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -566,9 +677,27 @@ def cmd_serve_embedded(args: argparse.Namespace) -> int:
             f"codecvdc: warning: binding to {args.host}, not loopback; anyone who can reach it can use it",
             file=sys.stderr,
         )
+    _check_port(args.host, args.port)
     print(f"serving {', '.join(MODELS)} on http://{args.host}:{args.port}/v1", flush=True)
     serve(args.host, args.port, plan)
     return 0
+
+
+def _check_port(host: str, port: int) -> None:
+    """Fail in one line when the address cannot be bound (uvicorn would log it and exit with code 3)."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise CliError(f"serve-embedded: --host {host}: {exc.strerror or exc}") from exc
+    family, *_, address = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            sock.bind(address)
+        except OSError as exc:
+            raise CliError(f"serve-embedded: {host}:{port}: {exc.strerror or exc}") from exc
 
 
 def _read_jsonl(path: str, required: list[str]):

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import os
-import socket
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import dagster as dg
 
 from .partitions import videos_partitions
+from .storage.atomic import remove_dead_spools
 from .storage.failures import current_failure, failing_assets
-from .storage.lake import Lake
+from .storage.integrity import DAMAGE_ERROR
+from .storage.lake import GLOBAL, Lake
 from .storage.model_calls import recover_journals
+from .storage.processes import identity_alive as _alive
+from .storage.processes import process_identity
 
 CODE_VERSION_TAG = "dagster/code_version"
 PROCESS_TAG = "codecvdc/process"  # host:pid:start-ticks of the process executing a CLI run in-process
@@ -26,39 +28,12 @@ def get_instance() -> dg.DagsterInstance:
     return dg.DagsterInstance.get()
 
 
-def _start_ticks(pid: int) -> str | None:
-    """The process's start time in clock ticks since boot (Linux), so a reused pid is not taken as alive."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat.rsplit(")", 1)[1].split()[19]
-
-
-def process_identity(pid: int | None = None) -> str:
-    pid = pid or os.getpid()
-    return f"{socket.gethostname()}:{pid}:{_start_ticks(pid) or ''}"
-
-
-def _alive(identity: str) -> bool:
-    host, pid, ticks = identity.rsplit(":", 2)
-    if host != socket.gethostname():
-        return True  # another machine's process: not ours to judge
-    if Path("/proc").is_dir():
-        return ticks != "" and _start_ticks(int(pid)) == ticks
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def recover_after_crash(instance: dg.DagsterInstance, lake: Lake) -> tuple[list[str], int]:
     """Clean up after CLI processes that were killed (SIGKILL, power loss): their runs still say STARTED
-    in the instance and their model-call journals are not in the lake yet. Marks those runs failed and
-    turns the journals into `model_calls` rows; returns (run ids marked failed, call records recovered).
+    in the instance, their model-call journals are not in the lake yet, and their temp files of half-written
+    lake files, frames and cache entries are still in their spool folders. Marks those runs failed, turns
+    the journals into `model_calls` rows and removes the dead processes' temp files (storage/atomic.py);
+    returns (run ids marked failed, call records recovered).
 
     A dead STARTED run blocks nothing here (CLI runs execute in-process, not through the run queue), but
     the UI and run-status queries would show it running for ever."""
@@ -69,6 +44,9 @@ def recover_after_crash(instance: dg.DagsterInstance, lake: Lake) -> tuple[list[
         if identity and not _alive(identity):
             instance.report_run_failed(run, f"the codecvdc process that ran it ({identity}) died")
             dead.append(run.run_id)
+    # The store's root (lake, frames) and the call cache's folder (its blob store is opened on its own).
+    for root in (lake.home, lake.home / "cache" / "model_calls"):
+        remove_dead_spools(root)
     return dead, recover_journals(lake)
 
 
@@ -140,10 +118,12 @@ def materialize_global(defs: dg.Definitions, instance: dg.DagsterInstance, keys:
     return GlobalOutcome(result.success, done, None if result.success else _first_failure(result), result.run_id)
 
 
-def global_status(defs: dg.Definitions, instance: dg.DagsterInstance) -> dict[str, str]:
+def global_status(defs: dg.Definitions, instance: dg.DagsterInstance, lake: Lake | None = None) -> dict[str, str]:
     """missing / fresh / stale for the dataset-level assets (stale: code version changed, or a parent
-    asset was materialized, for any video, after it)."""
+    asset was materialized, for any video, after it); with `lake`, damaged too: `verify --repair` marked
+    its file after its latest materialization."""
     graph = defs.resolve_asset_graph()
+    damaged = damage_marks(lake, GLOBAL) if lake is not None else {}
     out = {}
     for key in asset_order(defs):
         node = graph.get(key)
@@ -159,8 +139,19 @@ def global_status(defs: dg.Definitions, instance: dg.DagsterInstance) -> dict[st
             latest = latest_record(instance, parent)
             if latest is None or latest.timestamp > record.timestamp:
                 stale = True
+        marked = damaged.get(key.to_user_string())
+        if marked is not None and marked >= record.timestamp:
+            out[key.to_user_string()] = "damaged"
+            continue
         out[key.to_user_string()] = "stale" if stale else "fresh"
     return out
+
+
+def damage_marks(lake: Lake, video_id: str) -> dict[str, float]:
+    """{asset: when `verify --repair` marked it} for one partition folder (dataset-level: GLOBAL)."""
+    from .storage.failures import current_damage
+
+    return current_damage(lake, video_id)
 
 
 def expand_selection(defs: dg.Definitions, names: list[str] | None) -> list[dg.AssetKey]:
@@ -194,7 +185,9 @@ class VideoOutcome:
 
 RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"
-QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+# Step logs (errors with their stack traces too) stay in the instance's event log, where the UI shows them;
+# the terminal gets the CLI's own lines: one per video, a failure in one line (the error contract).
+QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
 def batch_plan(
@@ -303,7 +296,7 @@ def materialize_batch(
             ).records
             if records and records[0].run_id == result.run_id:
                 done.append(key.to_user_string())
-        error = next((m for k in keys if (m := current_failure(lake, video_id, k.to_user_string()))), None)
+        error = _recorded_failure(lake, video_id, keys)
         failed_checks = [
             f"{c.asset_key.to_user_string()}/{c.check_name}: {c.description}"
             for c in checks
@@ -321,6 +314,13 @@ def materialize_batch(
     return outcomes
 
 
+def _recorded_failure(lake: Lake, video_id: str, keys: list[dg.AssetKey]) -> str | None:
+    try:
+        return next((m for k in keys if (m := current_failure(lake, video_id, k.to_user_string()))), None)
+    except Exception:  # the lake is unreachable (an S3 outage): the run's own failure event says why
+        return None
+
+
 def _failing_videos(evaluation) -> list[str]:
     value = (evaluation.metadata or {}).get("failing_videos")
     return list(getattr(value, "value", value) or [])
@@ -329,7 +329,8 @@ def _failing_videos(evaluation) -> list[str]:
 def _first_failure(result: dg.ExecuteInProcessResult) -> str | None:
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
-            return event.step_failure_data.error.message.strip().splitlines()[0]
+            line = event.step_failure_data.error.message.strip().splitlines()[0]
+            return line.removeprefix(f"{dg.Failure.__module__}.{dg.Failure.__name__}: ")  # (our own message)
     return None
 
 
@@ -392,8 +393,8 @@ def partition_status(
     defs: dg.Definitions, instance: dg.DagsterInstance, lake: Lake, video_ids: list[str]
 ) -> dict[str, dict[str, str]]:
     """Per video and asset: missing, fresh, stale (its code version changed, an upstream asset of the
-    same video was materialized after it, or an upstream asset is not fresh) or failed (the latest
-    attempt failed).
+    same video was materialized after it, or an upstream asset is not fresh), failed (the latest
+    attempt failed) or damaged (`verify --repair` found its lake file damaged or missing).
 
     Per asset one event-log query for the latest storage id of every partition and one per 1,000
     partitions for their code-version tags, plus one read of the failures table: not one query per
@@ -403,7 +404,7 @@ def partition_status(
     keys = per_video_keys(defs)
     wanted = set(video_ids)
     # Dataset-level parents (e.g. the question bank): their latest materialization and status count.
-    dataset = global_status(defs, instance)
+    dataset = global_status(defs, instance, lake)
     dataset_ids: dict[dg.AssetKey, int | None] = {}
     for name in dataset:
         record = latest_record(instance, dg.AssetKey(name))
@@ -423,7 +424,7 @@ def partition_status(
             name = key.to_user_string()
             storage_id = latest[key]
             if (video_id, name) in failing:
-                row[name] = "failed"
+                row[name] = "damaged" if failing[(video_id, name)] == DAMAGE_ERROR else "failed"
             elif storage_id is None:
                 row[name] = "missing"
             else:

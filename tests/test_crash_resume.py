@@ -175,3 +175,81 @@ def test_killed_run_resumes_without_repeating_work(
     for table in TABLES:
         pd.testing.assert_frame_equal(lake_table(home, table), lake_table(reference, table), obj=table)
     assert assert_lake_readable(home) > 0
+
+
+def wait_for_frames(home: Path, proc, at_least: int, timeout: float = 300) -> int:
+    """Poll the frame store until `at_least` JPEGs are written (segmentation is mid-way through the clip)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"the run ended (exit {proc.returncode}) before {at_least} frames were written")
+        n = len(list((home / "frames").glob("*/*.jpg"))) if (home / "frames").exists() else 0
+        if n >= at_least:
+            return n
+        time.sleep(0.02)
+    raise AssertionError(f"fewer than {at_least} frames within {timeout} s")
+
+
+def plant_spool(home: Path, pid: int, ticks: str, host: str) -> Path:
+    """A spool folder with one temp file, as a writer `pid` on `host` would leave it (storage/atomic.py)."""
+    folder = home / ".spool" / f"{pid}-{ticks}-{host}"
+    folder.mkdir(parents=True)
+    path = folder / ".tmp-abcd_123.part"
+    path.write_bytes(b"half a frame")
+    return path
+
+
+@pytest.mark.slow
+def test_kill_during_segmentation_leaves_no_temp_files(tmp_path: Path) -> None:
+    """SIGKILL while `segments`/`frames` decode a long clip: no temp file is ever among the lake's or the
+    frame store's files, the next run removes the dead writer's spool (and dead ones planted beside it)
+    while a live process's temp file stays, and the resumed run completes the clip."""
+    import socket
+    import subprocess
+
+    import cv2
+
+    from codecvdc_assets.storage.processes import start_ticks
+
+    clip = write_clip(str(tmp_path / "long.mp4"), 150.0, fps=10, width=160, height=120, cuts_s=(40.0, 90.0))
+    home = tmp_path / "home"
+    [video_id] = add(home, [clip])
+    select = ["--select", "videos", "--select", "segments"]
+    log = tmp_path / "killed.log"
+    proc = start(["run", *select], home, log)
+    live = subprocess.Popen(["sleep", "120"], start_new_session=True)
+    try:
+        written = wait_for_frames(home, proc, 20)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        assert proc.returncode == -signal.SIGKILL, log.read_text()
+        spools = sorted((home / ".spool").iterdir())
+        assert len(spools) == 1 and spools[0].name.startswith(f"{proc.pid}-"), spools
+        print(f"killed after {written} frames; {len(list(spools[0].iterdir()))} temp file(s) in its spool")
+        for top in ("frames", "lake"):
+            assert not [p for p in (home / top).rglob(".tmp-*")], f"a temp file among the files of {top}/"
+        assert not (home / "lake" / "frames" / f"video_id={video_id}" / "data.parquet").exists()
+
+        # Beside the killed writer's spool: a live process's (kept), a dead one's and another host's.
+        kept = plant_spool(home, live.pid, start_ticks(live.pid) or "", socket.gethostname())
+        reused = plant_spool(home, live.pid, "1", socket.gethostname())  # same pid, another start: dead
+        elsewhere = plant_spool(home, 999999, "5", "another-host.example")  # not ours to judge
+
+        resumed = cli(["run", "--stale", *select], home)
+        assert "1 video(s) ok, 0 failed" in resumed.stdout, resumed.stdout
+        assert kept.exists() and elsewhere.exists() and not reused.exists()
+        assert not spools[0].exists(), "the killed run's spool is still there"
+        left = sorted(p.parent.name for p in (home / ".spool").rglob(".tmp-*"))
+        assert left == sorted([kept.parent.name, elsewhere.parent.name]), left
+
+        frames = lake_table(home, "frames")
+        assert len(frames) == 150 and len(frames) > written  # 1 fps over 150 s, more than before the kill
+        for sha in frames["sha256"]:  # every frame the table names is a whole, decodable JPEG
+            assert cv2.imread(str(home / "frames" / sha[:2] / f"{sha}.jpg")) is not None, sha
+        segments = lake_table(home, "segments")
+        assert {40.0, 90.0} <= set(segments["start_s"].round(1)) and segments["end_s"].max() > 149
+    finally:
+        for p in (proc, live):
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()

@@ -1,7 +1,8 @@
 """The embedded models behind an OpenAI-compatible HTTP API (`codecvdc serve-embedded`).
 
-Endpoints: POST /v1/chat/completions (JSON-schema response_format; the schema name is the task) and
-GET /v1/models. Binds to loopback by default. A FaultPlan injects latency and faults, so the real
+Endpoints: POST /v1/chat/completions (JSON-schema response_format, whose schema name is the task; a
+plain request without one gets plain text: models/embedded/backend.py `plain_reply`) and GET /v1/models.
+Binds to loopback by default. A FaultPlan injects latency and faults, so the real
 openai client, its retries and our schema handling are tested over real HTTP:
 
 - latency_s: added to every request;
@@ -39,7 +40,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .cache import cache_key
-from .embedded.backend import TEXT_MODEL, VISION_MODEL, EmbeddedError, answer
+from .embedded.backend import TEXT_MODEL, VISION_MODEL, EmbeddedError, answer, plain_reply
 from .messages import texts
 
 FAULTS = ("429", "500", "503", "reset", "malformed", "schema", "empty", "truncated", "timeout")
@@ -124,10 +125,13 @@ def create_app(plan: FaultPlan | None = None) -> Starlette:
         model = body.get("model")
         if model not in MODELS:
             return _error(404, f"The model `{model}` does not exist.")
-        schema = (body.get("response_format") or {}).get("json_schema") or {}
+        response_format = body.get("response_format") or {"type": "text"}
+        if response_format.get("type") == "text":  # a plain chat request: a plain text answer
+            return await _plain(body, model)
+        schema = response_format.get("json_schema") or {}
         task = schema.get("name")
         if not task:
-            return _error(400, "response_format.json_schema.name (the task) is required")
+            return _error(400, "response_format.json_schema.name (the task) is required for a JSON answer")
         outcome = plan.draw()
         plan.log.append(_seen(request, body, arrived, outcome, task, schema.get("schema") or {}))
         if outcome in ("429", "500", "503"):
@@ -154,30 +158,36 @@ def create_app(plan: FaultPlan | None = None) -> Starlette:
             content = json.dumps({"unexpected": True})
         elif outcome == "empty":
             content = ""
-        return JSONResponse(
-            {
-                "id": f"chatcmpl-{int(time.time() * 1e6)}",
-                "object": "chat.completion",
-                "created": int(time.time()),
-                "model": model,
-                "choices": [
-                    {
-                        "index": 0,
-                        "message": {"role": "assistant", "content": content},
-                        "finish_reason": finish,
-                    }
-                ],
-                "usage": {
-                    "prompt_tokens": raw.prompt_tokens,
-                    "completion_tokens": completion,
-                    "total_tokens": raw.prompt_tokens + completion,
-                },
-            }
-        )
+        return _completion(model, content, finish, raw.prompt_tokens, completion)
 
     app = Starlette(routes=[Route("/v1/chat/completions", chat, methods=["POST"]), Route("/v1/models", models)])
     app.state.plan = plan
     return app
+
+
+async def _plain(body: dict, model: str) -> JSONResponse:
+    try:
+        raw = await asyncio.to_thread(plain_reply, body.get("messages") or [])
+    except (EmbeddedError, ValueError) as exc:  # e.g. an image that is not a decodable picture
+        return _error(400, str(exc))
+    content, finish, completion = raw.text, "stop", raw.completion_tokens
+    max_tokens = body.get("max_tokens") or body.get("max_completion_tokens")
+    if max_tokens and completion > max_tokens:
+        content, finish, completion = content[: len(content) // 2], "length", max_tokens
+    return _completion(model, content, finish, raw.prompt_tokens, completion)
+
+
+def _completion(model: str, content: str, finish: str, prompt: int, completion: int) -> JSONResponse:
+    return JSONResponse(
+        {
+            "id": f"chatcmpl-{int(time.time() * 1e6)}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish}],
+            "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion},
+        }
+    )
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:

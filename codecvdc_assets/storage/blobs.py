@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterator
 from typing import Any, Protocol
 
-from .atomic import atomic_write_bytes
+from .atomic import SPOOL, atomic_write_bytes, spool_dir
 
 
 class Blobs(Protocol):
@@ -50,8 +50,10 @@ def _join(*parts: str) -> str:
 
 
 class LocalBlobs:
-    def __init__(self, root: str | os.PathLike[str]) -> None:
+    def __init__(self, root: str | os.PathLike[str], spool_root: str | None = None) -> None:
+        """`spool_root`: where the writers' temp files go (default `root`; children share their parent's)."""
         self.root = os.fspath(root)
+        self.spool_root = spool_root or self.root
 
     def __repr__(self) -> str:
         return f"LocalBlobs({self.root!r})"
@@ -60,7 +62,8 @@ class LocalBlobs:
         return os.path.join(self.root, *key.split("/")) if key else self.root
 
     def put(self, key: str, data: bytes) -> None:
-        atomic_write_bytes(self.uri(key), data)
+        # Temp files go to this process's spool under the root (storage/atomic.py), not beside the target.
+        atomic_write_bytes(self.uri(key), data, spool_dir(self.spool_root))
 
     def get(self, key: str) -> bytes:
         with open(self.uri(key), "rb") as fh:
@@ -79,11 +82,14 @@ class LocalBlobs:
         for folder, dirs, files in os.walk(top):
             dirs.sort()
             rel = os.path.relpath(folder, self.root).replace(os.sep, "/")
+            if rel == SPOOL or rel.startswith(SPOOL + "/"):
+                dirs.clear()
+                continue
             found.extend(_join(rel, name) for name in files if not name.startswith(".tmp-"))
         yield from sorted(found)
 
     def child(self, prefix: str) -> LocalBlobs:
-        return LocalBlobs(self.uri(prefix))
+        return LocalBlobs(self.uri(prefix), self.spool_root)
 
 
 class S3Blobs:

@@ -36,7 +36,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..schemas import TABLE_SCHEMAS, empty_frame
-from .atomic import atomic_write, atomic_write_bytes
+from .atomic import atomic_write, atomic_write_bytes, spool_dir
+from .integrity import record_local_file
 from .lake import DATA_FILE, GLOBAL
 
 BUCKETS = 16
@@ -73,7 +74,8 @@ def compacted_glob(table_dir: Path) -> str:
     schema_file = compacted_dir(table_dir) / "_schema" / DATA_FILE
     if not schema_file.exists():
         frame = schema_frame(table_dir.name)
-        atomic_write(str(schema_file), lambda tmp: frame.to_parquet(tmp, index=False))
+        atomic_write(str(schema_file), lambda tmp: frame.to_parquet(tmp, index=False), _spool(table_dir))
+        record_local_file(schema_file)
     return str(compacted_dir(table_dir) / "*" / DATA_FILE)
 
 
@@ -174,6 +176,12 @@ def _restore(aside: Path) -> None:
     os.unlink(aside)
 
 
+def _spool(table_dir: Path) -> str:
+    """This process's spool under the store's root (``<root>/lake/<table>``): a killed compaction's temp
+    files are removed by the next run (storage/atomic.py), never left among the lake's files."""
+    return spool_dir(str(table_dir.parent.parent))
+
+
 def _sql_list(values: list[str]) -> str:
     return "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]"
 
@@ -247,9 +255,11 @@ def _rewrite_bucket(con: duckdb.DuckDBPyConnection, table_dir: Path, bucket: int
         lambda tmp: con.execute(
             f"COPY ({query} ORDER BY {SOURCE}) TO '{tmp}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 100000)"
         ),
+        _spool(table_dir),
     )
+    record_local_file(target)
     index = sorted(_index(table_dir, bucket) | set(sources))
-    atomic_write_bytes(str(target.with_name(INDEX)), json.dumps(index).encode())
+    atomic_write_bytes(str(target.with_name(INDEX)), json.dumps(index).encode(), _spool(table_dir))
 
 
 def compact(lake_root: Path | str, tables: list[str] | None = None, min_files: int = 1) -> list[CompactionResult]:

@@ -21,16 +21,20 @@ def _name(asset: str) -> str:
 
 def record_failure(lake: Lake, video_id: str, asset: str, exc: BaseException, run_id: str | None) -> str:
     message = str(exc) if isinstance(exc, VideoError) else f"{type(exc).__name__}: {exc}"
+    _write(lake, video_id, asset, type(exc).__name__, message, run_id)
+    return message
+
+
+def _write(lake: Lake, video_id: str, asset: str, error_type: str, message: str, run_id: str | None) -> None:
     row = {
         "video_id": video_id,
         "asset": asset,
-        "error_type": type(exc).__name__,
+        "error_type": error_type,
         "message": message,
         "run_id": run_id,
         "failed_at": pd.Timestamp.now(tz="UTC").tz_localize(None),
     }
     lake.write("failures", video_id, pd.DataFrame([row]), name=_name(asset))
-    return message
 
 
 def clear_failure(lake: Lake, video_id: str, asset: str) -> None:
@@ -48,10 +52,20 @@ def current_failures(lake: Lake, video_id: str) -> list[str]:
     return [name.removesuffix(".parquet") for name in lake.names("failures", video_id)]
 
 
-def failing_assets(lake: Lake) -> set[tuple[str, str]]:
-    """(video_id, asset) of every failure recorded now: one read of the failures table."""
+def failing_assets(lake: Lake) -> dict[tuple[str, str], str]:
+    """{(video_id, asset): error_type} of every failure recorded now: one read of the failures table."""
     table = lake.read_all("failures")
-    return set(zip(table["video_id"], table["asset"], strict=True)) if len(table) else set()
+    if not len(table):
+        return {}
+    return dict(zip(zip(table["video_id"], table["asset"], strict=True), table["error_type"], strict=True))
+
+
+def record_damage(lake: Lake, video_id: str, asset: str, message: str) -> None:
+    """Mark a partition whose lake file is damaged or missing (storage/integrity.py): `status` says
+    ``damaged`` and `run --stale` re-materializes it; its next success clears the mark like a failure."""
+    from .integrity import DAMAGE_ERROR
+
+    _write(lake, video_id, asset, DAMAGE_ERROR, message, None)
 
 
 class RecordedFailure(Exception):
@@ -66,7 +80,24 @@ def failures_recorded(lake: Lake, video_id: str, assets: list[str], run_id: str 
     except Exception as exc:
         message = ""
         for asset in assets:
-            message = record_failure(lake, video_id, asset, exc, run_id)
+            try:
+                message = record_failure(lake, video_id, asset, exc, run_id)
+            except Exception as unrecorded:  # the lake itself is unreachable or full: say so, go on
+                first = str(exc) if isinstance(exc, VideoError) else f"{type(exc).__name__}: {exc}"
+                message = f"{first} (not recorded in failures: {type(unrecorded).__name__}: {unrecorded})"
+                break
         raise RecordedFailure(message) from exc
     for asset in assets:
         clear_failure(lake, video_id, asset)
+
+
+def current_damage(lake: Lake, video_id: str) -> dict[str, float]:
+    """{asset: epoch seconds of the mark} of the damage marks in one partition folder."""
+    from .integrity import DAMAGE_ERROR
+
+    out = {}
+    for asset in current_failures(lake, video_id):
+        row = lake.read("failures", video_id, name=_name(asset)).iloc[0]
+        if row["error_type"] == DAMAGE_ERROR:
+            out[asset] = pd.Timestamp(row["failed_at"]).tz_localize("UTC").timestamp()
+    return out

@@ -3,8 +3,9 @@
 The lake lives under a blob store's root (storage/blobs.py): ``$CODECVDC_HOME`` or ``s3://bucket/prefix``,
 with the same keys in both. Writes are atomic (temp file + rename locally, one ``put_object`` on S3), so
 readers (DuckDB views, other processes) only ever see whole files, and processes writing different
-videos never contend for a lock. Every table folder also holds ``_schema/data.parquet``, a zero-row file
-with the table's columns, so the catalog's views answer (with zero rows) before the first video lands.
+videos never contend for a lock. Every file's checksum is recorded right after it (storage/integrity.py).
+Every table folder also holds ``_schema/data.parquet``, a zero-row file with the table's columns, so the
+catalog's views answer (with zero rows) before the first video lands.
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ from __future__ import annotations
 import io
 import os
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from ..schemas import TABLE_SCHEMAS, empty_frame, validate
 from ..video.ids import is_valid_video_id
+from . import integrity
 from .blobs import Blobs, LocalBlobs
 
 DATA_FILE = "data.parquet"
@@ -63,12 +66,24 @@ class Lake:
         uri = self.blobs.uri(self.key(table, video_id, name))
         return Path(uri) if self.is_local else uri
 
-    def write(self, table: str, video_id: str, df: pd.DataFrame, name: str = DATA_FILE) -> Path | str:
-        """Validate `df` against the table's pandera model and write it atomically."""
+    def write(
+        self,
+        table: str,
+        video_id: str,
+        df: pd.DataFrame,
+        name: str = DATA_FILE,
+        fields: dict[str, Any] | None = None,
+    ) -> Path | str:
+        """Validate `df` against the table's pandera model and write it atomically; its checksum record
+        gets `fields` too (storage/integrity.py)."""
         checked = validate(table, df)
-        self.blobs.put(self.key(table, video_id, name), _parquet_bytes(checked))
+        self._put(self.key(table, video_id, name), _parquet_bytes(checked), fields)
         self.ensure_schema_file(table)
         return self.path(table, video_id, name)
+
+    def _put(self, key: str, data: bytes, fields: dict[str, Any] | None = None) -> None:
+        self.blobs.put(key, data)
+        integrity.record(self.blobs, key, data, fields)
 
     def read(self, table: str, video_id: str, name: str = DATA_FILE) -> pd.DataFrame:
         try:
@@ -107,7 +122,10 @@ class Lake:
         return compaction.compacted_exists(self.table_dir(table), video_id, name)
 
     def remove(self, table: str, video_id: str, name: str = DATA_FILE) -> None:
-        self.blobs.delete(self.key(table, video_id, name))
+        key = self.key(table, video_id, name)
+        self.blobs.delete(key)
+        if table not in integrity.UNRECORDED:
+            integrity.forget(self.blobs, key)
 
     def ensure_schema_file(self, table: str, recheck: bool = False) -> Path | str:
         """Write the table's zero-row schema file if missing (`recheck`: look even if seen in this process)."""
@@ -115,13 +133,13 @@ class Lake:
         uri = self.blobs.uri(key)
         if recheck or self.is_local or uri not in _SCHEMA_FILES:  # a local check is one stat
             if not self.blobs.exists(key):
-                self.blobs.put(key, _parquet_bytes(empty_frame(table)))
+                self._put(key, _parquet_bytes(empty_frame(table)))
             if not self.is_local:  # what compacted_glob finds on S3 (local: compaction makes its own)
                 compacted = _compacted_schema_key(table)
                 if not self.blobs.exists(compacted):
                     from .compaction import schema_frame  # (imports this module)
 
-                    self.blobs.put(compacted, _parquet_bytes(schema_frame(table)))
+                    self._put(compacted, _parquet_bytes(schema_frame(table)))
             _SCHEMA_FILES.add(uri)
         return Path(uri) if self.is_local else uri
 

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..video.ids import file_sha256, fingerprint, is_valid_video_id, stem_slug, video_id_for
-from .atomic import atomic_write_bytes
+from .atomic import atomic_write_bytes, spool_dir
 
 VIDEO_EXTENSIONS = frozenset(
     {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".m2ts"}
@@ -45,6 +45,10 @@ class Registration:
 class Registry:
     def __init__(self, home: str | os.PathLike[str]) -> None:
         self.root = Path(home) / "registry"
+
+    def _spool(self) -> str:
+        """Temp files go to this process's spool under the home (storage/atomic.py), not beside the entries."""
+        return spool_dir(str(self.root.parent))
 
     def _video_file(self, video_id: str) -> Path:
         if not is_valid_video_id(video_id):
@@ -85,11 +89,11 @@ class Registry:
         is_new = not target.exists()
         if is_new:
             reg = Registration(video_id, src.path, src.size, src.mtime, time.time())
-            atomic_write_bytes(str(target), json.dumps(asdict(reg)).encode())
+            atomic_write_bytes(str(target), json.dumps(asdict(reg)).encode(), self._spool())
         else:
             reg = self.get(video_id)
         index = {"video_id": video_id, "size_bytes": src.size, "mtime": src.mtime}
-        atomic_write_bytes(str(self._path_file(src.path)), json.dumps(index).encode())
+        atomic_write_bytes(str(self._path_file(src.path)), json.dumps(index).encode(), self._spool())
         return reg, is_new
 
     def _by_content(self, path: str, video_id: str) -> str:
@@ -112,7 +116,7 @@ class Registry:
         marker = self.root / "content" / video_id.rsplit("-", 1)[1]
         if marker.exists():
             return marker.read_text()
-        atomic_write_bytes(str(marker), video_id.encode())
+        atomic_write_bytes(str(marker), video_id.encode(), self._spool())
         return video_id
 
     def get(self, video_id: str) -> Registration:

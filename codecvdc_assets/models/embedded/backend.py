@@ -114,6 +114,41 @@ def answer(messages: list[dict[str, Any]], task: str) -> RawAnswer:
     return RawAnswer(content, prompt, count_text(content), "stop", "embedded")
 
 
+def plain_reply(messages: list[dict[str, Any]]) -> RawAnswer:
+    """A plain chat request (no response_format, as any OpenAI client sends by default), answered in
+    plain text: the description of one image, the changes between several, or for text alone the text
+    task its ```json block asks for (a question with options, scene evidence, scenes); free text gets a
+    reply saying what the rule-based text model can answer."""
+    content = _plain_text(messages)
+    prompt = sum(count_text(t) for t in msg.texts(messages)) + sum(count_image(i) for i in msg.images(messages))
+    return RawAnswer(content, prompt, count_text(content), "stop", "embedded")
+
+
+def _plain_text(messages: list[dict[str, Any]]) -> str:
+    frames = msg.images(messages)
+    if len(frames) == 1:
+        return vision.describe_frame(vision.decode(frames[0]))["caption"]
+    if frames:
+        pairs = vision.describe_window([vision.decode(f) for f in frames])
+        return "\n".join(f"Frames {a + 1}-{b + 1}: {r['delta_caption']}" for r in pairs for a, b in [r["frame_pair"]])
+    try:
+        data = _json_input(messages)
+    except EmbeddedError:
+        data = {}
+    if data.get("question") and data.get("options"):
+        found = text.answer_question(data)
+        return f"Answer: {found['answer']}. {found['rationale']}"
+    if "anchor" in data or "evidence" in data:
+        return text.scene_narrative(data)
+    if "scenes" in data:
+        return text.video_narrative(data)
+    return (
+        f"{TEXT_MODEL} is a rule-based text model: it answers a multiple-choice question about a caption "
+        '(a ```json block with "caption", "question" and "options") and writes narratives from scene evidence '
+        '("anchor" and "evidence") or from scenes ("scenes"). Send images to describe them.'
+    )
+
+
 class EmbeddedBackend:
     """In-process embedded models (vision or text), run in worker threads."""
 
