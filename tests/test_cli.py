@@ -83,7 +83,7 @@ def test_add_run_status_sql(tmp_path) -> None:
     assert status["dataset"] == {"vidcapqa_bank": "fresh", "vidcapqa_scores": "fresh"}
     pool = run(["status", "--limit", "1"], home).stdout  # more videos than the limit: counts per asset
     counts = {line.split()[0]: line.split()[1:] for line in pool.splitlines()[2:20] if line.strip()}
-    assert counts["residuals"] == ["2", "0", "0", "0"] and counts["video_narratives"] == ["2", "0", "0", "0"]
+    assert counts["residuals"] == ["2", "0", "0", "0", "0"] and counts["video_narratives"] == ["2", "0", "0", "0", "0"]
     assert "2 videos; the first 0 that are not fresh:" in pool and "no videos to show" in pool
     rows = json.loads(run(["sql", "select count(*) as n from segments", "--format", "json"], home).stdout)
     assert rows == [{"n": 7}]  # bikes 6 + counter 1

@@ -136,7 +136,10 @@ def _check(blobs: Blobs, key: str) -> str | None:
     if rec is not None:
         if checksum(data) == rec.get("sha256"):
             return None
-        again = blobs.get(key), read_record(blobs, key)  # a writer replacing the file just then: look once more
+        try:  # a writer replacing the file (or a compaction retiring it) just then: look once more
+            again = blobs.get(key), read_record(blobs, key)
+        except FileNotFoundError:
+            return None
         if again[1] is not None and checksum(again[0]) == again[1].get("sha256"):
             return None
         size = f"{len(data)} bytes, recorded {rec.get('size')}" if len(data) != rec.get("size") else "same size"
