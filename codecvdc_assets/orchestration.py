@@ -225,7 +225,7 @@ def batch_plan(
 
 
 def range_tags(video_ids: list[str]) -> dict[str, str]:
-    return {} if len(video_ids) == 1 else {RANGE_START: video_ids[0], RANGE_END: video_ids[-1]}
+    return {} if len(video_ids) <= 1 else {RANGE_START: video_ids[0], RANGE_END: video_ids[-1]}
 
 
 def cli_tags() -> dict[str, str]:
