@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import memory, models, orchestration, report, segmentation, sql_scale, tokens
+from . import distributed, memory, models, orchestration, report, segmentation, sql_scale, tokens
 
 SUITES = {
     "segmentation": lambda a: segmentation.main(),
@@ -16,6 +16,7 @@ SUITES = {
     "tokens": lambda a: tokens.main(quick=a.quick),
     "sql": lambda a: sql_scale.main(full=a.full, quick=a.quick),
     "memory": lambda a: memory.main(quick=a.quick),
+    "distributed": lambda a: distributed.main(quick=a.quick),
 }
 RESULTS = Path(__file__).resolve().parent / "results.md"
 

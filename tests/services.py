@@ -17,6 +17,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -102,30 +103,30 @@ def _ensure_postgres_user() -> None:
         subprocess.run(["useradd", "--system", "--no-create-home", "postgres"], check=True)
 
 
-def _open_path_to(path: Path) -> None:
-    """Let the postgres user reach `path`: search permission on every ancestor (pytest's are 0700)."""
-    for parent in [path, *path.parents]:
-        mode = parent.stat().st_mode
-        if not mode & 0o001:
-            parent.chmod(mode | 0o001)
-
-
 @contextlib.contextmanager
 def start_postgres(base_dir: Path, host: str = LOOPBACK) -> Iterator[PostgresServer]:
     """A throw-away PostgreSQL cluster in `base_dir` listening on `host` (a free port), a password user
     and a database; stopped with `pg_ctl stop -m immediate`."""
     _ensure_postgres_user()
     base = Path(base_dir) / f"pg-{uuid.uuid4().hex[:6]}"
+    private = None
+    if os.geteuid() == 0:
+        # As root the cluster runs as `postgres`, which must reach its files for the server's lifetime. Under
+        # pytest's basetemp that fails: every new pytest session resets /tmp/pytest-of-root to 0700 (seen:
+        # the checkpointer PANICs mid-test). So the cluster lives in its own /tmp folder, linked from base_dir.
+        private = Path(tempfile.mkdtemp(prefix="codecvdc-pg-"))
+        private.chmod(0o755)
+        base.parent.mkdir(parents=True, exist_ok=True)
+        base.symlink_to(private, target_is_directory=True)
     data, sock = base / "data", base / "socket"
     sock.mkdir(parents=True)
     server = PostgresServer(host, free_port(host), "codecvdc", uuid.uuid4().hex, "codecvdc")
     pwfile = base / "pwfile"
     pwfile.write_text(server.password + "\n")
-    if os.geteuid() == 0:
-        _open_path_to(base.parent)
-        shutil.chown(base, "postgres")
-        shutil.chown(sock, "postgres")
-        shutil.chown(pwfile, "postgres")
+    if private is not None:
+        for path in (private, sock, pwfile):
+            shutil.chown(path, "postgres")
+        data, sock, pwfile = private / "data", private / "socket", private / "pwfile"
     initdb = [_pg_bin("initdb"), "-D", str(data), "-U", server.user, f"--pwfile={pwfile}"]
     initdb += ["--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--no-sync"]
     subprocess.run(_as_postgres(initdb), check=True, capture_output=True, timeout=120)
@@ -133,7 +134,7 @@ def start_postgres(base_dir: Path, host: str = LOOPBACK) -> Iterator[PostgresSer
         hba.write(f"host all all {host}/32 scram-sha-256\nhost all all samenet scram-sha-256\n")
     options = f"-c listen_addresses={host} -p {server.port} -k {sock} -c fsync=off -c max_connections=200"
     pg_ctl = _pg_bin("pg_ctl")
-    log = base / "server.log"
+    log = (private or base) / "server.log"
     try:
         start = [pg_ctl, "-D", str(data), "-l", str(log), "-o", options, "-w", "-t", "60", "start"]
         subprocess.run(_as_postgres(start), check=True, capture_output=True, timeout=90, start_new_session=True)
@@ -143,6 +144,8 @@ def start_postgres(base_dir: Path, host: str = LOOPBACK) -> Iterator[PostgresSer
     finally:
         stop = [pg_ctl, "-D", str(data), "-m", "immediate", "-w", "-t", "30", "stop"]
         subprocess.run(_as_postgres(stop), capture_output=True, timeout=60)
+        if private is not None:
+            shutil.rmtree(private, ignore_errors=True)
 
 
 # ---------------------------------------------------------------- Redis

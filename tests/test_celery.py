@@ -1,0 +1,346 @@
+"""The celery profile across "hosts": Redis, PostgreSQL and an S3 API (moto) started here; two
+`codecvdc worker` processes, each in its own network namespace with its own hostname and $CODECVDC_HOME
+where `ip netns` works (else two plain processes); `codecvdc run --profile celery` coordinates from a
+third home. Checks: every per-video asset, tables equal to an in-process run's, model calls and lake
+files made by both workers and never by the coordinator, the catalog reading the S3 lake, and a worker
+killed with SIGKILL in the middle of a step."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import boto3
+import pyarrow.parquet as pq
+import pytest
+from conftest import shared
+from services import Hosts, start_hosts, start_postgres, start_redis, start_s3, stop_group
+
+from codecvdc_assets.cli import main as cli
+from codecvdc_assets.storage.provenance import PARQUET_KEY
+from codecvdc_assets.video.synthetic import write_clip
+
+pytestmark = pytest.mark.slow
+
+BUCKET = "codecvdc-celery"
+PREFIX = "cluster"
+WORKERS = ["worker-a", "worker-b"]
+# Columns that differ between two runs of the same input by nature (test_s3.py's, and the worker).
+VOLATILE = {"path", "run_id", "recorded_at", "failed_at", "latency_s", "cache_hit", "endpoint", "worker"}
+PER_VIDEO = [
+    "videos",
+    "segments",
+    "frames",
+    "anchors",
+    "residuals",
+    "evidence",
+    "scene_narratives",
+    "video_narratives",
+    "direct_captions",
+    "per_second_captions",
+    "vidcapqa_answers",
+]
+VISIBILITY_S = 45  # a killed worker's step goes back to the queue after this (longer than any step here)
+
+
+@dataclass
+class Cluster:
+    hosts: Hosts
+    env: dict[str, str]
+    base: Path
+    s3: object
+    workers: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    def home(self, name: str) -> Path:
+        return self.base / f"home-{name}"
+
+    def log(self, name: str) -> Path:
+        return self.base / f"{name}.log"
+
+    def start_worker(self, name: str) -> None:
+        log = self.log(name)
+        offset = log.stat().st_size if log.exists() else 0
+        argv = [*self.hosts.prefix(name), codecvdc(), "worker", "--concurrency", "1"]
+        with open(log, "ab") as out:
+            self.workers[name] = subprocess.Popen(
+                argv, env=self.env_for(name), stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        deadline = time.monotonic() + 180
+        while b"ready." not in log.read_bytes()[offset:]:
+            if self.workers[name].poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{name} did not start:\n{log.read_text()[-3000:]}")
+            time.sleep(0.3)
+
+    def kill_worker(self, name: str) -> None:
+        """SIGKILL the worker's whole process group (the main process and its pool): a lost host."""
+        os.killpg(self.workers[name].pid, signal.SIGKILL)
+        self.workers[name].wait(timeout=30)
+
+    def env_for(self, name: str) -> dict[str, str]:
+        return {**self.env, "CODECVDC_HOME": str(self.home(name))}
+
+    def cli(self, *args: str, home: str = "coordinator", timeout: float = 600, **extra: str):
+        proc = subprocess.Popen(
+            [codecvdc(), *args],
+            env={**self.env_for(home), **extra},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        finally:
+            if proc.poll() is None:
+                stop_group(proc)
+        return proc.returncode, out, err, proc.pid
+
+    def sql(self, query: str, home: str = "coordinator", **extra: str) -> list[dict]:
+        code, out, err, _ = self.cli("sql", query, "--format", "json", home=home, **extra)
+        assert code == 0, err
+        return json.loads(out)
+
+
+def codecvdc() -> str:
+    return str(Path(__file__).resolve().parents[1] / ".venv" / "bin" / "codecvdc")
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    base = tmp_path_factory.mktemp("celery")
+    with (
+        start_hosts(WORKERS) as hosts,
+        start_postgres(base, hosts.address) as pg,
+        start_redis(base, hosts.address) as redis,
+        start_s3(base, hosts.address) as s3,
+    ):
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("CODECVDC_", "DAGSTER_", "AWS_"))}
+        env.update(
+            {
+                **pg.env(),
+                "CODECVDC_PROFILE": "celery",
+                "CODECVDC_CELERY_BROKER": redis.db_url(0),
+                "CODECVDC_CELERY_BACKEND": redis.db_url(1),
+                "CODECVDC_CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY_S),
+                "CODECVDC_CELERY_RESTORE_INTERVAL": "1",
+                "CODECVDC_S3_ENDPOINT_URL": s3.url,
+                "CODECVDC_S3_BUCKET": BUCKET,
+                "CODECVDC_S3_PREFIX": PREFIX,
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_REGION": "us-east-1",
+                "AWS_DEFAULT_REGION": "us-east-1",
+            }
+        )
+        s3_client(s3.url).create_bucket(Bucket=BUCKET)
+        found = Cluster(hosts, env, base, s3)
+        try:
+            for name in WORKERS:
+                found.start_worker(name)
+            yield found
+        finally:
+            for proc in found.workers.values():
+                if proc.poll() is None:
+                    stop_group(proc)
+
+
+def s3_client(url: str):
+    return boto3.client(
+        "s3", endpoint_url=url, region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
+
+
+def lake_objects(cluster: Cluster) -> list[str]:
+    client = s3_client(cluster.s3.url)
+    pages = client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=f"{PREFIX}/lake/")
+    return [o["Key"] for p in pages for o in p.get("Contents", [])]
+
+
+def worker_hosts_and_pids(cluster: Cluster) -> set[str]:
+    """host:pid of every process of the workers (main and pool), for the plain-process fallback."""
+    pids: set[int] = set()
+    for proc in cluster.workers.values():
+        pids |= {proc.pid, *_descendants(proc.pid)}
+    return {f"{socket.gethostname()}:{pid}" for pid in pids}
+
+
+def _descendants(pid: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, stack = set(), [pid]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            found.add(child)
+            stack.append(child)
+    return found
+
+
+def rows_without_volatile(rows: list[dict]) -> list[str]:
+    return sorted(json.dumps({k: v for k, v in r.items() if k not in VOLATILE}, sort_keys=True) for r in rows)
+
+
+@pytest.fixture(scope="module")
+def four_videos(cluster: Cluster) -> list[str]:
+    clips = cluster.base / "clips"
+    clips.mkdir()
+    paths = [
+        shared("counter.mp4"),
+        shared("bigbuckbunny.mp4"),
+        write_clip(str(clips / "two cuts.mp4"), 3.0, fps=10, width=160, height=120, cuts_s=(1.0, 2.0)),
+        write_clip(str(clips / "pan.mp4"), 2.5, fps=10, width=192, height=144, cuts_s=(1.2,), keyint=5),
+    ]
+    code, out, err, _ = cluster.cli("add", *paths)
+    assert code == 0, err
+    return paths
+
+
+def test_run_puts_every_step_on_the_workers(cluster: Cluster, four_videos: list[str], tmp_path: Path) -> None:
+    code, out, err, coordinator_pid = cluster.cli("run", timeout=900)
+    assert code == 0, out + err[-4000:]
+    assert "done: 4 video(s) ok, 0 failed" in out, out
+
+    # Every per-video asset of every video is fresh in the shared (Postgres) instance.
+    code, status, err, _ = cluster.cli("status", "--json")
+    assert code == 0, err
+    table = json.loads(status)["videos"]
+    assert len(table) == 4 and all(s == "fresh" for row in table.values() for s in row.values()), table
+
+    # Model calls: both workers made some, the coordinator none (on its host, by its pid).
+    calls = cluster.sql("select worker, asset, cache_hit, status from model_calls")
+    assert calls and all(r["status"] == "ok" for r in calls)
+    workers = {r["worker"] for r in calls}
+    coordinator = f"{socket.gethostname()}:{coordinator_pid}"
+    assert coordinator not in workers
+    if cluster.hosts.isolated:
+        assert {w.split(":")[0] for w in workers} == set(WORKERS), workers
+    else:
+        assert workers <= worker_hosts_and_pids(cluster), workers
+        assert len({w for w in workers}) >= 2, workers
+
+    # Every lake file of a video names the worker that wrote it in its Parquet metadata.
+    client = s3_client(cluster.s3.url)
+    writers = set()
+    keys = [k for k in lake_objects(cluster) if "/video_id=" in k]
+    assert keys
+    for key in keys:
+        body = client.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+        writers.add(pq.read_schema(io.BytesIO(body)).metadata[PARQUET_KEY].decode())
+    assert coordinator not in writers
+    if cluster.hosts.isolated:
+        assert {w.split(":")[0] for w in writers} == set(WORKERS), writers
+
+    # Nothing of the lake under any local home: the coordinator's catalog reads it from S3.
+    for name in ["coordinator", *WORKERS]:
+        assert not (cluster.home(name) / "lake").exists()
+    counts = cluster.sql("select count(*) as n, count(distinct video_id) as videos from residuals")
+    assert counts[0]["videos"] == 4 and counts[0]["n"] > 0
+
+    # The same videos in-process on one machine with a local lake: the same tables.
+    local = {"CODECVDC_PROFILE": "embedded", "CODECVDC_HOME": str(tmp_path / "local")}
+    env = {k: v for k, v in cluster.env.items() if not k.startswith(("CODECVDC_", "DAGSTER_PG"))}
+    reference = subprocess.run(
+        [codecvdc(), "add", *four_videos], env={**env, **local}, capture_output=True, text=True, timeout=300
+    )
+    assert reference.returncode == 0, reference.stderr
+    reference = subprocess.run([codecvdc(), "run"], env={**env, **local}, capture_output=True, text=True, timeout=900)
+    assert reference.returncode == 0, reference.stdout + reference.stderr[-3000:]
+    for view in PER_VIDEO:
+        celery_rows = cluster.sql(f"select * from {view}")
+        local_rows = json.loads(
+            subprocess.run(
+                [codecvdc(), "sql", f"select * from {view}", "--format", "json"],
+                env={**env, **local},
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=True,
+            ).stdout
+        )
+        assert celery_rows, view
+        assert rows_without_volatile(celery_rows) == rows_without_volatile(local_rows), view
+
+
+def journal_lines(home: Path) -> int:
+    """Call records in a home's open model-call journals (a step making model calls right now)."""
+    return sum(max(0, len(p.read_text().splitlines()) - 1) for p in (home / "journal" / "model_calls").glob("*.jsonl"))
+
+
+def test_a_worker_killed_mid_step(cluster: Cluster) -> None:
+    # A longer clip so that the caption steps take a few seconds on a worker.
+    clip = write_clip(
+        str(cluster.base / "clips" / "long shots.mp4"), 12.0, fps=10, width=224, height=160, cuts_s=(4.0, 8.0)
+    )
+    code, out, err, _ = cluster.cli("add", clip)
+    assert code == 0, err
+    video_id = out.split()[1]
+    proc = subprocess.Popen(
+        [codecvdc(), "run", "--video", video_id],
+        env=cluster.env_for("coordinator"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        # Kill whichever worker is in the middle of a step with model calls journaled but not committed.
+        victim, deadline = None, time.monotonic() + 300
+        while victim is None and time.monotonic() < deadline and proc.poll() is None:
+            victim = next((n for n in WORKERS if journal_lines(cluster.home(n)) >= 2), None)
+            time.sleep(0.05)
+        assert victim, "no worker was seen in the middle of a step"
+        cluster.kill_worker(victim)
+        survivor = next(n for n in WORKERS if n != victim)
+        out, err = proc.communicate(timeout=VISIBILITY_S + 400)
+    finally:
+        if proc.poll() is None:
+            stop_group(proc)
+    # The step went back to the queue and the survivor finished the run, or the run says what failed.
+    assert proc.returncode == 0 or "FAILED" in out, out + err[-3000:]
+
+    # The killed worker's host starts a worker again: its journal of the killed step becomes model_calls rows.
+    cluster.start_worker(victim)
+    assert "recovered" in cluster.log(victim).read_text(), "the killed step's call records were not recovered"
+    code, out, err, _ = cluster.cli("run", "--stale", timeout=900)
+    assert code == 0, out + err[-3000:]
+    code, status, err, _ = cluster.cli("status", "--json", "--video", video_id)
+    assert all(s == "fresh" for s in json.loads(status)["videos"][video_id].values())
+
+    # No successful call was paid twice (the repeat found them in the S3 call cache); the survivor worked.
+    paid = cluster.sql(
+        "select cache_key, count(*) as n from model_calls where not cache_hit and status = 'ok' group by cache_key"
+    )
+    assert paid and all(r["n"] == 1 for r in paid), [r for r in paid if r["n"] > 1][:5]
+    mine = cluster.sql(f"select distinct worker from model_calls where video_id = '{video_id}'")
+    hosts = {r["worker"].split(":")[0] for r in mine}
+    if cluster.hosts.isolated:
+        assert survivor in hosts and victim in hosts, hosts
+
+    # No partial file is visible: every lake object is a whole Parquet file.
+    client = s3_client(cluster.s3.url)
+    for key in lake_objects(cluster):
+        assert key.endswith(".parquet"), key
+        pq.read_metadata(io.BytesIO(client.get_object(Bucket=BUCKET, Key=key)["Body"].read()))
+    for name in WORKERS:
+        assert not list((cluster.home(name) / "journal" / "model_calls").glob("*.jsonl")), name
+
+
+def test_worker_refuses_a_profile_without_celery(capsys, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("CODECVDC_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("CODECVDC_PROFILE", "embedded")  # restored after the test (cli() sets it)
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    assert cli(["worker", "--profile", "embedded"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "has no celery executor" in err and "--profile celery" in err
