@@ -25,10 +25,13 @@ from conftest import shared
 from services import Hosts, start_hosts, start_postgres, start_redis, start_s3, stop_group
 
 from codecvdc_assets.cli import main as cli
-from codecvdc_assets.storage.provenance import PARQUET_KEY
+from codecvdc_assets.models.types import CallRecord
+from codecvdc_assets.settings import dagster_home, load_profile
+from codecvdc_assets.storage.lake import Lake
+from codecvdc_assets.storage.model_calls import CallJournal, recover_journals, write_model_calls
+from codecvdc_assets.storage.provenance import PARQUET_KEY, worker_identity
 from codecvdc_assets.video.synthetic import write_clip
-
-pytestmark = pytest.mark.slow
+from codecvdc_assets.workers import worker_argv, write_worker_config
 
 BUCKET = "codecvdc-celery"
 PREFIX = "cluster"
@@ -207,6 +210,7 @@ def four_videos(cluster: Cluster) -> list[str]:
     return paths
 
 
+@pytest.mark.slow
 def test_run_puts_every_step_on_the_workers(cluster: Cluster, four_videos: list[str], tmp_path: Path) -> None:
     code, out, err, coordinator_pid = cluster.cli("run", timeout=900)
     assert code == 0, out + err[-4000:]
@@ -278,8 +282,10 @@ def journal_lines(home: Path) -> int:
     return sum(max(0, len(p.read_text().splitlines()) - 1) for p in (home / "journal" / "model_calls").glob("*.jsonl"))
 
 
+@pytest.mark.slow
 def test_a_worker_killed_mid_step(cluster: Cluster) -> None:
     # A longer clip so that the caption steps take a few seconds on a worker.
+    (cluster.base / "clips").mkdir(exist_ok=True)
     clip = write_clip(
         str(cluster.base / "clips" / "long shots.mp4"), 12.0, fps=10, width=224, height=160, cuts_s=(4.0, 8.0)
     )
@@ -344,3 +350,49 @@ def test_worker_refuses_a_profile_without_celery(capsys, tmp_path: Path, monkeyp
     assert cli(["worker", "--profile", "embedded"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "has no celery executor" in err and "--profile celery" in err
+
+
+def test_the_profile_and_the_worker_config(tmp_path: Path, monkeypatch) -> None:
+    from dagster_celery.cli import get_validated_config
+
+    monkeypatch.setenv("CODECVDC_CELERY_BROKER", "redis://10.0.0.5:6379/0")
+    monkeypatch.setenv("CODECVDC_S3_BUCKET", "b")
+    profile = load_profile("celery")
+    assert profile["executor"]["kind"] == "celery" and profile["storage"]["url"] == "s3://b/codecvdc"
+    config = write_worker_config(profile, tmp_path)
+    # dagster-celery's worker reads it as its executor config: the same broker as the coordinator's.
+    validated = get_validated_config(str(config))
+    assert validated["broker"] == "redis://10.0.0.5:6379/0"
+    assert validated["config_source"]["task_acks_late"] is True
+    assert validated["config_source"]["broker_transport_options"]["visibility_timeout"] == 7200
+    argv = worker_argv(config, "gpu", 3, "w1@%h", "INFO")
+    assert argv[1:6] == ["-m", "dagster_celery.cli", "worker", "start", "-A"] and argv[9:11] == ["-q", "gpu"]
+    assert argv[argv.index("--") + 1 : argv.index("--") + 3] == ["--concurrency", "3"]
+
+    # The profile's instance file becomes the Dagster home's (CODECVDC_DAGSTER_YAML still wins).
+    monkeypatch.setenv("CODECVDC_PROFILE", "celery")
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))  # restored after the test (dagster_home sets it)
+    monkeypatch.delenv("CODECVDC_DAGSTER_YAML", raising=False)
+    assert "postgres:" in (dagster_home(tmp_path / "h") / "dagster.yaml").read_text()
+    monkeypatch.setenv("CODECVDC_DAGSTER_YAML", "resources/dagster.yaml")
+    assert "postgres:" not in (dagster_home(tmp_path / "h") / "dagster.yaml").read_text()
+
+
+def test_call_records_and_lake_files_name_their_process(tmp_path: Path) -> None:
+    lake = Lake(tmp_path)
+    fields = dict(task="anchor", backend="embedded", model="m", endpoint="", prompt_tokens=1, completion_tokens=2)
+    fields |= dict(latency_s=0.1, status="ok", cache_hit=False, cache_key="k")
+    write_model_calls(lake, [CallRecord(video_id="clip-0123456789", asset="anchors", **fields)], "run1")
+    (path,) = (tmp_path / "lake" / "model_calls" / "video_id=clip-0123456789").glob("*.parquet")
+    me = f"{socket.gethostname()}:{os.getpid()}"
+    assert worker_identity() == me
+    assert pq.read_schema(path).metadata[PARQUET_KEY].decode() == me
+    assert pq.read_table(path).column("worker").to_pylist() == [me]
+    # A journal recovered by another process keeps the identity of the process that made the call.
+    journal = CallJournal(lake, "run2")
+    journal.append(CallRecord(video_id="clip-0123456789", asset="residuals", worker="host-b:4242", **fields))
+    journal._fh.close()  # the step's process died: its lock is gone, the journal stays
+    journal._fh = None
+    assert recover_journals(lake) == 1
+    rows = lake.read_all("model_calls")
+    assert sorted(rows["worker"]) == sorted([me, "host-b:4242"])
