@@ -277,6 +277,30 @@ def test_run_puts_every_step_on_the_workers(cluster: Cluster, four_videos: list[
         assert rows_without_volatile(celery_rows) == rows_without_volatile(local_rows), view
 
 
+@pytest.mark.slow
+def test_a_run_of_the_code_location_uses_the_workers(cluster: Cluster, four_videos: list[str]) -> None:
+    """What the UI's and the daemon's runs execute: the code location's own job (workspace.yaml loads the
+    same module), run by `dagster asset materialize` here; its executor is the profile's, so the step goes
+    to a worker, which rebuilds the job from the code location."""
+    (video_id,) = [r["video_id"] for r in cluster.sql("select video_id from videos order by video_id limit 1")]
+    key = f"{PREFIX}/lake/videos/video_id={video_id}/data.parquet"
+    client = s3_client(cluster.s3.url)
+    client.delete_object(Bucket=BUCKET, Key=key)  # so the file seen after the run is this run's
+    env = {**cluster.env_for("coordinator"), "DAGSTER_HOME": str(cluster.home("coordinator") / "dagster")}
+    argv = [str(Path(codecvdc()).with_name("dagster")), "asset", "materialize", "-m", "codecvdc_assets.definitions"]
+    done = subprocess.run(
+        [*argv, "--select", "videos", "--partition", video_id], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    body = client.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+    writer = pq.read_schema(io.BytesIO(body)).metadata[PARQUET_KEY].decode()
+    if cluster.hosts.isolated:
+        assert writer.split(":")[0] in WORKERS, writer
+    else:
+        assert writer in worker_hosts_and_pids(cluster), writer
+    assert "Submitting celery task" in done.stderr + done.stdout, done.stderr[-2000:]
+
+
 def journal_lines(home: Path) -> int:
     """Call records in a home's open model-call journals (a step making model calls right now)."""
     return sum(max(0, len(p.read_text().splitlines()) - 1) for p in (home / "journal" / "model_calls").glob("*.jsonl"))
