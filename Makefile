@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test bench lint dev clean chromium
+.PHONY: install demo test bench lint dev clean chromium servers
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,10 +21,17 @@ demo: $(STAMP)
 chromium:
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 
-test: $(STAMP) chromium
+# tests/test_celery.py (and `make bench`'s distributed suite) start Redis and PostgreSQL themselves on free
+# loopback ports: install Debian's servers when missing (root, as on CI).
+servers:
+	@command -v redis-server >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; }
+	@command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+		{ apt-get update -qq && apt-get install -y -qq postgresql >/dev/null; }
+
+test: $(STAMP) chromium servers
 	$(BIN)/python -m pytest -q
 
-bench: $(STAMP)
+bench: $(STAMP) servers
 	$(BIN)/python -m bench
 
 lint: $(STAMP)

@@ -131,8 +131,19 @@ def main(quick: bool = False) -> int:
         report.add(
             SUITE,
             f"Celery: submission to step start, per step ({len(waits)} steps)",
-            f"median {statistics.median(waits):.2f} s, max {max(waits):.2f} s",
+            f"min {min(waits):.2f} s, median {statistics.median(waits):.2f} s, max {max(waits):.2f} s",
         )
+    report.note(
+        SUITE,
+        "One 2-core machine shared with other work: the workers, the coordinator, Redis, PostgreSQL and the S3 "
+        "server compete for the same cores, so no executor can run faster than in-process here. Submission to "
+        "start is Celery's own cost when a worker is idle (the minimum and median); the maximum is a step that "
+        "queued behind others while both workers were busy. On a cluster each worker host adds its cores: the "
+        "caption steps that the asset graph runs in parallel (anchors, residuals, direct and per-second "
+        "captions) and the runs of different batches go to different hosts, so wall time falls with the "
+        "number of hosts until the model endpoints saturate, and the per-step overhead is fixed (under a "
+        "second a step) against steps of minutes on real videos.",
+    )
     return 0
 
 
