@@ -324,7 +324,7 @@ def test_a_worker_killed_mid_step(cluster: Cluster) -> None:
     # A longer clip so that the caption steps take a few seconds on a worker.
     (cluster.base / "clips").mkdir(exist_ok=True)
     clip = write_clip(
-        str(cluster.base / "clips" / "long shots.mp4"), 12.0, fps=10, width=224, height=160, cuts_s=(3.0, 6.0)
+        str(cluster.base / "clips" / "long shots.mp4"), 8.0, fps=10, width=224, height=160, cuts_s=(3.0, 6.0)
     )
     code, out, err, _ = cluster.cli("add", clip)
     assert code == 0, err
