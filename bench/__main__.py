@@ -7,7 +7,18 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import dense_eval, export_scale, memory, models, orchestration, report, segmentation, sql_scale, tokens
+from . import (
+    dense_eval,
+    distributed,
+    export_scale,
+    memory,
+    models,
+    orchestration,
+    report,
+    segmentation,
+    sql_scale,
+    tokens,
+)
 
 SUITES = {
     "segmentation": lambda a: segmentation.main(),
@@ -18,6 +29,7 @@ SUITES = {
     "memory": lambda a: memory.main(quick=a.quick),
     "export": lambda a: export_scale.main(full=a.full, quick=a.quick),
     "dense": lambda a: dense_eval.main(quick=a.quick),
+    "distributed": lambda a: distributed.main(quick=a.quick),
 }
 RESULTS = Path(__file__).resolve().parent / "results.md"
 

@@ -106,12 +106,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--executor",
-        choices=["in_process", "multiprocess"],
-        default="in_process",
-        help="run each run's steps in this process (default) or one process per step, in parallel where "
-        "the asset graph allows",
+        choices=["in_process", "multiprocess", "celery"],
+        default=None,
+        help="run each run's steps in this process, one process per step (in parallel where the asset graph "
+        "allows), or on Celery workers (`codecvdc worker`); default: celery when the profile's executor is "
+        "celery, else in_process",
     )
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("worker", help="a Celery worker for this code location (steps of celery-profile runs)")
+    p.add_argument("--profile", metavar="NAME", help="a profile with a celery executor (default: celery)")
+    p.add_argument("--queue", default=None, metavar="Q", help="the queue to take steps from (default: dagster)")
+    p.add_argument("--concurrency", type=int, default=None, metavar="N", help="steps at once (default: the CPU count)")
+    p.add_argument("--name", metavar="NAME", help="worker node name (default: dagster-<random>@<host>)")
+    p.add_argument("--loglevel", default="INFO", help="the worker's log level (default INFO)")
+    p.set_defaults(func=cmd_worker)
 
     p = sub.add_parser("status", help="per video and asset: missing, fresh, stale, failed, damaged")
     p.add_argument("--video", action="append", metavar="ID")
@@ -262,7 +271,9 @@ def _home() -> Path:
 
     try:
         home = codecvdc_home()
-        dagster_home(home)
+        dagster_home(home)  # the instance file may come from the profile
+    except ValueError as exc:  # the profile names an instance file that is not usable
+        raise CliError(str(exc)) from exc
     except OSError as exc:  # e.g. a path under a regular file, a read-only or full file system
         if not exc.strerror:  # our own message (CODECVDC_DAGSTER_YAML names a missing file)
             raise CliError(str(exc)) from exc
@@ -282,10 +293,12 @@ def _definitions(home: Path):
 
 def _register(home: Path, paths: Sequence[str]) -> list[tuple[str, str, bool]]:
     from .orchestration import add_partitions, get_instance
+    from .resources import lake_resource
+    from .settings import load_profile
     from .storage.catalog import ensure_catalog
-    from .storage.registry import Registry, find_videos
+    from .storage.registry import find_videos
 
-    registry = Registry(home)
+    registry = lake_resource(load_profile(), home).registry()
     added: list[tuple[str, str, bool]] = []
     for raw in paths:
         if not os.path.exists(raw):
@@ -382,7 +395,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not plan:  # only dataset-level assets to run
         for keys, when in ((pre, "before"), (post, "after")):
             if keys:
-                on_dataset(when, materialize_global(defs, instance, keys))
+                on_dataset(when, materialize_global(defs, instance, keys, args.executor or _profile_executor()))
     videos = list(plan)
     total_assets = sum(len(v) for v in plan.values())
     names = sorted({k.to_user_string() for v in plan.values() for k in v}, key=[k.to_user_string() for k in keys].index)
@@ -400,11 +413,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
 
     batch_size = args.batch_size or int((load_profile().get("automation") or {}).get("batch_size", 25))
+    executor = args.executor or _profile_executor()
     if plan:
         plan = {vid: [*pre, *keys, *post] for vid, keys in plan.items()}
-    outcomes = (
-        materialize_many(defs, instance, plan, lake, on_done, batch_size, on_dataset, args.executor) if plan else []
-    )
+    outcomes = materialize_many(defs, instance, plan, lake, on_done, batch_size, on_dataset, executor) if plan else []
     try:
         ensure_catalog(home)
     except Exception as exc:  # the lake is unreachable now (an S3 outage): the summary still counts
@@ -420,6 +432,45 @@ def cmd_run(args: argparse.Namespace) -> int:
     if failed:
         print('failures are recorded in the `failures` view: codecvdc sql "select * from failures"')
     return 1 if failed or dataset_failures else 0
+
+
+def _profile_executor() -> str:
+    """The CLI executor the profile implies: celery for a celery profile, else this process."""
+    from .settings import load_profile
+
+    return "celery" if (load_profile().get("executor") or {}).get("kind") == "celery" else "in_process"
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from .resources import open_lake
+    from .settings import load_profile, profile_name
+    from .storage.model_calls import recover_journals
+    from .workers import DEFAULT_QUEUE, worker_argv, worker_env, write_worker_config
+
+    if not args.profile and "CODECVDC_PROFILE" not in os.environ:
+        os.environ["CODECVDC_PROFILE"] = "celery"
+    if args.concurrency is not None and args.concurrency < 1:
+        raise CliError("--concurrency must be at least 1")
+    home = _home()
+    try:
+        profile = load_profile()
+        config = write_worker_config(profile, Path(os.environ["DAGSTER_HOME"]))
+    except (FileNotFoundError, ValueError) as exc:
+        raise CliError(str(exc)) from exc
+    if importlib.util.find_spec("dagster_celery") is None:
+        raise CliError("codecvdc worker needs dagster-celery: pip install 'codecvdc[celery]'")
+    # Call records of steps this host ran when a worker here was killed: into the lake before new work.
+    recovered = recover_journals(open_lake(home))
+    if recovered:
+        print(f"recovered {recovered} model call record(s) of killed steps on this host", flush=True)
+    queue = args.queue or DEFAULT_QUEUE
+    concurrency = args.concurrency or os.cpu_count() or 1
+    print(f"worker: profile {profile_name()}, queue {queue}, {concurrency} at once; home {home}", flush=True)
+    argv = worker_argv(config, queue, concurrency, args.name, args.loglevel)
+    env = worker_env(dict(os.environ), home, profile_name())
+    sys.stdout.flush()
+    os.execve(argv[0], argv, env)  # the worker replaces this process: signals reach it directly
+    return 0  # not reached
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -628,7 +679,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     registered = _register(home, paths)
     for video_id, path, _ in registered:
         print(f"  {video_id}  {path}")
-    ns = argparse.Namespace(video=None, select=None, profile=None, stale=False, batch_size=None, executor="in_process")
+    ns = argparse.Namespace(video=None, select=None, profile=None, stale=False, batch_size=None, executor=None)
     code = cmd_run(ns)
     print()
     summary = Path(__file__).resolve().parents[1] / "sql" / "video_summary.sql"

@@ -20,8 +20,8 @@ from .storage.processes import process_identity
 
 CODE_VERSION_TAG = "dagster/code_version"
 PROCESS_TAG = "codecvdc/process"  # host:pid:start-ticks of the process executing a CLI run in-process
-EXECUTORS = ("in_process", "multiprocess")
-CLI_JOB = "codecvdc_cli_run"  # the job of multiprocess CLI runs (the implicit asset job's name is reserved)
+EXECUTORS = ("in_process", "multiprocess", "celery")
+CLI_JOB = "codecvdc_cli_run"  # the job of multiprocess/celery CLI runs (the implicit asset job's name is reserved)
 
 
 def get_instance() -> dg.DagsterInstance:
@@ -102,18 +102,24 @@ class GlobalOutcome:
     run_id: str
 
 
-def materialize_global(defs: dg.Definitions, instance: dg.DagsterInstance, keys: list[dg.AssetKey]) -> GlobalOutcome:
-    """One unpartitioned run for dataset-level assets (the question bank, the scores)."""
-    assets = [a for a in [*defs.assets, *(defs.asset_checks or [])] if isinstance(a, dg.AssetsDefinition)]
-    result = dg.materialize(
-        assets,
-        instance=instance,
-        selection=keys,
-        resources=defs.resources,
-        raise_on_error=False,
-        tags=cli_tags(),
-        run_config=QUIET,
-    )
+def materialize_global(
+    defs: dg.Definitions, instance: dg.DagsterInstance, keys: list[dg.AssetKey], executor: str = "in_process"
+) -> GlobalOutcome:
+    """One unpartitioned run for dataset-level assets (the question bank, the scores); on Celery workers
+    with the celery executor, in this process otherwise (they are small)."""
+    if executor == "celery":
+        result = _execute(defs, instance, [], keys, executor)
+    else:
+        assets = [a for a in [*defs.assets, *(defs.asset_checks or [])] if isinstance(a, dg.AssetsDefinition)]
+        result = dg.materialize(
+            assets,
+            instance=instance,
+            selection=keys,
+            resources=defs.resources,
+            raise_on_error=False,
+            tags=cli_tags(),
+            run_config=QUIET,
+        )
     done = sorted({e.asset_key.to_user_string() for e in result.get_asset_materialization_events()})
     return GlobalOutcome(result.success, done, None if result.success else _first_failure(result), result.run_id)
 
@@ -212,22 +218,33 @@ def batch_plan(
 
 
 def range_tags(video_ids: list[str]) -> dict[str, str]:
-    return {} if len(video_ids) == 1 else {RANGE_START: video_ids[0], RANGE_END: video_ids[-1]}
+    return {} if len(video_ids) <= 1 else {RANGE_START: video_ids[0], RANGE_END: video_ids[-1]}
 
 
 def cli_tags() -> dict[str, str]:
     return {"codecvdc/launched_by": "cli", PROCESS_TAG: process_identity()}
 
 
-def _cli_job() -> dg.JobDefinition:
-    """The asset job rebuilt in the multiprocess executor's step processes (CODECVDC_HOME and
-    CODECVDC_PROFILE come with the environment)."""
+def _asset_job(profile_executor: bool) -> dg.JobDefinition:
     from .definitions import build_definitions
 
     defs = build_definitions()
-    job = dg.define_asset_job(CLI_JOB, selection=dg.AssetSelection.all())
+    executor = defs.executor if profile_executor else dg.multi_or_in_process_executor
+    job = dg.define_asset_job(CLI_JOB, selection=dg.AssetSelection.all(), executor_def=executor)
     whole = dg.Definitions(assets=defs.assets, asset_checks=defs.asset_checks, resources=defs.resources, jobs=[job])
     return whole.resolve_job_def(CLI_JOB)
+
+
+def _cli_job() -> dg.JobDefinition:
+    """The asset job rebuilt in the multiprocess executor's step processes (CODECVDC_HOME and
+    CODECVDC_PROFILE come with the environment)."""
+    return _asset_job(profile_executor=False)
+
+
+def _cli_profile_job() -> dg.JobDefinition:
+    """The asset job with the profile's executor (dagster-celery's on the celery profile); Celery workers
+    rebuild it from this function, with their own CODECVDC_HOME and the same CODECVDC_PROFILE."""
+    return _asset_job(profile_executor=True)
 
 
 def _execute(
@@ -237,8 +254,21 @@ def _execute(
     keys: list[dg.AssetKey],
     executor: str,
 ):
-    """One run over `video_ids`; in this process (`dg.materialize`) or with a process per step."""
+    """One run over `video_ids`; in this process (`dg.materialize`), with a process per step, or with the
+    steps on Celery workers (this process submits them and waits: it only coordinates)."""
     tags = {**cli_tags(), **range_tags(video_ids)}
+    if executor == "celery":
+        if len(video_ids) == 1:
+            tags["dagster/partition"] = video_ids[0]
+        with dg.execute_job(
+            dg.reconstructable(_cli_profile_job),
+            instance=instance,
+            run_config=QUIET,
+            tags=tags,
+            raise_on_error=False,
+            asset_selection=keys,
+        ) as result:
+            return result
     if executor == "in_process":
         assets = [a for a in [*defs.assets, *(defs.asset_checks or [])] if isinstance(a, dg.AssetsDefinition)]
         return dg.materialize(
@@ -356,7 +386,7 @@ def materialize_many(
     pre, per_video, post = split_keys(defs, every)
     for keys in (pre,):
         if keys:
-            outcome = materialize_global(defs, instance, keys)
+            outcome = materialize_global(defs, instance, keys, executor)
             if on_dataset:
                 on_dataset("before", outcome)
     plan = {vid: [k for k in keys if k in per_video] for vid, keys in plan.items()}
@@ -383,7 +413,7 @@ def materialize_many(
             if on_done:
                 on_done(len(outcomes), outcome)
     if post:
-        outcome = materialize_global(defs, instance, post)
+        outcome = materialize_global(defs, instance, post, executor)
         if on_dataset:
             on_dataset("after", outcome)
     return outcomes

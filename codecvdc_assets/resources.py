@@ -65,7 +65,9 @@ class LakeResource(dg.ConfigurableResource):
         return Lake(self.home, self.blobs())
 
     def registry(self) -> Registry:
-        return Registry(self.home)
+        """The video registry under $CODECVDC_HOME; with the store on S3 each entry is also kept there, so
+        workers on other hosts (celery profile) find the videos this host registered."""
+        return Registry(self.home, None if not self.storage_url else self.blobs().child("registry"))
 
     def frame_store(self) -> FrameStore:
         return FrameStore(self.blobs().child("frames"))

@@ -117,6 +117,7 @@ class ModelCallsSchema(pa.DataFrameModel):
     error: Series[str] = pa.Field(nullable=True)
     attempt: Series[int] = pa.Field(ge=1)
     http_attempts: Series[int] = pa.Field(ge=0)
+    worker: Series[str] = pa.Field(nullable=True)  # host:pid of the process that made the call
     run_id: Series[str] = pa.Field(nullable=True)
     recorded_at: Series[pd.Timestamp]
 

@@ -37,17 +37,21 @@ def codecvdc_home() -> Path:
 
 
 def dagster_home(home: Path | None = None) -> Path:
-    """$CODECVDC_HOME/dagster with the instance settings of resources/dagster.yaml (or the file named by
-    CODECVDC_DAGSTER_YAML, e.g. resources/dagster-postgres.yaml for large pools); sets DAGSTER_HOME."""
+    """$CODECVDC_HOME/dagster with the instance settings of resources/dagster.yaml, or of the file named
+    by CODECVDC_DAGSTER_YAML, else by the active profile's `instance` key (the celery profile names
+    resources/dagster-postgres.yaml: every host must share one instance); sets DAGSTER_HOME."""
     target = (home or codecvdc_home()) / "dagster"
     target.mkdir(parents=True, exist_ok=True)
     settings = target / "dagster.yaml"
     chosen = os.environ.get("CODECVDC_DAGSTER_YAML")
+    where = "CODECVDC_DAGSTER_YAML"
+    if not chosen:
+        chosen, where = load_profile().get("instance"), f"profile {profile_name()}, instance"
     source = Path(chosen).expanduser() if chosen else project_dir() / "resources" / "dagster.yaml"
     if not source.is_absolute():
         source = project_dir() / source
     if not source.is_file():
-        raise FileNotFoundError(f"CODECVDC_DAGSTER_YAML: no instance settings file {source}")
+        raise FileNotFoundError(f"{where}: no instance settings file {source}")
     if not settings.exists() or settings.read_bytes() != source.read_bytes():
         shutil.copyfile(source, settings)
     os.environ["DAGSTER_HOME"] = str(target)

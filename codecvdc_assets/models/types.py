@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+from ..storage.provenance import worker_identity
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,7 @@ class CallRecord:
     error: str | None = None
     attempt: int = 1  # 1 for the first ask, 2 for the re-ask
     http_attempts: int = 1  # transport requests behind this row (the openai client's retries); 0 for a cache hit
+    worker: str = field(default_factory=worker_identity)  # host:pid of the process that made the call
 
 
 class TransportError(Exception):

@@ -16,11 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from ..schemas import TABLE_SCHEMAS, empty_frame, validate
 from ..video.ids import is_valid_video_id
 from . import integrity
 from .blobs import Blobs, LocalBlobs
+from .provenance import PARQUET_KEY, worker_identity
 
 DATA_FILE = "data.parquet"
 GLOBAL = "_all"  # the partition folder of rows that belong to no single video (dataset-level assets)
@@ -28,8 +31,12 @@ _SCHEMA_FILES: set[str] = set()  # S3 schema files known to exist in this proces
 
 
 def _parquet_bytes(df: pd.DataFrame) -> bytes:
+    """The frame as Parquet (what ``df.to_parquet(index=False)`` writes), with the writing process's
+    ``host:pid`` in the file's key-value metadata (storage/provenance.py)."""
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), PARQUET_KEY: worker_identity().encode()})
     buf = io.BytesIO()
-    df.to_parquet(buf, index=False)
+    pq.write_table(table, buf)
     return buf.getvalue()
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ..video.ids import file_sha256, fingerprint, is_valid_video_id, stem_slug, video_id_for
 from .atomic import atomic_write_bytes, spool_dir
+from .blobs import Blobs
 
 VIDEO_EXTENSIONS = frozenset(
     {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".m2ts"}
@@ -43,8 +44,12 @@ class Registration:
 
 
 class Registry:
-    def __init__(self, home: str | os.PathLike[str]) -> None:
+    def __init__(self, home: str | os.PathLike[str], shared: Blobs | None = None) -> None:
+        """`shared`: a store every host reaches (``registry/`` on the S3 profiles' root): each video's entry
+        is copied there, so a worker host with its own $CODECVDC_HOME finds the file of a video that
+        another host registered. The path and content indexes stay local (the registering host's)."""
         self.root = Path(home) / "registry"
+        self.shared = shared
 
     def _spool(self) -> str:
         """Temp files go to this process's spool under the home (storage/atomic.py), not beside the entries."""
@@ -92,6 +97,8 @@ class Registry:
             atomic_write_bytes(str(target), json.dumps(asdict(reg)).encode(), self._spool())
         else:
             reg = self.get(video_id)
+        if self.shared is not None and (is_new or not self.shared.exists(self._shared_key(video_id))):
+            self.shared.put(self._shared_key(video_id), json.dumps(asdict(reg)).encode())
         index = {"video_id": video_id, "size_bytes": src.size, "mtime": src.mtime}
         atomic_write_bytes(str(self._path_file(src.path)), json.dumps(index).encode(), self._spool())
         return reg, is_new
@@ -119,11 +126,20 @@ class Registry:
         atomic_write_bytes(str(marker), video_id.encode(), self._spool())
         return video_id
 
+    @staticmethod
+    def _shared_key(video_id: str) -> str:
+        return f"videos/{video_id}.json"
+
     def get(self, video_id: str) -> Registration:
         target = self._video_file(video_id)
-        if not target.exists():
-            raise KeyError(f"video {video_id!r} is not registered (use `codecvdc add PATH`)")
-        return Registration(**json.loads(target.read_text()))
+        if target.exists():
+            return Registration(**json.loads(target.read_text()))
+        if self.shared is not None:
+            try:
+                return Registration(**json.loads(self.shared.get(self._shared_key(video_id))))
+            except FileNotFoundError:
+                pass
+        raise KeyError(f"video {video_id!r} is not registered (use `codecvdc add PATH`)")
 
     def all(self) -> list[Registration]:
         folder = self.root / "videos"
