@@ -129,7 +129,9 @@ def test_expected_errors_are_one_line_and_exit_2(
     a traceback, fails the test); the environment is restored after each case."""
     args, env, names = fill(case, inputs, busy_port)
     for key in ("CODECVDC_PROFILE", "DAGSTER_HOME", "CODECVDC_DAGSTER_YAML"):
-        monkeypatch.delenv(key, raising=False)
+        # setenv first, so monkeypatch restores the variable's absence even when `main` sets it (--profile)
+        monkeypatch.setenv(key, "")
+        monkeypatch.delenv(key)
     monkeypatch.setenv("CODECVDC_HOME", inputs["home"])
     for key, value in env.items():
         monkeypatch.setenv(key, value)

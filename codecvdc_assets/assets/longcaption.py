@@ -69,7 +69,7 @@ def build_longcaption_assets(
 
         with recorded(context, lake, client):
             done = run_videos(context, lake, ["longcap_frames"], work)
-        return dg.MaterializeResult(metadata=result_metadata(done, "longcap_frames"))
+        return dg.MaterializeResult(metadata=result_metadata(context, done, "longcap_frames"))
 
     @dg.asset(
         deps=["videos", "frames"],
@@ -112,7 +112,7 @@ def build_longcaption_assets(
 
         with recorded(context, lake, client):
             done = run_videos(context, lake, ["longcap_clips"], work)
-        return dg.MaterializeResult(metadata=result_metadata(done, "longcap_clips"))
+        return dg.MaterializeResult(metadata=result_metadata(context, done, "longcap_clips"))
 
     @dg.asset(
         deps=["longcap_frames", "longcap_clips"],
@@ -144,6 +144,6 @@ def build_longcaption_assets(
 
         with recorded(context, lake, client):
             done = run_videos(context, lake, ["longcap_video"], work)
-        return dg.MaterializeResult(metadata=result_metadata(done, "longcap_video"))
+        return dg.MaterializeResult(metadata=result_metadata(context, done, "longcap_video"))
 
     return [longcap_frames, longcap_clips, longcap_video]
