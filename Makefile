@@ -29,12 +29,15 @@ debian:
 	if [ -n "$$missing" ]; then echo "installing Debian packages:$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
 
+# Whole test files spread over TEST_WORKERS processes (pytest-xdist): most tests wait on the processes they
+# start (dagster dev, workers, servers), so two workers keep both cores busy.
+TEST_WORKERS ?= 2
 test: $(STAMP) debian
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 # The inner loop: everything but the tests marked slow (live processes, whole chains).
 test-fast: $(STAMP) debian
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m "not slow"
 
 bench: $(STAMP) debian
 	$(BIN)/python -m bench

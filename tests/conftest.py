@@ -45,3 +45,24 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "static": write_clip(str(folder / "static.mkv"), 4.0, fps=10, width=96, height=64, codec="ffv1", square=False),
     }
     return made
+
+
+# The longest modules first: `make test` spreads whole files over worker processes (pytest-xdist,
+# --dist loadfile) in collection order, so a long file collected last would run alone at the end.
+LONGEST_FIRST = [
+    "test_live_daemon.py",
+    "test_celery.py",
+    "test_postgres_instance.py",
+    "test_s3_outage.py",
+    "test_disk_full.py",
+    "test_parallel_runs.py",
+    "test_crash_resume.py",
+    "test_cli.py",
+    "test_report.py",
+    "test_s3.py",
+]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep their order
