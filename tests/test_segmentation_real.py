@@ -113,17 +113,20 @@ def test_fast_content_detector_matches_pyscenedetect(name: str) -> None:
     from av.video.reformatter import VideoReformatter
     from scenedetect import ContentDetector, FrameTimecode
 
-    from codecvdc_assets.video.detector import FastContentDetector
+    from codecvdc_assets.video.detector import FastContentDetector, to_hsv
 
     ours, theirs, scale = FastContentDetector(), ContentDetector(), VideoReformatter()
+    ours_hsv = FastContentDetector(hsv_input=True)  # as scan.py uses it: HSV made in the decode thread
     n = 0
     with av.open(shared(name)) as container:
         for n, frame in enumerate(container.decode(video=0)):
             image = scale.reformat(frame, width=256, height=144, format="bgr24", interpolation="POINT").to_ndarray()
             timecode = FrameTimecode(n, 25.0)
-            cuts = ours.process_frame(timecode, image), theirs.process_frame(timecode, image)
-            assert ours._frame_score == theirs._frame_score, f"frame {n}"
+            cuts = [d.process_frame(timecode, image) for d in (ours, theirs)]
+            cuts.append(ours_hsv.process_frame(timecode, to_hsv(image)))
+            assert ours._frame_score == theirs._frame_score == ours_hsv._frame_score, f"frame {n}"
             assert [c.frame_num for c in cuts[0]] == [c.frame_num for c in cuts[1]], f"frame {n}"
+            assert [c.frame_num for c in cuts[2]] == [c.frame_num for c in cuts[1]], f"frame {n}"
     assert n > 100
 
 

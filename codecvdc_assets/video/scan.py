@@ -29,7 +29,7 @@ from scenedetect import FrameTimecode
 from scenedetect.detector import FlashFilter
 
 from .background_sink import BackgroundSink
-from .detector import FastContentDetector
+from .detector import FastContentDetector, to_hsv
 from .errors import VideoError, ffmpeg_reason
 from .prefetch import prefetch
 from .probe import VideoProbe, open_container, video_stream
@@ -120,6 +120,7 @@ def scan_video(
         threshold=params.content_threshold,
         min_scene_len=params.detector_min_scene_len,
         filter_mode=FlashFilter.Mode.MERGE,  # PySceneDetect's default: rapid cut sequences are one flash
+        hsv_input=True,  # converted in the decode thread
     )
     # MERGE reports a cut up to `event_buffer_length` frames late, and a reported cut is always a frame
     # whose score reached the threshold: keep only those frames of that window, scaled down to the JPEG
@@ -284,14 +285,15 @@ def _decode(
 def _analysis_batches(
     frames: Iterator[av.VideoFrame], width: int, height: int
 ) -> Iterator[list[tuple[av.VideoFrame, np.ndarray]]]:
-    """(frame, BGR analysis image) in batches of about BATCH_PIXELS source pixels (runs in the decode
-    thread, so swscale overlaps the detector). POINT sampling = PySceneDetect's own downscale."""
+    """(frame, HSV analysis image) in batches of about BATCH_PIXELS source pixels. Runs in the decode
+    thread, so swscale and OpenCV's HSV conversion (both release the GIL) overlap the detector.
+    POINT sampling to BGR = PySceneDetect's own downscale, then its BGR->HSV conversion."""
     to_small = VideoReformatter()
     batch: list[tuple[av.VideoFrame, np.ndarray]] = []
     pixels = 0
     for frame in frames:
         small = to_small.reformat(frame, width=width, height=height, format="bgr24", interpolation="POINT")
-        batch.append((frame, small.to_ndarray()))
+        batch.append((frame, to_hsv(small.to_ndarray())))
         pixels += frame.width * frame.height
         if pixels >= BATCH_PIXELS or len(batch) >= BATCH_FRAMES:
             yield batch
