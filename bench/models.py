@@ -2,7 +2,7 @@
 
 1. The loopback server adds latency L to every request; with concurrency C the endpoint bound is C/L
    requests per second. 500 distinct requests (text task, no cache) through ModelClient + the openai
-   client must reach >= 90 % of it.
+   client must reach >= 90 % of it at C=32 with L=500 ms and with L=100 ms (320 requests/s).
 2. 100,000 entries in the call cache: median cost of a lookup (hit and miss) must be < 1 ms.
 """
 
@@ -36,6 +36,7 @@ SUITE = "2 model calls"
 # (concurrency C, latency L): the first is the target setting (L like a VLM answer); the others show
 # where one client process tops out (the openai client costs ~3 ms CPU per request).
 SETTINGS = [(32, 0.5), (16, 0.2), (32, 0.1)]
+TARGETED = {(32, 0.5), (32, 0.1)}  # >= 0.90 of C/L (issues #2 and #16: 320 requests/s from one process)
 N_REQUESTS = 500
 SERVER_PID = [0]  # the serve-embedded process of the running measurement (its CPU time is reported)
 N_CACHE = int(os.environ.get("BENCH_CACHE_ENTRIES", "100000"))
@@ -139,7 +140,7 @@ def main() -> int:
         ratios.append(ratio)
         bound = concurrency / latency_s
         print(f"  {concurrency:>4}{latency_s * 1000:>7.0f}{rate:>9.1f}{bound:>7.0f}{ratio:>7.2f}")
-        first = (concurrency, latency_s) == SETTINGS[0]
+        first = (concurrency, latency_s) in TARGETED
         report.add(
             SUITE,
             f"C={concurrency}, L={latency_s * 1000:.0f} ms: requests/s vs C/L",
@@ -156,7 +157,7 @@ def main() -> int:
             "",
             f"{1000 / client_ms:.0f} / {1000 / max(server_ms, 1e-3):.0f} req/s per core",
         )
-    print("  target: ratio >= 0.90 at the first setting")
+    print("  target: ratio >= 0.90 at C=32 with L=500 ms and L=100 ms")
     hit_ms, miss_ms = cache_lookup()
     print(f"call cache: {N_CACHE:,} entries, median lookup {hit_ms:.3f} ms (hit), {miss_ms:.3f} ms (miss)")
     print("  target < 1 ms")
@@ -168,6 +169,6 @@ def main() -> int:
         "",
         hit_ms < 1 and miss_ms < 1,
     )
-    ok = ratios[0] >= 0.9 and hit_ms < 1 and miss_ms < 1
+    ok = all(r >= 0.9 for r, s in zip(ratios, SETTINGS, strict=True) if s in TARGETED) and hit_ms < 1 and miss_ms < 1
     print("result:", "all targets met" if ok else "a target was missed")
     return 0
