@@ -2,7 +2,7 @@
 
 1. The loopback server adds latency L to every request; with concurrency C the endpoint bound is C/L
    requests per second. 500 distinct requests (text task, no cache) through ModelClient + the openai
-   client must reach >= 90 % of it.
+   client must reach >= 90 % of it at C=32 with L=500 ms and with L=100 ms (320 requests/s).
 2. 100,000 entries in the call cache: median cost of a lookup (hit and miss) must be < 1 ms.
 """
 
@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from pathlib import Path
 
 from codecvdc_assets.models import messages as m
 from codecvdc_assets.models.cache import CallCache
@@ -35,7 +36,9 @@ SUITE = "2 model calls"
 # (concurrency C, latency L): the first is the target setting (L like a VLM answer); the others show
 # where one client process tops out (the openai client costs ~3 ms CPU per request).
 SETTINGS = [(32, 0.5), (16, 0.2), (32, 0.1)]
+TARGETED = {(32, 0.5), (32, 0.1)}  # >= 0.90 of C/L (issues #2 and #16: 320 requests/s from one process)
 N_REQUESTS = 500
+SERVER_PID = [0]  # the serve-embedded process of the running measurement (its CPU time is reported)
 N_CACHE = int(os.environ.get("BENCH_CACHE_ENTRIES", "100000"))
 
 
@@ -76,22 +79,32 @@ def endpoint(latency_s: float):
                 if time.monotonic() > deadline or proc.poll() is not None:
                     raise RuntimeError("serve-embedded did not start") from None
                 time.sleep(0.2)
+        SERVER_PID[0] = proc.pid
         yield base_url
     finally:
         proc.terminate()
         proc.wait(timeout=20)
 
 
-def throughput(concurrency: int, latency_s: float) -> tuple[float, float]:
+def _cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def throughput(concurrency: int, latency_s: float) -> tuple[float, float, float, float]:
+    """(requests/s, ratio to C/L, client CPU ms per request, server CPU ms per request)."""
     with endpoint(latency_s) as base_url:
         backend = OpenAIBackend(TEXT_MODEL, [base_url], per_endpoint_concurrency=concurrency)
         client = ModelClient(backend, concurrency=concurrency)
         client.complete_many([_request(-i) for i in range(1, concurrency + 1)])  # warm-up: connections
+        server0, client0 = _cpu_s(SERVER_PID[0]), time.process_time()
         started = time.perf_counter()
         client.complete_many([_request(i) for i in range(N_REQUESTS)])
         elapsed = time.perf_counter() - started
+        client_ms = (time.process_time() - client0) / N_REQUESTS * 1000
+        server_ms = (_cpu_s(SERVER_PID[0]) - server0) / N_REQUESTS * 1000
     rate = N_REQUESTS / elapsed
-    return rate, rate / (concurrency / latency_s)
+    return rate, rate / (concurrency / latency_s), client_ms, server_ms
 
 
 def cache_lookup() -> tuple[float, float]:
@@ -123,11 +136,11 @@ def main() -> int:
     print(f"  {'C':>4}{'L ms':>7}{'req/s':>9}{'C/L':>7}{'ratio':>7}")
     ratios = []
     for concurrency, latency_s in SETTINGS:
-        rate, ratio = throughput(concurrency, latency_s)
+        rate, ratio, client_ms, server_ms = throughput(concurrency, latency_s)
         ratios.append(ratio)
         bound = concurrency / latency_s
         print(f"  {concurrency:>4}{latency_s * 1000:>7.0f}{rate:>9.1f}{bound:>7.0f}{ratio:>7.2f}")
-        first = (concurrency, latency_s) == SETTINGS[0]
+        first = (concurrency, latency_s) in TARGETED
         report.add(
             SUITE,
             f"C={concurrency}, L={latency_s * 1000:.0f} ms: requests/s vs C/L",
@@ -136,7 +149,15 @@ def main() -> int:
             f"{ratio:.2f}",
             (ratio >= 0.9) if first else None,
         )
-    print("  target: ratio >= 0.90 at the first setting")
+        # CPU per request: with 2 shared cores, client + server CPU x C/L must fit in what the run gets.
+        report.add(
+            SUITE,
+            f"C={concurrency}, L={latency_s * 1000:.0f} ms: CPU per request, client / serve-embedded",
+            f"{client_ms:.2f} / {server_ms:.2f} ms",
+            "",
+            f"{1000 / client_ms:.0f} / {1000 / max(server_ms, 1e-3):.0f} req/s per core",
+        )
+    print("  target: ratio >= 0.90 at C=32 with L=500 ms and L=100 ms")
     hit_ms, miss_ms = cache_lookup()
     print(f"call cache: {N_CACHE:,} entries, median lookup {hit_ms:.3f} ms (hit), {miss_ms:.3f} ms (miss)")
     print("  target < 1 ms")
@@ -148,6 +169,6 @@ def main() -> int:
         "",
         hit_ms < 1 and miss_ms < 1,
     )
-    ok = ratios[0] >= 0.9 and hit_ms < 1 and miss_ms < 1
+    ok = all(r >= 0.9 for r, s in zip(ratios, SETTINGS, strict=True) if s in TARGETED) and hit_ms < 1 and miss_ms < 1
     print("result:", "all targets met" if ok else "a target was missed")
     return 0

@@ -11,6 +11,7 @@ import dagster as dg
 
 from .partitions import videos_partitions
 from .storage.atomic import remove_dead_spools
+from .storage.dagster_sqlite import relax_instance_fsyncs
 from .storage.failures import current_failure, failing_assets
 from .storage.integrity import DAMAGE_ERROR
 from .storage.lake import GLOBAL, Lake
@@ -25,6 +26,7 @@ CLI_JOB = "codecvdc_cli_run"  # the job of multiprocess/celery CLI runs (the imp
 
 
 def get_instance() -> dg.DagsterInstance:
+    relax_instance_fsyncs()
     return dg.DagsterInstance.get()
 
 
@@ -228,6 +230,7 @@ def cli_tags() -> dict[str, str]:
 def _asset_job(profile_executor: bool) -> dg.JobDefinition:
     from .definitions import build_definitions
 
+    relax_instance_fsyncs()
     defs = build_definitions()
     executor = defs.executor if profile_executor else dg.multi_or_in_process_executor
     job = dg.define_asset_job(CLI_JOB, selection=dg.AssetSelection.all(), executor_def=executor)
@@ -312,20 +315,20 @@ def materialize_batch(
     lake: Lake,
     executor: str = "in_process",
 ) -> list[VideoOutcome]:
-    """One run over a contiguous range of videos; the outcome of each video is read back per partition."""
+    """One run over a contiguous range of videos; the outcome of each video comes from the run's own
+    materialization events (not one instance query per video and asset)."""
     started = time.perf_counter()
     result = _execute(defs, instance, video_ids, keys, executor)
     checks = result.get_asset_check_evaluations()
     seconds = (time.perf_counter() - started) / len(video_ids)
+    wanted = set(keys)
+    materialized: dict[str, set[str]] = {}
+    for event in result.get_asset_materialization_events():
+        if event.asset_key in wanted and event.partition:
+            materialized.setdefault(event.partition, set()).add(event.asset_key.to_user_string())
     outcomes = []
     for video_id in video_ids:
-        done = []
-        for key in keys:
-            records = instance.fetch_materializations(
-                dg.AssetRecordsFilter(asset_key=key, asset_partitions=[video_id]), limit=1
-            ).records
-            if records and records[0].run_id == result.run_id:
-                done.append(key.to_user_string())
+        done = sorted(materialized.get(video_id, ()))
         error = _recorded_failure(lake, video_id, keys)
         failed_checks = [
             f"{c.asset_key.to_user_string()}/{c.check_name}: {c.description}"
@@ -338,9 +341,7 @@ def materialize_batch(
         own_failure = error is not None
         if not ok and error is None:
             error = _first_failure(result) or "not materialized: an upstream step failed for its batch"
-        outcomes.append(
-            VideoOutcome(video_id, ok, sorted(done), error, seconds, result.run_id, len(checks), own_failure)
-        )
+        outcomes.append(VideoOutcome(video_id, ok, done, error, seconds, result.run_id, len(checks), own_failure))
     return outcomes
 
 

@@ -103,3 +103,44 @@ def test_generated_cuts_clip_is_exact(clips: dict[str, str]) -> None:
     result = scan_video(info, SegmentParams(), HashOnlySink())
     assert result.mode == CONTENT_PRIMARY
     assert_frames_close(boundaries(result), [50, 125], tolerance=0)
+
+
+@pytest.mark.parametrize("name", ["bikes.mp4", "testvideo.mp4", "fades.mp4", "cityCC0.mpg"])
+def test_fast_content_detector_matches_pyscenedetect(name: str) -> None:
+    """The faster score (video/detector.py) is PySceneDetect's own number, frame by frame, and the
+    cuts the flash filter reports from it are the same."""
+    import av
+    from av.video.reformatter import VideoReformatter
+    from scenedetect import ContentDetector, FrameTimecode
+
+    from codecvdc_assets.video.detector import FastContentDetector, to_hsv
+
+    ours, theirs, scale = FastContentDetector(), ContentDetector(), VideoReformatter()
+    ours_hsv = FastContentDetector(hsv_input=True)  # as scan.py uses it: HSV made in the decode thread
+    n = 0
+    with av.open(shared(name)) as container:
+        for n, frame in enumerate(container.decode(video=0)):
+            image = scale.reformat(frame, width=256, height=144, format="bgr24", interpolation="POINT").to_ndarray()
+            timecode = FrameTimecode(n, 25.0)
+            cuts = [d.process_frame(timecode, image) for d in (ours, theirs)]
+            cuts.append(ours_hsv.process_frame(timecode, to_hsv(image)))
+            assert ours._frame_score == theirs._frame_score == ours_hsv._frame_score, f"frame {n}"
+            assert [c.frame_num for c in cuts[0]] == [c.frame_num for c in cuts[1]], f"frame {n}"
+            assert [c.frame_num for c in cuts[2]] == [c.frame_num for c in cuts[1]], f"frame {n}"
+    assert n > 100
+
+
+def test_a_failed_frame_write_fails_the_scan() -> None:
+    """Frame writes run in background threads (video/background_sink.py); a failure is not lost."""
+
+    class FailingSink(HashOnlySink):
+        calls = 0
+
+        def put(self, data: bytes) -> str:
+            FailingSink.calls += 1
+            if FailingSink.calls == 3:
+                raise OSError(28, "No space left on device")
+            return super().put(data)
+
+    with pytest.raises(OSError, match="No space left"):
+        scan_video(probe(shared("bikes.mp4"), with_sha256=False), SegmentParams(), FailingSink())

@@ -4,15 +4,27 @@ Several base URLs (data-parallel vLLM replicas) are used round-robin, each with 
 limit. Retries are the openai client's own: exponential backoff on 408/409/429/5xx, timeouts and
 connection errors, honouring Retry-After. When they run out, the failure is raised as a TransportError
 whose message names the fault and the number of attempts, e.g. "HTTP 503 (...) after 3 attempts".
+
+Requests go through the client's documented raw verb (`client.post("/chat/completions", cast_to=
+Response)`): retries, timeouts and auth are the client's, but the typed `chat.completions.create` path
+walks every message and the JSON schema through its type-driven transform and builds pydantic models
+of the answer, 30 % of the client's CPU per request (bench suite 2, 320 requests/s from one process).
+The body is the same JSON the typed call sends.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 from typing import Any
 
 import openai
+
+try:  # the HTTP library the openai client is built on (httpx2 from openai 3, httpx before)
+    from httpx2 import Response as HttpResponse
+except ImportError:  # pragma: no cover - older openai releases
+    from httpx import Response as HttpResponse
 
 from .types import RawAnswer, Sampling, TransportError
 
@@ -47,7 +59,10 @@ class OpenAIBackend:
     async def open(self) -> None:
         self._clients = [
             openai.AsyncOpenAI(
-                base_url=url, api_key=self._api_key, timeout=self.timeout_s, max_retries=self.max_retries
+                base_url=url,
+                api_key=self._api_key,
+                timeout=self.timeout_s,
+                max_retries=self.max_retries,
             )
             for url in self.base_urls
         ]
@@ -63,35 +78,43 @@ class OpenAIBackend:
     ) -> RawAnswer:
         i = next(self._turn) % len(self._clients)
         async with self._gates[i]:
+            body = {
+                "model": self.model,
+                "messages": messages,
+                "response_format": {
+                    "type": "json_schema",
+                    "json_schema": {"name": task, "schema": schema, "strict": True},
+                },
+                "temperature": sampling.temperature,
+                "top_p": sampling.top_p,
+                "max_tokens": sampling.max_tokens,
+                "seed": sampling.seed,
+            }
             try:
-                raw = await self._clients[i].chat.completions.with_raw_response.create(
-                    model=self.model,
-                    messages=messages,
-                    response_format={
-                        "type": "json_schema",
-                        "json_schema": {"name": task, "schema": schema, "strict": True},
-                    },
-                    temperature=sampling.temperature,
-                    top_p=sampling.top_p,
-                    max_tokens=sampling.max_tokens,
-                    seed=sampling.seed,
-                )
+                raw = await self._clients[i].post("/chat/completions", cast_to=HttpResponse, body=body)
             except openai.APIError as exc:
                 attempts = _attempts(exc)
                 plural = "s" if attempts != 1 else ""
                 message = f"{self._describe(exc)} after {attempts} attempt{plural}"
                 raise TransportError(message, attempts, self.base_urls[i]) from exc
-        response = raw.parse()
-        choice = response.choices[0] if response.choices else None
-        usage = response.usage
-        return RawAnswer(
-            text=(choice.message.content or "") if choice else "",
-            prompt_tokens=usage.prompt_tokens if usage else 0,
-            completion_tokens=usage.completion_tokens if usage else 0,
-            finish_reason=(choice.finish_reason or "stop") if choice else "stop",
-            endpoint=self.base_urls[i],
-            http_attempts=raw.retries_taken + 1,
-        )
+        attempts = _attempts_of(raw.request)
+        try:
+            response = json.loads(raw.content)
+            choices = response.get("choices") or []
+            choice = choices[0] if choices else {}
+            usage = response.get("usage") or {}
+            return RawAnswer(
+                text=(choice.get("message") or {}).get("content") or "",
+                prompt_tokens=int(usage.get("prompt_tokens") or 0),
+                completion_tokens=int(usage.get("completion_tokens") or 0),
+                finish_reason=choice.get("finish_reason") or "stop",
+                endpoint=self.base_urls[i],
+                http_attempts=attempts,
+            )
+        except (ValueError, TypeError, AttributeError) as exc:
+            plural = "s" if attempts != 1 else ""
+            message = f"not a chat completion ({type(exc).__name__}: {str(exc)[:200]}) after {attempts} attempt{plural}"
+            raise TransportError(message, attempts, self.base_urls[i]) from exc
 
     def _describe(self, exc: openai.APIError) -> str:
         """The fault in a few words; the server's message is kept short and never includes the key."""
@@ -109,8 +132,12 @@ class OpenAIBackend:
 
 
 def _attempts(exc: openai.APIError) -> int:
+    return _attempts_of(getattr(exc, "request", None))
+
+
+def _attempts_of(request: Any) -> int:
     """Attempts made, from the retry counter the openai client puts on every request it sends."""
     try:
-        return int(exc.request.headers.get("x-stainless-retry-count", "0")) + 1
+        return int(request.headers.get("x-stainless-retry-count", "0")) + 1
     except (AttributeError, ValueError):
         return 1

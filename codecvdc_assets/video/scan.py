@@ -1,15 +1,18 @@
 """One decode pass per video: content cuts (PySceneDetect) + 1 fps frame sampling + boundary images.
 
-PyAV decodes with threads; each frame is scaled once by swscale to a small BGR analysis image for
-PySceneDetect's ContentDetector (the same ~256 px width its own auto-downscale uses, so its default
-threshold keeps its meaning). Frames on the sampling grid, frames where the detector fires and
-I-frames (possible split points) are encoded to JPEG. Grid frames go straight to the content-addressed
-frame store; the others wait in a spool folder until segmentation says which ones start a segment, so
-memory stays bounded whatever the video length.
+PyAV decodes with threads; in the decode thread each frame is scaled once by swscale to a small BGR
+analysis image for PySceneDetect's ContentDetector (the same ~256 px width its own auto-downscale uses,
+so its default threshold keeps its meaning), and frames cross to the analysis thread in batches (one
+queue handoff per ~1 megapixel, not per frame: at 160x90 the handoff cost as much as decoding).
+Frames on the sampling grid, frames where the detector fires and I-frames (possible split points) are
+encoded to JPEG. Grid frames go straight to the content-addressed frame store (written by a few
+threads, see background_sink.py); the others wait in a spool folder until segmentation says which ones
+start a segment, so memory stays bounded whatever the video length.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -22,9 +25,11 @@ import av
 import cv2
 import numpy as np
 from av.video.reformatter import VideoReformatter
-from scenedetect import ContentDetector, FrameTimecode
+from scenedetect import FrameTimecode
 from scenedetect.detector import FlashFilter
 
+from .background_sink import BackgroundSink
+from .detector import FastContentDetector, to_hsv
 from .errors import VideoError, ffmpeg_reason
 from .prefetch import prefetch
 from .probe import VideoProbe, open_container, video_stream
@@ -39,8 +44,11 @@ from .segmentation import (
     plan_segments,
 )
 
-# Frames decoded ahead of analysis (bounded: 4 x 1080p yuv420p is 12 MB).
+# Batches decoded ahead of analysis, each up to BATCH_PIXELS or BATCH_FRAMES (bounded: 4 x 1080p
+# yuv420p frames is 12 MB, as many 160x90 ones as the frame limit allows).
 DECODE_AHEAD = 4
+BATCH_PIXELS = 1 << 20
+BATCH_FRAMES = 64
 # A video whose decoder rejects packets is still processed while at least this share of its frames decodes.
 MIN_DECODED_SHARE = 0.5
 # cv2.rotate codes that turn a decoded picture upright, by display rotation (counter-clockwise degrees).
@@ -108,14 +116,18 @@ def scan_video(
     keep_iframes = stats.degenerate is None or not stats.degenerate.startswith("all-intra")
     iframe_pts = info.keyframe_pts if keep_iframes else frozenset()
 
-    detector = ContentDetector(
+    detector = FastContentDetector(
         threshold=params.content_threshold,
         min_scene_len=params.detector_min_scene_len,
         filter_mode=FlashFilter.Mode.MERGE,  # PySceneDetect's default: rapid cut sequences are one flash
+        hsv_input=True,  # converted in the decode thread
     )
-    # MERGE reports a cut up to `event_buffer_length` frames late: keep that many recent frames, scaled
-    # down to the JPEG size when larger, so memory is bounded whatever the source resolution.
-    recent: deque[tuple[int, float, av.VideoFrame]] = deque(maxlen=detector.event_buffer_length + 2)
+    # MERGE reports a cut up to `event_buffer_length` frames late, and a reported cut is always a frame
+    # whose score reached the threshold: keep only those frames of that window, scaled down to the JPEG
+    # size when larger, so memory is bounded whatever the source resolution.
+    window = detector.event_buffer_length + 2
+    recent: deque[tuple[int, float, av.VideoFrame]] = deque()
+    threshold = params.content_threshold
     sampler = GridSampler(params.sample_fps)
     det_fps = info.fps if info.fps > 0 else 25.0
     # Analysis and JPEG scaling work on the decoded (coded) picture; JPEGs are then turned upright.
@@ -134,9 +146,10 @@ def scan_video(
     grid: dict[int, FrameImage] = {}
     spooled: dict[int, tuple[str, float]] = {}  # frame idx -> (spool path, t) for boundary candidates
     spool = tempfile.mkdtemp(prefix="scan-", dir=spool_root)
+    store = BackgroundSink(sink)  # durable writes overlap the decode; closed (all written) before we return
 
     # One reformatter per target keeps swscale's context cached (a new one per frame costs ~1 ms).
-    to_small, to_jpeg, to_recent = VideoReformatter(), VideoReformatter(), VideoReformatter()
+    to_jpeg, to_recent = VideoReformatter(), VideoReformatter()
 
     def encode(frame: av.VideoFrame) -> bytes:
         # Scale (if needed) in YUV, then OpenCV's SIMD I420->BGR: ~5x cheaper than swscale to bgr24.
@@ -164,9 +177,9 @@ def scan_video(
         with open_container(path) as container:
             stream = video_stream(container, path)
             stream.thread_type = "AUTO"
-            decoded = prefetch(_decode(container, stream, errors), ahead=DECODE_AHEAD)
+            decoded = prefetch(_analysis_batches(_decode(container, stream, errors), aw, ah), ahead=DECODE_AHEAD)
             try:
-                for frame in decoded:
+                for frame, small in (item for batch in decoded for item in batch):
                     idx = len(times)
                     if info.timestamps_synthesized:  # raw stream: one frame period each
                         t = idx / det_fps
@@ -178,18 +191,20 @@ def scan_video(
                         t = last_t + 1e-6
                     last_t = t
                     times.append(t)
-                    # POINT sampling = PySceneDetect's own downscale, so its threshold keeps its meaning.
-                    small = to_small.reformat(frame, width=aw, height=ah, format="bgr24", interpolation="POINT")
-                    small = small.to_ndarray()
                     fired = detector.process_frame(FrameTimecode(idx, det_fps), small)
-                    scores.append(float(getattr(detector, "_frame_score", 0.0) or 0.0))
+                    score = float(getattr(detector, "_frame_score", 0.0) or 0.0)
+                    scores.append(score)
                     if sampler.take(t):
-                        grid[idx] = FrameImage(idx, t, sink.put(encode(frame)), out_w, out_h)
+                        grid[idx] = FrameImage(idx, t, store.put(encode(frame)), out_w, out_h)
                     elif _is_iframe(frame, iframe_pts, info.timestamps_synthesized) and t >= next_iframe_t:
                         # I-frames only matter as max-duration split points: a few per split window do.
                         to_spool(idx, t, frame)
                         next_iframe_t = t + iframe_spacing
-                    recent.append((idx, t, to_recent.reformat(frame, width=jw, height=jh) if shrink_recent else frame))
+                    while recent and recent[0][0] <= idx - window:
+                        recent.popleft()
+                    if score >= threshold:
+                        kept = to_recent.reformat(frame, width=jw, height=jh) if shrink_recent else frame
+                        recent.append((idx, t, kept))
                     for cut in fired:
                         cuts.append(cut.frame_num)
                         for r_idx, r_t, r_frame in recent:
@@ -225,8 +240,11 @@ def scan_video(
             mode if stats.n_iframes else CONTENT_PRIMARY,
             params,
         )
-        frames = _collect_frames(segments, grid, spooled, sink, out_w, out_h)
+        frames = _collect_frames(segments, grid, spooled, store, out_w, out_h)
+        store.close()
     finally:
+        with contextlib.suppress(Exception):  # after a failure: its error is the one to report
+            store.close()
         shutil.rmtree(spool, ignore_errors=True)
     if progress:
         progress(1.0)
@@ -262,6 +280,26 @@ def _decode(
             errors.add(exc)
             continue
         yield from frames
+
+
+def _analysis_batches(
+    frames: Iterator[av.VideoFrame], width: int, height: int
+) -> Iterator[list[tuple[av.VideoFrame, np.ndarray]]]:
+    """(frame, HSV analysis image) in batches of about BATCH_PIXELS source pixels. Runs in the decode
+    thread, so swscale and OpenCV's HSV conversion (both release the GIL) overlap the detector.
+    POINT sampling to BGR = PySceneDetect's own downscale, then its BGR->HSV conversion."""
+    to_small = VideoReformatter()
+    batch: list[tuple[av.VideoFrame, np.ndarray]] = []
+    pixels = 0
+    for frame in frames:
+        small = to_small.reformat(frame, width=width, height=height, format="bgr24", interpolation="POINT")
+        batch.append((frame, to_hsv(small.to_ndarray())))
+        pixels += frame.width * frame.height
+        if pixels >= BATCH_PIXELS or len(batch) >= BATCH_FRAMES:
+            yield batch
+            batch, pixels = [], 0
+    if batch:
+        yield batch
 
 
 def _is_iframe(frame: av.VideoFrame, iframe_pts: frozenset[int], synthesized: bool) -> bool:

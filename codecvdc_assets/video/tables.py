@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from .errors import display_path
 from .probe import VideoProbe
 from .scan import ScanResult
 from .segmentation import SegmentParams, choose_mode, gop_stats
 
+if TYPE_CHECKING:  # pandas costs ~0.5 s to import: `codecvdc segment` (segments_json) does not need it
+    import pandas as pd
+
 
 def videos_frame(video_id: str, info: VideoProbe, params: SegmentParams) -> pd.DataFrame:
+    import pandas as pd
+
     stats = gop_stats(info.keyframe_s, info.n_packets, params)
     mode, reason = choose_mode(stats, params)
     row = {
@@ -46,6 +50,8 @@ def videos_frame(video_id: str, info: VideoProbe, params: SegmentParams) -> pd.D
 
 
 def segments_frame(video_id: str, scan: ScanResult) -> pd.DataFrame:
+    import pandas as pd
+
     cv = scan.gop.cv if scan.gop.degenerate is None else None
     frame = pd.DataFrame(
         [
@@ -71,6 +77,8 @@ def segments_frame(video_id: str, scan: ScanResult) -> pd.DataFrame:
 
 
 def frames_frame(video_id: str, scan: ScanResult, uri_of: Callable[[str], str]) -> pd.DataFrame:
+    import pandas as pd
+
     return pd.DataFrame(
         [
             {
