@@ -17,7 +17,7 @@ from pathlib import Path
 
 from . import report
 
-SUITE = "7 dense metrics"
+SUITE = "8 dense metrics"
 YC2 = Path(__file__).resolve().parents[2] / "shared" / "dense" / "yc2_val.json"
 TIOUS = (0.3, 0.5, 0.7, 0.9)
 

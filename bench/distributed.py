@@ -23,7 +23,7 @@ from pathlib import Path
 from . import report
 from .orchestration import make_clips
 
-SUITE = "7 distributed"
+SUITE = "9 distributed"
 N_VIDEOS = 8
 WORKERS = 2
 ROOT = Path(__file__).resolve().parents[1]
