@@ -251,9 +251,15 @@ class Source:
         if config == "videos":
             per_video = pd.DataFrame({"video_id": videos["video_id"], "n": 1, "b": 0.0})
         else:
-            per_video = self.con.execute(
-                f"SELECT video_id, count(*) AS n, sum({size(self._own(config))}) AS b FROM {cfg.table} t GROUP BY 1"
-            ).fetchdf()
+            # One thread: DuckDB's parallel aggregate keeps a partitioned hash table per thread.
+            threads = self.con.execute("SELECT current_setting('threads')").fetchone()[0]
+            self.con.execute("SET threads = 1")
+            try:
+                per_video = self.con.execute(
+                    f"SELECT video_id, count(*) AS n, sum({size(self._own(config))}) AS b FROM {cfg.table} t GROUP BY 1"
+                ).fetchdf()
+            finally:
+                self.con.execute(f"SET threads = {int(threads)}")
         merged = videos[["video_id", "split"]].merge(per_video, on="video_id")
         extra = (
             sum(
