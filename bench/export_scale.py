@@ -5,6 +5,7 @@ The lake is bench/synthetic_lake.py's, in the compacted layout (10 % of 118,257 
 at exit: the peak RSS of the whole export (DuckDB, pyarrow, the card). Target: <= 1 GB at full size
 (stream, never load a whole table). Reported: wall time, rows per second (all configs), peak RSS, and
 the export's bytes per residual (the residuals config alone, and all configs with the card).
+BENCH_EXPORT_HOME=HOME reuses the lake of an earlier run (the full lake takes ~15 min to write here).
 """
 
 from __future__ import annotations
@@ -33,9 +34,17 @@ def main(full: bool = False, quick: bool = False) -> int:
     base = Path(os.environ.get("BENCH_TMP", tempfile.gettempdir()))
     work = Path(tempfile.mkdtemp(prefix="codecvdc-exportbench-", dir=base))
     try:
-        home = work / "home"
+        reuse = os.environ.get("BENCH_EXPORT_HOME")  # a home with this size's lake from an earlier run
+        home = Path(reuse) if reuse else work / "home"
         t0 = time.perf_counter()
-        rows = generate(home / "lake", n_videos, "compacted")
+        if reuse:
+            import duckdb
+
+            glob = str(home / "lake" / "residuals" / "_compacted" / "*" / "*.parquet")
+            n_res = duckdb.sql(f"SELECT count(*) FROM read_parquet('{glob}')").fetchall()[0][0]
+            rows = {"residuals": n_res}
+        else:
+            rows = generate(home / "lake", n_videos, "compacted")
         print(
             f"export: synthetic lake ({label}), {n_videos:,} videos, {rows['residuals']:,} residuals, "
             f"{time.perf_counter() - t0:.0f} s to write",

@@ -21,7 +21,7 @@ from .webdataset import write_webdataset
 
 # DuckDB's buffer pool would otherwise grow to most of the RAM while the shards' scans run; past this it
 # evicts and spills, so the export's memory stays flat however large the lake is.
-DUCKDB_MEMORY = "192MB"
+DUCKDB_MEMORY = "128MB"
 
 
 @dataclass
@@ -58,6 +58,8 @@ def export(
     out = Path(out).absolute()
     previous = check_out(out)
     con.execute(f"SET memory_limit = '{DUCKDB_MEMORY}'")
+    con.execute("SET preserve_insertion_order = false")  # rows are sorted per shard; order kept costs memory
+    con.execute("SET enable_progress_bar = false")  # the export prints its own progress
     selection = select_videos(con, options, provenance.code_versions.get("videos", ""))
     if selection.videos.empty:
         why = "; ".join(f"{reason}: {n}" for reason, n in selection.excluded.items()) or "no videos probed yet"

@@ -233,34 +233,86 @@ class Source:
         self.selection = selection
         con.register("export_sel", selection.videos)
 
+    def _own(self, config: str) -> list[tuple[str, pa.DataType, str]]:
+        """The columns read from the config's table (the others come from the selection, `p.`)."""
+        return [c for c in CONFIGS[config].columns if not c[2].startswith("p.")]
+
     def estimate(self, config: str) -> dict[str, tuple[int, float]]:
         """{split: (rows, bytes)} of a config as Arrow holds it (strings and offsets, 8 bytes a number): what
-        a shard of it costs in memory while it is written."""
+        a shard of it costs in memory while it is written. One aggregate per video, no join: a join could
+        pick the table as its build side and hold it whole."""
         cfg = CONFIGS[config]
-        size = " + ".join(
-            f"coalesce(strlen({expr}), 0) + 4" if typ == pa.string() else "8" for _, typ, expr in cfg.columns
-        )
-        source = "export_sel p" if config == "videos" else f"{cfg.table} t JOIN export_sel p USING (video_id)"
-        rows = self.con.execute(f"SELECT p.split, count(*), sum({size}) FROM {source} GROUP BY 1").fetchall()
-        return {s: (int(n), float(b or 0)) for s, n, b in rows}
+        videos = self.selection.videos
 
-    def stream(self, config: str, shard_of: pd.DataFrame, rows: int = 65_536) -> Iterator[pa.RecordBatch]:
-        """Every row of the config in one scan, unsorted, with a leading `_shard` column (int) taken from
-        `shard_of` (video_id, _shard): one pass over the table whatever the number of shards."""
-        cfg = CONFIGS[config]
-        self.con.register("export_shard_of", shard_of)
-        select = ", ".join(f"{expr} AS {name}" for name, _, expr in cfg.columns)
+        def size(cols: list[tuple[str, pa.DataType, str]]) -> str:
+            parts = [f"coalesce(strlen({e}), 0) + 4" if t == pa.string() else "8" for _, t, e in cols]
+            return " + ".join(parts) or "0"
+
         if config == "videos":
-            source = "export_sel p JOIN export_shard_of s USING (video_id)"
+            per_video = pd.DataFrame({"video_id": videos["video_id"], "n": 1, "b": 0.0})
         else:
-            source = f"{cfg.table} t JOIN export_shard_of s USING (video_id) JOIN export_sel p USING (video_id)"
-        schema = pa.schema([("_shard", pa.int64()), *cfg.schema])
-        reader = self.con.sql(f"SELECT CAST(s._shard AS BIGINT) AS _shard, {select} FROM {source}").to_arrow_reader(
-            rows
+            # One thread: DuckDB's parallel aggregate keeps a partitioned hash table per thread.
+            # and the aggregate needs more than the scans: 256 MB for it alone.
+            threads, memory = self.con.execute(
+                "SELECT current_setting('threads'), current_setting('memory_limit')"
+            ).fetchone()
+            self.con.execute("SET threads = 1")
+            self.con.execute("SET memory_limit = '256MB'")
+            try:
+                per_video = self.con.execute(
+                    f"SELECT video_id, count(*) AS n, sum({size(self._own(config))}) AS b FROM {cfg.table} t GROUP BY 1"
+                ).fetchdf()
+            finally:
+                self.con.execute(f"SET threads = {int(threads)}")
+                self.con.execute(f"SET memory_limit = '{memory}'")
+        merged = videos[["video_id", "split"]].merge(per_video, on="video_id")
+        extra = (
+            sum(
+                (int(videos[e[2:]].astype(str).str.len().mean()) + 4) if t == pa.string() else 8
+                for _, t, e in cfg.columns
+                if e.startswith("p.")
+            )
+            if len(videos)
+            else 0
         )
+        merged["b"] = merged["b"].astype(float) + merged["n"] * extra
+        grouped = merged.groupby("split")[["n", "b"]].sum()
+        return {str(s): (int(r.n), float(r.b)) for s, r in grouped.iterrows()}
+
+    def stream(
+        self, config: str, shard_of: dict[str, int], rows: int = 65_536
+    ) -> Iterator[tuple[pa.Array, pa.RecordBatch]]:
+        """Every row of the config in one scan, unsorted, with each row's shard (`shard_of[video_id]`).
+
+        DuckDB reads the table alone (no join that could hold it); the selection's columns (sha256, ...)
+        and the shard are attached in pyarrow by looking the video id up in the selection."""
+        cfg = CONFIGS[config]
+        videos = self.selection.videos
+        keys = pa.array(videos["video_id"], pa.string())
+        shard = pa.array([shard_of.get(v, -1) for v in videos["video_id"]], pa.int64())
+        if config == "videos":  # the selection holds these rows
+            data = {n: videos[e[2:]] if e.startswith("p.") else [None] * len(videos) for n, _, e in cfg.columns}
+            table = pa.Table.from_pandas(pd.DataFrame(data), schema=cfg.schema, preserve_index=False)
+            offset = 0
+            for b in table.to_batches():
+                yield shard.slice(offset, b.num_rows), b
+                offset += b.num_rows
+            return
+        own = self._own(config)
+        looked_up = {expr[2:]: pa.array(videos[expr[2:]], typ) for _, typ, expr in cfg.columns if expr.startswith("p.")}
+        select = ", ".join(f"{expr} AS {name}" for name, _, expr in own)
+        reader = self.con.sql(f"SELECT {select} FROM {cfg.table} t").to_arrow_reader(rows)
         for b in reader:
-            arrays = [b.column(0), *(b.column(i + 1).cast(typ) for i, (_, typ, _) in enumerate(cfg.columns))]
-            yield pa.RecordBatch.from_arrays(arrays, schema=schema)
+            idx = pc.index_in(b.column("video_id"), value_set=keys)
+            keep = pc.is_valid(idx)
+            b, idx = b.filter(keep), idx.filter(keep)
+            if not b.num_rows:
+                continue
+            arrays = [
+                looked_up[expr[2:]].take(idx) if expr.startswith("p.") else b.column(name).cast(typ)
+                for name, typ, expr in cfg.columns
+            ]
+            yield shard.take(idx), pa.RecordBatch.from_arrays(arrays, schema=cfg.schema)
 
     @staticmethod
     def order(config: str, table: pa.Table) -> pa.Array:
@@ -271,5 +323,5 @@ class Source:
         """(rule, accepted, rejected) over the evidence of the exported videos."""
         return self.con.execute(
             "SELECT rule, count(*) FILTER (WHERE accepted), count(*) FILTER (WHERE NOT accepted) "
-            "FROM evidence JOIN export_sel USING (video_id) GROUP BY 1 ORDER BY 1"
+            "FROM evidence WHERE video_id IN (SELECT video_id FROM export_sel) GROUP BY 1 ORDER BY 1"
         ).fetchall()

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -22,18 +21,15 @@ def spill(
 ) -> list[Path]:
     """The config's rows split into one zstd IPC file per shard of `plan`, in plan order; `progress` hears
     (what, 0 shards written, shards, rows read) as the scan goes."""
-    ids = {video_id: k for k, shard in enumerate(plan) for video_id in shard.video_ids}
-    shard_of = pd.DataFrame({"video_id": list(ids), "_shard": list(ids.values())})
+    shard_of = {video_id: k for k, shard in enumerate(plan) for video_id in shard.video_ids}
     paths = [folder / f"{config}-{k:06d}.arrow" for k in range(len(plan))]
     options = pa.ipc.IpcWriteOptions(compression="zstd")
     writers = [pa.ipc.new_file(str(p), CONFIGS[config].schema, options=options) for p in paths]
     read = 0
     try:
-        for batch in source.stream(config, shard_of):
-            read += batch.num_rows
+        for shard, rows in source.stream(config, shard_of):
+            read += rows.num_rows
             progress(f"{config}: reading the lake", 0, len(plan), read)
-            shard = batch.column(0)
-            rows = batch.drop_columns(["_shard"])
             for k in pc.unique(shard).to_pylist():
                 writers[k].write_batch(rows.filter(pc.equal(shard, k)))
     finally:
