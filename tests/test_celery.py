@@ -162,9 +162,11 @@ def s3_client(url: str):
 
 
 def lake_objects(cluster: Cluster) -> list[str]:
+    """The lake's data files: not the checksum records under `_integrity/` (storage/integrity.py)."""
     client = s3_client(cluster.s3.url)
     pages = client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=f"{PREFIX}/lake/")
-    return [o["Key"] for p in pages for o in p.get("Contents", [])]
+    keys = [o["Key"] for p in pages for o in p.get("Contents", [])]
+    return [k for k in keys if not k.startswith(f"{PREFIX}/lake/_integrity/")]
 
 
 def worker_hosts_and_pids(cluster: Cluster) -> set[str]:

@@ -291,10 +291,11 @@ def test_asset_graph_in_chromium(live: LiveDagster, setup: Setup) -> None:
     nodes = live.graphql("{ assetNodes { assetKey { path } groupName } }")["assetNodes"]
     names = sorted(n["assetKey"]["path"][-1] for n in nodes)
     # The global lineage page with every group expanded (the "Expand all groups" state, kept in the URL);
-    # a big window so the graph fits at a zoom where nodes show their full names.
+    # a big window so the whole graph is in view (nodes outside the viewport are not rendered) at a zoom
+    # where nodes show their full names.
     expanded = ",".join(sorted({f"global@global:{n['groupName']}" for n in nodes}))
     url = live.url(f"/asset-groups?expanded={expanded}")
-    with chromium_dom(url, setup.base / "chromium", window="4000,3000") as dom:
+    with chromium_dom(url, setup.base / "chromium", window="6000,4500") as dom:
         rendered = [n for n in names if f">{n}</div>" in dom]
     assert "<title" in dom and "Global asset lineage" in dom, dom[:1000]
     assert rendered == names, f"not rendered: {sorted(set(names) - set(rendered))}"
