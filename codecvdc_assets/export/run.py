@@ -21,7 +21,7 @@ from .webdataset import write_webdataset
 
 # DuckDB's buffer pool would otherwise grow to most of the RAM while the shards' scans run; past this it
 # evicts and spills, so the export's memory stays flat however large the lake is.
-DUCKDB_MEMORY = "128MB"
+DUCKDB_MEMORY = "256MB"
 
 
 @dataclass
