@@ -261,17 +261,7 @@ def _execute(
     steps on Celery workers (this process submits them and waits: it only coordinates)."""
     tags = {**cli_tags(), **range_tags(video_ids)}
     if executor == "celery":
-        if len(video_ids) == 1:
-            tags["dagster/partition"] = video_ids[0]
-        with dg.execute_job(
-            dg.reconstructable(_cli_profile_job),
-            instance=instance,
-            run_config=QUIET,
-            tags=tags,
-            raise_on_error=False,
-            asset_selection=keys,
-        ) as result:
-            return result
+        return _execute_job(_cli_profile_job, instance, QUIET, tags, video_ids, keys)
     if executor == "in_process":
         assets = [a for a in [*defs.assets, *(defs.asset_checks or [])] if isinstance(a, dg.AssetsDefinition)]
         return dg.materialize(
@@ -287,8 +277,6 @@ def _execute(
         )
     if executor != "multiprocess":
         raise ValueError(f"unknown executor {executor!r}; known: {', '.join(EXECUTORS)}")
-    if len(video_ids) == 1:
-        tags["dagster/partition"] = video_ids[0]
     # forkserver with the code location preloaded: a step process starts in well under a second instead
     # of importing Dagster and building the definitions again.
     multiprocess = {
@@ -296,10 +284,17 @@ def _execute(
         "start_method": {"forkserver": {"preload_modules": ["codecvdc_assets.definitions"]}},
     }
     config = {**QUIET, "execution": {"config": {"multiprocess": multiprocess}}}
+    return _execute_job(_cli_job, instance, config, tags, video_ids, keys)
+
+
+def _execute_job(job_fn, instance: dg.DagsterInstance, run_config: dict, tags: dict, video_ids: list[str], keys):
+    """A reconstructable job (its steps run outside this process) over `video_ids`."""
+    if len(video_ids) == 1:
+        tags = {**tags, "dagster/partition": video_ids[0]}
     with dg.execute_job(
-        dg.reconstructable(_cli_job),
+        dg.reconstructable(job_fn),
         instance=instance,
-        run_config=config,
+        run_config=run_config,
         tags=tags,
         raise_on_error=False,
         asset_selection=keys,
