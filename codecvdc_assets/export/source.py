@@ -251,20 +251,11 @@ class Source:
         if config == "videos":
             per_video = pd.DataFrame({"video_id": videos["video_id"], "n": 1, "b": 0.0})
         else:
-            # One thread: DuckDB's parallel aggregate keeps a partitioned hash table per thread.
-            # and the aggregate needs more than the scans: 256 MB for it alone.
-            threads, memory = self.con.execute(
-                "SELECT current_setting('threads'), current_setting('memory_limit')"
-            ).fetchone()
-            self.con.execute("SET threads = 1")
-            self.con.execute("SET memory_limit = '256MB'")
-            try:
-                per_video = self.con.execute(
-                    f"SELECT video_id, count(*) AS n, sum({size(self._own(config))}) AS b FROM {cfg.table} t GROUP BY 1"
-                ).fetchdf()
-            finally:
-                self.con.execute(f"SET threads = {int(threads)}")
-                self.con.execute(f"SET memory_limit = '{memory}'")
+            # run.py's connection settings (one thread, 256 MB) also suit this aggregate: DuckDB's parallel
+            # aggregate would keep a partitioned hash table per thread.
+            per_video = self.con.execute(
+                f"SELECT video_id, count(*) AS n, sum({size(self._own(config))}) AS b FROM {cfg.table} t GROUP BY 1"
+            ).fetchdf()
         merged = videos[["video_id", "split"]].merge(per_video, on="video_id")
         extra = (
             sum(
