@@ -754,18 +754,10 @@ def _check_port(host: str, port: int) -> None:
 def _read_jsonl(path: str, required: list[str]):
     import pandas as pd
 
-    try:
-        lines = Path(path).read_text().splitlines()
-    except OSError as exc:
-        raise CliError(f"{path}: {exc.strerror}") from exc
+    from .jsonl import jsonl_rows
+
     rows = []
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise CliError(f"{path}:{n}: not JSON ({exc.msg})") from exc
+    for n, row in jsonl_rows(path, CliError):
         missing = [k for k in required if k not in row]
         if missing:
             raise CliError(f"{path}:{n}: missing field(s) {', '.join(missing)}")

@@ -6,14 +6,13 @@ the `caption_metrics` table's columns (source, protocol, metric, threshold, valu
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from ..jsonl import jsonl_rows
 from ..models.client import ModelClient
 from ..storage.lake import Lake
 from .dense.coco import CocoSession
@@ -93,18 +92,8 @@ def load_long_references(path: str) -> list[dict[str, Any]]:
         videos, durations = load_references(path)
         return references_from_dense(videos, durations)
     rows = []
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError as exc:
-        raise DenseInputError(f"{path}: no such file") from exc
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DenseInputError(f"{path}:{n}: not JSON ({exc.msg})") from exc
-        if not isinstance(row, dict) or not isinstance(row.get("reference"), str) or "video_id" not in row:
+    for n, row in jsonl_rows(path, DenseInputError):
+        if not isinstance(row.get("reference"), str) or "video_id" not in row:
             raise DenseInputError(f"{path}:{n}: needs video_id and a string reference")
         if not row["reference"].split():
             raise DenseInputError(f"{path}:{n}: the reference of {row['video_id']} has no words")

@@ -9,11 +9,11 @@ the same id, or our `<slug>-<fingerprint>` id made from a file named after it.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
 
+from ..jsonl import jsonl_rows
 from ..models.client import ModelClient
 from ..video.ids import made_from
 from .answering import answer_questions
@@ -34,19 +34,9 @@ def source_name(name: str) -> str:
 def load_captions(path: str | Path, source: str | None = None) -> pd.DataFrame:
     """The rows of a captions file; `source` (else each row's `source`, else the file's stem) names them."""
     path = Path(path)
-    try:
-        lines = path.read_text().splitlines()
-    except OSError as exc:
-        raise CaptionsError(f"{path}: {exc.strerror or exc}") from exc
     rows = []
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise CaptionsError(f"{path}:{n}: not JSON ({exc.msg})") from exc
-        if not isinstance(row, dict) or "video_id" not in row or "caption" not in row:
+    for n, row in jsonl_rows(path, CaptionsError):
+        if "video_id" not in row or "caption" not in row:
             raise CaptionsError(f"{path}:{n}: a row needs video_id and caption")
         if not isinstance(row["caption"], str):
             raise CaptionsError(f"{path}:{n}: caption must be a string")
