@@ -8,7 +8,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,17 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from services import free_port
 
 from codecvdc_assets.process_group import end_group
 
 PROJECT = Path(__file__).resolve().parents[1]
 REPOSITORY = "__repository__"  # the name Dagster gives the repository of a Definitions object
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def copy_project(dest: Path) -> Path:

@@ -8,7 +8,6 @@ import io
 import json
 import os
 import shutil
-import socket
 from collections.abc import Iterator
 from contextlib import redirect_stdout
 from pathlib import Path
@@ -17,6 +16,7 @@ import boto3
 import dagster as dg
 import pytest
 from conftest import shared
+from services import free_port
 
 from codecvdc_assets.cli import main as cli
 from codecvdc_assets.definitions import build_definitions
@@ -34,12 +34,6 @@ PREFIX = "pool/run1"
 CAPTION_VIEWS = ["videos", "segments", "frames", "anchors", "residuals", "evidence", "scene_narratives"]
 # Columns that differ between two runs of the same input by nature: where the file was, when, which run.
 VOLATILE = {"path", "run_id", "recorded_at", "failed_at", "latency_s", "cache_hit", "endpoint"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

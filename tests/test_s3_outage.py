@@ -16,6 +16,7 @@ import boto3
 import pandas as pd
 import pytest
 from cli_helpers import CLI, SELECT_CHAIN, env_for
+from services import free_port
 
 from codecvdc_assets.storage import integrity
 from codecvdc_assets.storage.blobs import S3Blobs
@@ -23,14 +24,6 @@ from codecvdc_assets.video.synthetic import write_clip
 
 BUCKET = "outage"
 PREFIX = "pool"
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def s3_env(home: Path, port: int) -> dict[str, str]:

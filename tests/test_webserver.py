@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+from services import free_port
 
 PROJECT = Path(__file__).resolve().parents[1]
 QUERY = """
@@ -22,12 +23,6 @@ QUERY = """
   }
 }
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def graphql(port: int, query: str) -> dict:
