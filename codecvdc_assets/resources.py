@@ -6,10 +6,9 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-from dagster_aws.s3 import S3Resource
 from pydantic import PrivateAttr
 
 from .models.client import ModelClient
@@ -22,6 +21,9 @@ from .storage.lake import Lake
 from .storage.registry import Registry
 from .storage.video_sources import local_copy
 from .video.segmentation import SegmentParams
+
+if TYPE_CHECKING:  # dagster-aws costs ~1 s of imports (its package loads its components): only for S3
+    from dagster_aws.s3 import S3Resource
 
 
 class LakeResource(dg.ConfigurableResource):
@@ -43,9 +45,12 @@ class LakeResource(dg.ConfigurableResource):
         for secret in ("aws_access_key_id", "aws_secret_access_key", "aws_session_token"):
             if secret in self.s3:
                 raise ValueError(f"storage.s3.{secret}: credentials come from the environment, never from a profile")
-        self.s3_resource()  # validates the settings
+        if self.s3:
+            self.s3_resource()  # validates the settings
 
     def s3_resource(self) -> S3Resource:
+        from dagster_aws.s3 import S3Resource
+
         return S3Resource(**{k: v for k, v in self.s3.items() if v not in (None, "")})
 
     def s3_client(self) -> Any:

@@ -1,7 +1,9 @@
-"""The `video_files` sensor takes a large root in bounded slices with a cursor: a local folder of 3,000
-files and an S3 prefix of 3,000 objects (moto on loopback), each covered over a few ticks with no
+"""The `video_files` sensor takes a large root in bounded slices with a cursor: a local folder of 300
+files and an S3 prefix of 300 objects (moto on loopback), each covered over a few ticks with no
 duplicate, never more than MAX_PER_TICK entries a tick, links out of the root never followed, and
-files added behind the cursor found after the listing wraps around."""
+files added behind the cursor found after the listing wraps around. The budget is scaled down with the
+root (100 a tick instead of 1,000; S3 pages of 40 keys instead of 1,000, so a tick spans several
+pages): the same slicing at a tenth of the cost of 3,000 files."""
 
 from __future__ import annotations
 
@@ -17,9 +19,17 @@ from test_s3 import BUCKET, s3_endpoint, s3_env  # noqa: F401 (moto's server fix
 from codecvdc_assets import sensors
 from codecvdc_assets.resources import LakeResource, VideoRootsResource
 from codecvdc_assets.storage.registry import Registry, walk_files
+from codecvdc_assets.storage import video_sources
 from codecvdc_assets.storage.video_sources import scan_roots
 
-N_FILES = 3000
+N_FILES = 300
+BUDGET = 100  # sensors.MAX_PER_TICK for these tests
+
+
+@pytest.fixture(autouse=True)
+def small_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sensors, "MAX_PER_TICK", BUDGET)
+    monkeypatch.setattr(video_sources, "S3_PAGE", 40)
 
 
 def tick(instance: dg.DagsterInstance, resources: dict, cursor: str | None) -> tuple[list[str], str]:
@@ -43,8 +53,8 @@ def run_ticks(instance: dg.DagsterInstance, resources: dict, ticks: int, cursor:
 
 def test_local_root_is_taken_in_bounded_slices(home: Path, tmp_path: Path) -> None:
     root = tmp_path / "root"
-    for i in range(N_FILES):  # 30 folders of 100; distinct bytes so every file is its own video
-        folder = root / f"d{i // 100:02d}"
+    for i in range(N_FILES):  # 30 folders of 10; distinct bytes so every file is its own video
+        folder = root / f"d{i // 10:02d}"
         folder.mkdir(parents=True, exist_ok=True)
         (folder / f"clip {i:04d}.mp4").write_bytes(f"clip {i}".encode())
     (root / "d00" / "notes.txt").write_text("not a video")
@@ -56,7 +66,7 @@ def test_local_root_is_taken_in_bounded_slices(home: Path, tmp_path: Path) -> No
     os.symlink(outside, root / "linked-dir")
 
     # The listing itself: slices of at most the budget, in order, every file exactly once. The root holds
-    # 3,003 entries (the clips, notes.txt and the two links; hidden names are not listed): four slices.
+    # 303 entries (the clips, notes.txt and the two links; hidden names are not listed): four slices.
     keys, cursor = [], {}
     for i in range(4):
         found, cursor = scan_roots([str(root)], cursor, sensors.MAX_PER_TICK)
@@ -67,7 +77,7 @@ def test_local_root_is_taken_in_bounded_slices(home: Path, tmp_path: Path) -> No
     assert not any("secret" in k or "hidden" in k or k.endswith(".txt") for k in keys)
     walked = [k for k, _ in walk_files(root)]
     assert walked == sorted(walked, key=lambda k: k.split("/"))
-    assert walk_files(root, after=walked[1500]).__next__()[0] == walked[1501]
+    assert walk_files(root, after=walked[150]).__next__()[0] == walked[151]
 
     instance = dg.DagsterInstance.get()
     resources = {"lake": LakeResource(home=str(home)), "video_roots": VideoRootsResource(roots=[str(root)])}
@@ -88,7 +98,7 @@ def test_local_root_is_taken_in_bounded_slices(home: Path, tmp_path: Path) -> No
 @pytest.mark.slow
 def test_s3_prefix_is_taken_in_bounded_slices(home: Path, s3_env: dict, monkeypatch) -> None:  # noqa: F811
     client = s3_env["client"]
-    keys = [f"pool/batch{i // 500}/clip-{i:04d}.mp4" for i in range(N_FILES)]
+    keys = [f"pool/batch{i // 50}/clip-{i:04d}.mp4" for i in range(N_FILES)]
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(lambda k: client.put_object(Bucket=BUCKET, Key=k, Body=k.encode()), keys))
     client.put_object(Bucket=BUCKET, Key="pool/readme.txt", Body=b"x")
@@ -101,7 +111,7 @@ def test_s3_prefix_is_taken_in_bounded_slices(home: Path, s3_env: dict, monkeypa
     instance = dg.DagsterInstance.get()
     per_tick, seen, cursor = run_ticks(instance, resources, 4)
     assert all(n <= sensors.MAX_PER_TICK for n in per_tick)
-    assert per_tick == [1000, 1000, 1000, 0]
+    assert per_tick == [BUDGET, BUDGET, BUDGET, 0]
     assert json.loads(cursor)["after"] == {}  # the listing ran out and starts over
     assert len(seen) == len(set(seen)) == N_FILES
     paths = {r.path for r in Registry(home).all()}

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from .cache import CallCache
 from .client import ModelClient
 from .embedded.backend import EmbeddedBackend
-from .openai_backend import OpenAIBackend
 from .types import Sampling
 
 BACKENDS = ("embedded", "openai")
@@ -40,6 +39,8 @@ def build_client(settings: ModelSettings, cache_dir: str | None) -> ModelClient:
     if settings.backend == "embedded":
         backend = EmbeddedBackend(settings.model)
     else:
+        from .openai_backend import OpenAIBackend  # the openai package costs ~1 s of imports; embedded runs skip it
+
         backend = OpenAIBackend(
             settings.model,
             settings.base_urls,
