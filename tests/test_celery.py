@@ -7,6 +7,7 @@ killed with SIGKILL in the middle of a step."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -51,6 +52,7 @@ PER_VIDEO = [
     "per_second_captions",
     "vidcapqa_answers",
 ]
+CALL_DELAY_S = 0.4
 VISIBILITY_S = 45  # a killed worker's step goes back to the queue after this (longer than any step here)
 
 
@@ -134,6 +136,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
                 "CODECVDC_CELERY_BACKEND": redis.db_url(1),
                 "CODECVDC_CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY_S),
                 "CODECVDC_CELERY_RESTORE_INTERVAL": "1",
+                # Every embedded call takes this long, so a step with several calls (residuals: a call per
+                # window, two at a time) is still making calls for a while after its first one is journaled.
+                "CODECVDC_EMBEDDED_DELAY_S": str(CALL_DELAY_S),
                 "CODECVDC_S3_ENDPOINT_URL": s3.url,
                 "CODECVDC_S3_BUCKET": BUCKET,
                 "CODECVDC_S3_PREFIX": PREFIX,
@@ -316,9 +321,15 @@ def test_a_run_of_the_code_location_uses_the_workers(cluster: Cluster, four_vide
     assert "Submitting celery task" in done.stderr + done.stdout, done.stderr[-2000:]
 
 
-def journal_lines(home: Path) -> int:
-    """Call records in a home's open model-call journals (a step making model calls right now)."""
-    return sum(max(0, len(p.read_text().splitlines()) - 1) for p in (home / "journal" / "model_calls").glob("*.jsonl"))
+def journaled_assets(home: Path) -> list[str]:
+    """The asset of every call record in a home's open model-call journals (steps making calls right now)."""
+    assets = []
+    for path in (home / "journal" / "model_calls").glob("*.jsonl"):
+        with contextlib.suppress(OSError):  # committed (and removed) between the listing and the read
+            for line in path.read_text().splitlines()[1:]:  # the first line is the journal's header
+                with contextlib.suppress(ValueError):  # a line being written
+                    assets.append(json.loads(line).get("asset"))
+    return assets
 
 
 @pytest.mark.slow
@@ -340,12 +351,14 @@ def test_a_worker_killed_mid_step(cluster: Cluster) -> None:
         start_new_session=True,
     )
     try:
-        # Kill whichever worker is in the middle of a step, at its first journaled call: the earlier the kill,
-        # the less likely the step commits (and leaves nothing to recover) between this check and the SIGKILL.
+        # Kill whichever worker is in the middle of the residuals step, at its first journaled call: that step
+        # makes a call per window of each of the clip's three scenes, two at a time, so a call of CALL_DELAY_S
+        # is still to come and the step cannot commit (leaving nothing to recover) between this check and the
+        # SIGKILL, as a one-call step could (1 failure in 4 runs when the kill waited for any call).
         victim, deadline = None, time.monotonic() + 300
         while victim is None and time.monotonic() < deadline and proc.poll() is None:
-            victim = next((n for n in WORKERS if journal_lines(cluster.home(n)) >= 1), None)
-            time.sleep(0.05)
+            victim = next((n for n in WORKERS if "residuals" in journaled_assets(cluster.home(n))), None)
+            time.sleep(0.02)
         assert victim, "no worker was seen in the middle of a step"
         cluster.kill_worker(victim)
         survivor = next(n for n in WORKERS if n != victim)
