@@ -107,16 +107,20 @@ def test_generated_cuts_clip_is_exact(clips: dict[str, str]) -> None:
 
 @pytest.mark.parametrize("name", ["bikes.mp4", "testvideo.mp4", "fades.mp4", "cityCC0.mpg"])
 def test_fast_content_detector_matches_pyscenedetect(name: str) -> None:
-    """The faster score (video/detector.py) is PySceneDetect's own number, frame by frame, and the
-    cuts the flash filter reports from it are the same."""
+    """The faster scores (video/detector.py) are PySceneDetect's own numbers, frame by frame, and the
+    cuts the flash filter reports from them are the same: per frame (FastContentDetector), and a batch
+    at a time (BatchScorer + CutFilter, as scan.py uses them; batches of 7 frames here, so every
+    batch boundary falls between different kinds of frames)."""
     import av
+    import numpy as np
     from av.video.reformatter import VideoReformatter
     from scenedetect import ContentDetector, FrameTimecode
 
-    from codecvdc_assets.video.detector import FastContentDetector, to_hsv
+    from codecvdc_assets.video.detector import BatchScorer, CutFilter, FastContentDetector, to_hsv
 
     ours, theirs, scale = FastContentDetector(), ContentDetector(), VideoReformatter()
-    ours_hsv = FastContentDetector(hsv_input=True)  # as scan.py uses it: HSV made in the decode thread
+    ours_hsv = FastContentDetector(hsv_input=True)
+    images, their_scores, their_cuts = [], [], []
     n = 0
     with av.open(shared(name)) as container:
         for n, frame in enumerate(container.decode(video=0)):
@@ -127,7 +131,41 @@ def test_fast_content_detector_matches_pyscenedetect(name: str) -> None:
             assert ours._frame_score == theirs._frame_score == ours_hsv._frame_score, f"frame {n}"
             assert [c.frame_num for c in cuts[0]] == [c.frame_num for c in cuts[1]], f"frame {n}"
             assert [c.frame_num for c in cuts[2]] == [c.frame_num for c in cuts[1]], f"frame {n}"
+            images.append(image)
+            their_scores.append(theirs._frame_score)
+            their_cuts.extend(c.frame_num for c in cuts[1])
     assert n > 100
+    scorer, cut_filter = BatchScorer(), CutFilter(27.0, 15, 25.0)
+    batch_scores: list[float] = []
+    for start in range(0, len(images), 7):
+        batch = images[start : start + 7]
+        batch_scores.extend(scorer.scores(np.concatenate(batch), len(batch)))
+    assert batch_scores == their_scores
+    assert [c for i, score in enumerate(batch_scores) for c in cut_filter.cuts(i, score)] == their_cuts
+
+
+@pytest.mark.parametrize("mode", ["MERGE", "SUPPRESS"])
+@pytest.mark.parametrize("length", [0, 1, 2, 15])
+def test_cut_filter_skips_only_calls_that_change_nothing(mode: str, length: int) -> None:
+    """CutFilter calls the library's FlashFilter only where it can act; on random score runs (sparse
+    and dense cuts, flash bursts) its cuts are those of the filter called on every frame."""
+    import random
+
+    from scenedetect import FrameTimecode
+    from scenedetect.detector import FlashFilter
+
+    from codecvdc_assets.video.detector import CutFilter
+
+    rng = random.Random(length * 7 + len(mode))
+    n_cuts = 0
+    for density in (0.01, 0.05, 0.2, 0.5, 0.9):
+        scores = [rng.uniform(27.0, 60.0) if rng.random() < density else rng.uniform(0.0, 26.9) for _ in range(3000)]
+        full = FlashFilter(mode=FlashFilter.Mode[mode], length=length)
+        expected = [c.frame_num for i, s in enumerate(scores) for c in full.filter(FrameTimecode(i, 25.0), s >= 27.0)]
+        skipping = CutFilter(27.0, length, 25.0, mode=FlashFilter.Mode[mode])
+        assert [c for i, s in enumerate(scores) for c in skipping.cuts(i, s)] == expected, density
+        n_cuts += len(expected)
+    assert n_cuts > 20
 
 
 def test_a_failed_frame_write_fails_the_scan() -> None:
