@@ -22,6 +22,7 @@ class Row:
 
 ROWS: list[Row] = []
 NOTES: dict[str, list[str]] = {}
+STARTED = (dt.datetime.now(dt.UTC), os.getloadavg())  # when the run began, and the machine's load then
 
 
 def add(suite: str, measure: str, value: str, target: str = "", ratio: str = "", ok: bool | None = None) -> Row:
@@ -88,13 +89,18 @@ def print_table(rows: list[Row]) -> None:
         print("  ".join(cells), verdict(r.ok))
 
 
+def _load(values: tuple[float, float, float]) -> str:
+    return ", ".join(f"{v:.2f}" for v in values)
+
+
 def write_results(path: Path, rows: list[Row], argv: list[str]) -> None:
     info = machine()
     misses = [r for r in rows if r.ok is False]
     parts = [
         "# Benchmark results (`make bench`)",
         "",
-        f"- date: {info['date']}",
+        f"- date: {STARTED[0].strftime('%Y-%m-%d %H:%M')} to {info['date']}",
+        f"- load average (1, 5, 15 min) at the start: {_load(STARTED[1])}; at the end: {_load(os.getloadavg())}",
         f"- commit: `{info['commit']}` (the results file is committed after the run)",
         f"- machine: {info['cpu']}, {info['ram']} RAM, {info['os']}, Python {info['python']}",
         f"- command: `python -m bench {' '.join(argv)}`".replace("  ", " "),
