@@ -102,7 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--batch-size",
         type=int,
         metavar="N",
-        help="videos per Dagster run (default: the profile's automation.batch_size, 25)",
+        help="videos per Dagster run (default: the profile's automation.batch_size, 25, and more small files:"
+        " up to 4x as many while they total automation.batch_mib MiB)",
     )
     p.add_argument(
         "--executor",
@@ -348,6 +349,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         materialize_global,
         materialize_many,
         recover_after_crash,
+        small_batch_settings,
         split_keys,
         stale_selection,
     )
@@ -412,11 +414,20 @@ def cmd_run(args: argparse.Namespace) -> int:
             flush=True,
         )
 
-    batch_size = args.batch_size or int((load_profile().get("automation") or {}).get("batch_size", 25))
+    automation = load_profile().get("automation") or {}
+    batch_size = args.batch_size or int(automation.get("batch_size", 25))
+    # Runs of more small files (the profile's batch_mib), unless --batch-size says how many.
+    sizes, batch_bytes = (
+        ({}, 0) if args.batch_size else small_batch_settings(defs.resources["lake"].registry(), automation)
+    )
     executor = args.executor or _profile_executor()
     if plan:
         plan = {vid: [*pre, *keys, *post] for vid, keys in plan.items()}
-    outcomes = materialize_many(defs, instance, plan, lake, on_done, batch_size, on_dataset, executor) if plan else []
+    outcomes = (
+        materialize_many(defs, instance, plan, lake, on_done, batch_size, on_dataset, executor, sizes, batch_bytes)
+        if plan
+        else []
+    )
     try:
         ensure_catalog(home)
     except Exception as exc:  # the lake is unreachable now (an S3 outage): the summary still counts

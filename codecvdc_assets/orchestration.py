@@ -6,6 +6,7 @@ import os
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import dagster as dg
 
@@ -198,25 +199,54 @@ RANGE_END = "dagster/asset_partition_range_end"
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
+SMALL_BATCH_FACTOR = 4  # small files: a run takes at most this many times batch_size videos
+
+
 def batch_plan(
-    plan: dict[str, list[dg.AssetKey]], order: list[str], batch_size: int, isolate: set[str] | None = None
+    plan: dict[str, list[dg.AssetKey]],
+    order: list[str],
+    batch_size: int,
+    isolate: set[str] | None = None,
+    sizes: Mapping[str, int] | None = None,
+    batch_bytes: int = 0,
 ) -> list[tuple[list[str], list[dg.AssetKey]]]:
     """Group videos into runs: same asset selection, contiguous in the partition order (a run covers a
-    key range), at most `batch_size` each; videos in `isolate` (known failures) get runs of their own."""
+    key range), at most `batch_size` each; videos in `isolate` (known failures) get runs of their own.
+
+    With `batch_bytes`, a run of small files (`sizes`: bytes per video; unknown: not small) takes more
+    videos while its files total at most `batch_bytes`, up to SMALL_BATCH_FACTOR x `batch_size`: every
+    run costs Dagster a fixed amount (its run database, plan, steps), which dominates for tiny clips."""
     isolate = isolate or set()
+    sizes = sizes or {}
     position = {key: i for i, key in enumerate(order)}
     batches: list[tuple[list[str], list[dg.AssetKey]]] = []
+    total = 0  # bytes of the last batch's files
     for video_id in sorted(plan, key=lambda v: position.get(v, len(position))):
         keys = plan[video_id]
+        size = sizes.get(video_id, batch_bytes + 1)
         if batches:
             videos, batch_keys = batches[-1]
             contiguous = video_id in position and position[video_id] == position.get(videos[-1], -2) + 1
             alone = video_id in isolate or videos[-1] in isolate
-            if batch_keys == keys and len(videos) < batch_size and contiguous and not alone:
+            room = len(videos) < batch_size or (
+                len(videos) < SMALL_BATCH_FACTOR * batch_size and total + size <= batch_bytes
+            )
+            if batch_keys == keys and room and contiguous and not alone:
                 videos.append(video_id)
+                total += size
                 continue
         batches.append(([video_id], keys))
+        total = size
     return batches
+
+
+def small_batch_settings(registry, automation: Mapping[str, Any]) -> tuple[dict[str, int], int]:
+    """(bytes per registered video, the profile's automation.batch_mib in bytes) for batch_plan; ({}, 0)
+    when the profile sets no batch_mib. Reads the local registry only (a shared one's videos: unknown)."""
+    batch_bytes = int(float(automation.get("batch_mib") or 0) * 2**20)
+    if batch_bytes <= 0:
+        return {}, 0
+    return {r.video_id: r.size_bytes for r in registry.all()}, batch_bytes
 
 
 def range_tags(video_ids: list[str]) -> dict[str, str]:
@@ -369,10 +399,12 @@ def materialize_many(
     batch_size: int = 25,
     on_dataset: Callable[[str, GlobalOutcome], None] | None = None,
     executor: str = "in_process",
+    sizes: Mapping[str, int] | None = None,
+    batch_bytes: int = 0,
 ) -> list[VideoOutcome]:
     """Dataset-level assets of the plan that per-video ones need run first, then runs of up to
-    `batch_size` videos, then the dataset-level assets that sum up the videos (e.g. the scores).
-    Failures are reported per video, never raised.
+    `batch_size` videos (more small ones: `sizes`, `batch_bytes`, see batch_plan), then the dataset-level
+    assets that sum up the videos (e.g. the scores). Failures are reported per video, never raised.
 
     A failing video fails its batch's step, and Dagster then skips the downstream steps for the whole
     batch. Videos that did not fail themselves are re-queued (their unfinished assets only) in a new,
@@ -388,7 +420,7 @@ def materialize_many(
     plan = {vid: [k for k in keys if k in per_video] for vid, keys in plan.items()}
     plan = {vid: keys for vid, keys in plan.items() if keys}
     order = instance.get_dynamic_partitions(videos_partitions.name)
-    queue = batch_plan(plan, order, batch_size)
+    queue = batch_plan(plan, order, batch_size, sizes=sizes, batch_bytes=batch_bytes)
     outcomes: list[VideoOutcome] = []
     earlier: dict[str, list[str]] = {}  # assets a re-queued video finished in its first batch
     while queue:
@@ -401,7 +433,7 @@ def materialize_many(
         if blocked and final and any(not o.ok for o in final):
             rest = {vid: [k for k in keys if k.to_user_string() not in o.materialized] for vid, o in blocked.items()}
             earlier.update({vid: o.materialized for vid, o in blocked.items()})
-            queue = batch_plan(rest, order, batch_size) + queue
+            queue = batch_plan(rest, order, batch_size, sizes=sizes, batch_bytes=batch_bytes) + queue
         else:
             final = results
         for outcome in final:

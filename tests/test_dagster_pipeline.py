@@ -12,6 +12,7 @@ from conftest import shared
 from codecvdc_assets.definitions import build_definitions
 from codecvdc_assets.orchestration import (
     add_partitions,
+    batch_plan,
     expand_selection,
     materialize_many,
     partition_status,
@@ -145,3 +146,17 @@ def test_sensor_registers_new_files_once(home, tmp_path) -> None:
     instance.add_dynamic_partitions("videos", list(request.partition_keys))
     again = video_files_sensor(dg.build_sensor_context(instance=instance, resources=resources))
     assert again.skip_reason is not None and not again.dynamic_partitions_requests
+
+
+def test_small_files_share_bigger_runs() -> None:
+    keys = [dg.AssetKey("videos")]
+    order = [f"v{i:03d}" for i in range(250)]
+    plan = {v: keys for v in order}
+    assert [len(b) for b, _ in batch_plan(plan, order, 25)] == [25] * 10
+    tiny = dict.fromkeys(order, 33_000)  # 2 s generated clips
+    assert [len(b) for b, _ in batch_plan(plan, order, 25, sizes=tiny, batch_bytes=8 << 20)] == [100, 100, 50]
+    mixed = {v: 500_000 if i < 60 else 33_000 for i, v in enumerate(order)}  # 25 x 0.5 MB: over 8 MiB
+    assert [len(b) for b, _ in batch_plan(plan, order, 25, sizes=mixed, batch_bytes=8 << 20)] == [25, 25, 100, 100]
+    alone = batch_plan(plan, order, 25, isolate={"v010"}, sizes=tiny, batch_bytes=8 << 20)
+    assert [len(b) for b, _ in alone] == [10, 1, 100, 100, 39]
+    assert [len(b) for b, _ in batch_plan(plan, order, 25, sizes={}, batch_bytes=8 << 20)] == [25] * 10  # unknown

@@ -35,6 +35,9 @@ from sqlalchemy.pool import Pool
 KEEP_OPEN = 16  # databases with an idle connection held: the instance's own and the latest runs'
 _held: OrderedDict[str, sqlite3.Connection] = OrderedDict()
 _lock = threading.Lock()
+# Databases already switched to WAL (the mode is stored in the file): Dagster opens a new connection for
+# every event and query, thousands per run, so the listener skips the mode query for those.
+_wal: set[str] = set()
 
 
 @functools.cache
@@ -59,16 +62,20 @@ def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         return
     rows = dbapi_connection.execute("PRAGMA database_list").fetchall()
     path = next((row[2] for row in rows if row[1] == "main"), "")
-    if not path or not os.path.realpath(path).startswith(_real(home) + os.sep):
+    if not path or not _real(path).startswith(_real(home) + os.sep):
         return
-    if dbapi_connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-        with contextlib.suppress(sqlite3.OperationalError):  # another process holds a lock: next time
-            dbapi_connection.execute("PRAGMA journal_mode=WAL").fetchone()
+    if path not in _wal:
+        mode = dbapi_connection.execute("PRAGMA journal_mode").fetchone()[0]
+        if mode != "wal":
+            with contextlib.suppress(sqlite3.OperationalError):  # another process holds a lock: next time
+                mode = dbapi_connection.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if mode == "wal":
+            _wal.add(path)
     dbapi_connection.execute("PRAGMA synchronous=NORMAL")
     _hold(path)
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=256)
 def _real(path: str) -> str:
     return os.path.realpath(path)
 
