@@ -55,11 +55,6 @@ def dagster_home(home: Path | None = None) -> Path:
     if not settings.exists() or settings.read_bytes() != source.read_bytes():
         shutil.copyfile(source, settings)
     os.environ["DAGSTER_HOME"] = str(target)
-    # Dagster's opt-in (dagster-io/dagster#29288): a run over a range of videos records one planned
-    # materialization per asset, not one per video and asset (8 events instead of 200 for a run of 25,
-    # each a database write). Its cost: the UI does not mark the partitions of a failed run as failed;
-    # the `failures` view and `codecvdc status` keep every video's failure. Set it to false to opt out.
-    os.environ.setdefault("DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS", "true")
     return target
 
 
