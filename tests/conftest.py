@@ -49,17 +49,22 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 # The longest modules first: `make test` spreads whole files over worker processes (pytest-xdist,
 # --dist loadfile) in collection order, so a long file collected last would run alone at the end.
-LONGEST_FIRST = [
-    "test_live_daemon.py",
+LONGEST_FIRST = [  # by the time of each file in a `make test` run of 2026-12-01 (3 workers)
     "test_celery.py",
-    "test_postgres_instance.py",
-    "test_s3_outage.py",
-    "test_disk_full.py",
-    "test_parallel_runs.py",
+    "test_live_daemon.py",
     "test_crash_resume.py",
-    "test_cli.py",
+    "test_s3_outage.py",
+    "test_parallel_runs.py",
+    "test_postgres_instance.py",
+    "test_integrity.py",
+    "test_caption_metrics_platform.py",
+    "test_endpoint_faults.py",
     "test_report.py",
+    "test_export.py",
     "test_s3.py",
+    "test_cli.py",
+    "test_bad_inputs.py",
+    "test_disk_full.py",
 ]
 
 
