@@ -266,7 +266,7 @@ def build(con: duckdb.DuckDBPyConnection) -> None:
                'http://vllm:8000/v1' AS endpoint, CAST(p AS BIGINT) AS prompt_tokens, CAST(c AS BIGINT) AS completion_tokens,
                0.5 + (hash(video_id, asset, k) % 3000) / 1000 AS latency_s, 'ok' AS status, false AS cache_hit,
                sha256(video_id || asset || k) AS cache_key, CAST(NULL AS VARCHAR) AS error, CAST(1 AS BIGINT) AS attempt,
-               CAST(1 AS BIGINT) AS http_attempts,
+               CAST(1 AS BIGINT) AS http_attempts, 'worker-' || (hash(video_id) % 8) || ':4242' AS worker,
                'run-' || asset || '-' || substr(sha256(video_id), 1, 8) AS run_id,
                TIMESTAMP '2026-11-01' + to_seconds(CAST(hash(video_id) % 2000000 AS BIGINT)) AS recorded_at
         FROM calls
