@@ -57,7 +57,7 @@ def _home(root: Path, paths: list[str]):
 def run_dagster(root: Path, paths: list[str], instance_yaml: str | None = None, batch_size: int | None = None) -> float:
     """`instance_yaml`: the Dagster instance settings (default resources/dagster.yaml: SQLite);
     `batch_size`: as `codecvdc run --batch-size` (default: the CLI's, from the profile)."""
-    from codecvdc_assets.orchestration import expand_selection, materialize_many, small_batch_settings
+    from codecvdc_assets.orchestration import expand_selection, materialize_many, run_batching
     from codecvdc_assets.settings import load_profile
     from codecvdc_assets.storage.lake import Lake
 
@@ -66,12 +66,18 @@ def run_dagster(root: Path, paths: list[str], instance_yaml: str | None = None, 
         os.environ["CODECVDC_DAGSTER_YAML"] = instance_yaml
     defs, instance, ids = _home(root, paths)
     keys = expand_selection(defs, ASSETS)
-    automation = load_profile().get("automation") or {}
-    size = batch_size or int(automation.get("batch_size", 25))
-    sizes, batch_bytes = ({}, 0) if batch_size else small_batch_settings(defs.resources["lake"].registry(), automation)
+    batching = run_batching(defs.resources["lake"].registry(), load_profile().get("automation") or {}, batch_size)
     start = time.perf_counter()
     plan = {v: keys for v in ids}
-    outcomes = materialize_many(defs, instance, plan, Lake(root), batch_size=size, sizes=sizes, batch_bytes=batch_bytes)
+    outcomes = materialize_many(
+        defs,
+        instance,
+        plan,
+        Lake(root),
+        batch_size=batching.batch_size,
+        sizes=batching.sizes,
+        batch_bytes=batching.batch_bytes,
+    )
     elapsed = time.perf_counter() - start
     failed = [o for o in outcomes if not o.ok]
     if failed:

@@ -349,7 +349,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         materialize_global,
         materialize_many,
         recover_after_crash,
-        small_batch_settings,
+        run_batching,
         split_keys,
         stale_selection,
     )
@@ -414,17 +414,24 @@ def cmd_run(args: argparse.Namespace) -> int:
             flush=True,
         )
 
-    automation = load_profile().get("automation") or {}
-    batch_size = args.batch_size or int(automation.get("batch_size", 25))
-    # Runs of more small files (the profile's batch_mib), unless --batch-size says how many.
-    sizes, batch_bytes = (
-        ({}, 0) if args.batch_size else small_batch_settings(defs.resources["lake"].registry(), automation)
-    )
+    # Runs of up to batch_size videos, or more small files (the profile's batch_mib), unless --batch-size says.
+    batching = run_batching(defs.resources["lake"].registry(), load_profile().get("automation") or {}, args.batch_size)
     executor = args.executor or _profile_executor()
     if plan:
         plan = {vid: [*pre, *keys, *post] for vid, keys in plan.items()}
     outcomes = (
-        materialize_many(defs, instance, plan, lake, on_done, batch_size, on_dataset, executor, sizes, batch_bytes)
+        materialize_many(
+            defs,
+            instance,
+            plan,
+            lake,
+            on_done,
+            batching.batch_size,
+            on_dataset,
+            executor,
+            batching.sizes,
+            batching.batch_bytes,
+        )
         if plan
         else []
     )

@@ -240,13 +240,26 @@ def batch_plan(
     return batches
 
 
-def small_batch_settings(registry, automation: Mapping[str, Any]) -> tuple[dict[str, int], int]:
-    """(bytes per registered video, the profile's automation.batch_mib in bytes) for batch_plan; ({}, 0)
-    when the profile sets no batch_mib. Reads the local registry only (a shared one's videos: unknown)."""
+@dataclass(frozen=True)
+class Batching:
+    """How `codecvdc run` groups videos into runs (the arguments batch_plan takes besides the plan)."""
+
+    batch_size: int
+    sizes: Mapping[str, int] = field(default_factory=dict)  # bytes per video, for runs of small files
+    batch_bytes: int = 0  # 0: runs of batch_size videos, whatever their size
+
+
+def run_batching(registry, automation: Mapping[str, Any], batch_size: int | None = None) -> Batching:
+    """`batch_size` (an explicit `--batch-size`) as given; else the profile's automation.batch_size (25) and,
+    with automation.batch_mib, bigger runs of small files sized from the local registry (a shared
+    registry's videos: unknown, so not small)."""
+    if batch_size:
+        return Batching(batch_size)
+    size = int(automation.get("batch_size", 25))
     batch_bytes = int(float(automation.get("batch_mib") or 0) * 2**20)
     if batch_bytes <= 0:
-        return {}, 0
-    return {r.video_id: r.size_bytes for r in registry.all()}, batch_bytes
+        return Batching(size)
+    return Batching(size, {r.video_id: r.size_bytes for r in registry.all()}, batch_bytes)
 
 
 def range_tags(video_ids: list[str]) -> dict[str, str]:

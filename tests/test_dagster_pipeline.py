@@ -160,3 +160,22 @@ def test_small_files_share_bigger_runs() -> None:
     alone = batch_plan(plan, order, 25, isolate={"v010"}, sizes=tiny, batch_bytes=8 << 20)
     assert [len(b) for b, _ in alone] == [10, 1, 100, 100, 39]
     assert [len(b) for b, _ in batch_plan(plan, order, 25, sizes={}, batch_bytes=8 << 20)] == [25] * 10  # unknown
+
+
+def test_run_batching_follows_the_profile_unless_a_batch_size_is_given() -> None:
+    from types import SimpleNamespace
+
+    from codecvdc_assets.orchestration import run_batching
+
+    registry = SimpleNamespace(all=lambda: [SimpleNamespace(video_id="v1", size_bytes=33_000)])
+    assert run_batching(registry, {"batch_size": 10, "batch_mib": 8}, 5).__dict__ == {
+        "batch_size": 5,
+        "sizes": {},
+        "batch_bytes": 0,
+    }
+    assert run_batching(registry, {"batch_size": 10}).batch_bytes == 0
+    assert run_batching(registry, {"batch_mib": 8}).__dict__ == {
+        "batch_size": 25,
+        "sizes": {"v1": 33_000},
+        "batch_bytes": 8 << 20,
+    }
