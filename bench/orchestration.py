@@ -40,7 +40,7 @@ def make_clips(folder: Path, n: int) -> list[str]:
 
 def _home(root: Path, paths: list[str]):
     from codecvdc_assets.definitions import build_definitions
-    from codecvdc_assets.orchestration import add_partitions, get_instance
+    from codecvdc_assets.runs.instance import add_partitions, get_instance
     from codecvdc_assets.settings import dagster_home
     from codecvdc_assets.storage.registry import Registry
 
@@ -57,7 +57,9 @@ def _home(root: Path, paths: list[str]):
 def run_dagster(root: Path, paths: list[str], instance_yaml: str | None = None, batch_size: int | None = None) -> float:
     """`instance_yaml`: the Dagster instance settings (default resources/dagster.yaml: SQLite);
     `batch_size`: as `codecvdc run --batch-size` (default: the CLI's, from the profile)."""
-    from codecvdc_assets.orchestration import expand_selection, materialize_many, run_batching
+    from codecvdc_assets.runs.selection import expand_selection
+    from codecvdc_assets.runs.execute import materialize_many
+    from codecvdc_assets.runs.batching import run_batching
     from codecvdc_assets.settings import load_profile
     from codecvdc_assets.storage.lake import Lake
 
@@ -86,7 +88,7 @@ def run_dagster(root: Path, paths: list[str], instance_yaml: str | None = None, 
 
 
 def _batching() -> str:
-    from codecvdc_assets.orchestration import SMALL_BATCH_FACTOR
+    from codecvdc_assets.runs.batching import SMALL_BATCH_FACTOR
     from codecvdc_assets.settings import load_profile
 
     automation = load_profile().get("automation") or {}
@@ -97,7 +99,7 @@ def _batching() -> str:
 
 def run_check(asset: str, lake, video_id: str, cap) -> None:
     """The GX suite that the asset's blocking check runs (checks/captions.py), on the same tables."""
-    from codecvdc_assets.checks import expectations as ex
+    from codecvdc_assets.defs.checks import expectations as ex
 
     if asset == "anchors":
         bounds = (cap.anchor_words_min, cap.anchor_words_max)
@@ -121,7 +123,7 @@ def run_loop(root: Path, paths: list[str]) -> float:
     from codecvdc_assets.captioning.prompts import load_prompt
     from codecvdc_assets.storage.catalog import ensure_catalog
     from codecvdc_assets.storage.failures import failures_recorded
-    from codecvdc_assets.storage.model_calls import write_model_calls
+    from codecvdc_assets.models.calls import write_model_calls
     from codecvdc_assets.video.probe import probe
     from codecvdc_assets.video.scan import scan_video
     from codecvdc_assets.video.tables import frames_frame, segments_frame, videos_frame

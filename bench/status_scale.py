@@ -1,7 +1,7 @@
 """`codecvdc status` at pool scale: status of N videos x every per-video asset from the event log.
 
 Fills a fresh SQLite Dagster instance with one materialization per video and asset (runless events,
-tagged with the current code version), then times `orchestration.partition_status` (a few queries
+tagged with the current code version), then times `runs.status.partition_status` (a few queries
 per asset) against the per-video reading it replaced (one query per video and asset).
 N defaults to 300 videos (3,300 events: filling the SQLite event log is the slow part, ~70 ms per
 event on a busy 2-core machine); BENCH_STATUS_VIDEOS changes it.
@@ -17,8 +17,9 @@ import time
 import dagster as dg
 
 from codecvdc_assets.definitions import build_definitions
-from codecvdc_assets.orchestration import CODE_VERSION_TAG, partition_status, per_video_keys
-from codecvdc_assets.partitions import videos_partitions
+from codecvdc_assets.runs.status import CODE_VERSION_TAG, partition_status
+from codecvdc_assets.runs.selection import per_video_keys
+from codecvdc_assets.defs.partitions import videos_partitions
 from codecvdc_assets.storage.lake import Lake
 
 N_VIDEOS = int(os.environ.get("BENCH_STATUS_VIDEOS", "300"))

@@ -1,98 +1,33 @@
-"""The code location: `dagster dev -w workspace.yaml` loads `defs` from here.
+"""The code location: `dagster dev -w workspace.yaml` loads `defs` from here; it only assembles.
 
 The active profile (CODECVDC_PROFILE, default `embedded`; resources/<name>.yaml) configures the
-resources; asset code versions are derived from that configuration.
+resources; asset code versions are derived from that configuration. `cli_job` and `cli_profile_job` are
+the jobs that step processes and Celery workers rebuild for `codecvdc run` (runs/execute.py names them
+with dg.build_reconstructable_job).
 """
 
 from __future__ import annotations
 
 import warnings
-from typing import Any
 
 import dagster as dg
 
-from .assets._shell import DEFAULT_BATCH
-from .assets.caption_metrics import build_caption_metrics_asset
-from .assets.captions import build_caption_assets
-from .assets.construction import build_construction_assets
-from .assets.export import build_export_assets
-from .assets.longcaption import build_longcaption_assets
-from .assets.segments import build_segments_assets
-from .assets.vidcapqa import build_vidcapqa_assets
-from .assets.videos import build_videos_asset
-from .checks.captions import CHECKS
-from .executors import build_executor
-from .maintenance import build_compaction_schedule, lake_compaction
-from .resources import (
-    CaptioningResource,
-    CaptionMetricsResource,
-    LongCaptionResource,
-    SegmentationResource,
-    TextModelResource,
-    VidCapQAResource,
-    VideoRootsResource,
-    VisionModelResource,
-    lake_resource,
-)
-from .schedules import build_backfill_schedule
-from .sensors import build_stale_sensor, build_video_files_sensor
-from .settings import codecvdc_home, load_profile
+from codecvdc_assets.defs.assets import build_assets
+from codecvdc_assets.defs.assets.export import build_export_assets
+from codecvdc_assets.defs.checks.captions import CHECKS
+from codecvdc_assets.defs.compaction import build_compaction_schedule, lake_compaction
+from codecvdc_assets.defs.executors import build_executor
+from codecvdc_assets.defs.resources import build_resources
+from codecvdc_assets.defs.schedules import build_backfill_schedule
+from codecvdc_assets.defs.sensors import build_stale_sensor, build_video_files_sensor
+from codecvdc_assets.runs.batching import DEFAULT_BATCH
+from codecvdc_assets.runs.execute import CLI_JOB
+from codecvdc_assets.runs.sqlite_wal import relax_instance_fsyncs
+from codecvdc_assets.settings import load_profile
 
 # Deliberately used: BackfillPolicy (batched runs) is beta, partitioned asset checks are preview.
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 warnings.filterwarnings("ignore", category=dg.PreviewWarning)
-
-
-def model_config(section: dict[str, Any] | None, where: str = "profile") -> dict[str, Any]:
-    """A profile's model section as resource config; `api_key_env: NAME` becomes dg.EnvVar(NAME)."""
-    config = dict(section or {})
-    if "api_key" in config:  # never echo the value: it may be a real key
-        raise ValueError(f"{where}: profiles must not contain api_key: name the environment variable with api_key_env")
-    env = config.pop("api_key_env", None)
-    if env:
-        config["api_key"] = dg.EnvVar(env)
-    return config
-
-
-def build_resources(profile: dict[str, Any], home: str | None = None) -> dict[str, Any]:
-    return {
-        "lake": lake_resource(profile, home or str(codecvdc_home())),
-        "segmentation": SegmentationResource(**(profile.get("segmentation") or {})),
-        "video_roots": VideoRootsResource(roots=[str(r) for r in profile.get("video_roots") or []]),
-        "vision_model": VisionModelResource(
-            **model_config(profile.get("vision_model"), _where(profile, "vision_model"))
-        ),
-        "text_model": TextModelResource(**model_config(profile.get("text_model"), _where(profile, "text_model"))),
-        "captioning": CaptioningResource(**(profile.get("captioning") or {})),
-        "vidcapqa": VidCapQAResource(**(profile.get("vidcapqa") or {})),
-        "caption_metrics": CaptionMetricsResource(**(profile.get("caption_metrics") or {})),
-        "longcaption": LongCaptionResource(**(profile.get("longcaption") or {})),
-    }
-
-
-def _where(profile: dict[str, Any], section: str) -> str:
-    return f"profile {profile.get('name', '(inline)')}, {section}"
-
-
-def build_assets(resources: dict[str, Any], batch_size: int = DEFAULT_BATCH) -> list[dg.AssetsDefinition]:
-    seg = resources["segmentation"]
-    return [
-        build_videos_asset(seg, batch_size),
-        build_segments_assets(seg, batch_size),
-        *build_caption_assets(resources["vision_model"], resources["text_model"], resources["captioning"], batch_size),
-        *build_longcaption_assets(
-            resources["vision_model"], resources["text_model"], resources["longcaption"], batch_size
-        ),
-        *build_vidcapqa_assets(resources["vision_model"], resources["text_model"], resources["vidcapqa"], batch_size),
-        # Construction joins the graph when the profile names a question pool.
-        *(build_construction_assets(resources["vidcapqa"]) if resources["vidcapqa"].pool else []),
-        # Caption metrics join the graph when the profile names reference files.
-        *(
-            [build_caption_metrics_asset(resources["caption_metrics"], resources["text_model"])]
-            if resources["caption_metrics"].enabled()
-            else []
-        ),
-    ]
 
 
 def build_definitions(profile_name: str | None = None, home: str | None = None) -> dg.Definitions:
@@ -120,4 +55,28 @@ def build_definitions(profile_name: str | None = None, home: str | None = None) 
     return defs
 
 
-defs = build_definitions()
+@dg.definitions
+def defs() -> dg.Definitions:
+    """Built when Dagster loads the code location, not when this module is imported."""
+    return build_definitions()
+
+
+def _asset_job(profile_executor: bool) -> dg.JobDefinition:
+    relax_instance_fsyncs()
+    defs = build_definitions()
+    executor = defs.executor if profile_executor else dg.multi_or_in_process_executor
+    job = dg.define_asset_job(CLI_JOB, selection=dg.AssetSelection.all(), executor_def=executor)
+    whole = dg.Definitions(assets=defs.assets, asset_checks=defs.asset_checks, resources=defs.resources, jobs=[job])
+    return whole.resolve_job_def(CLI_JOB)
+
+
+def cli_job() -> dg.JobDefinition:
+    """The asset job rebuilt in the multiprocess executor's step processes (CODECVDC_HOME and
+    CODECVDC_PROFILE come with the environment)."""
+    return _asset_job(profile_executor=False)
+
+
+def cli_profile_job() -> dg.JobDefinition:
+    """The asset job with the profile's executor (dagster-celery's on the celery profile); Celery workers
+    rebuild it from this function, with their own CODECVDC_HOME and the same CODECVDC_PROFILE."""
+    return _asset_job(profile_executor=True)

@@ -6,8 +6,8 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
-from .evaluation.bank import BankSchema
-from .video.segmentation import CONTENT_PRIMARY, IFRAME_PRIMARY
+from codecvdc_assets.evaluation.bank import BankSchema
+from codecvdc_assets.video.segmentation import CONTENT_PRIMARY, IFRAME_PRIMARY
 
 BOUNDARY_SOURCES = ["start", "content", "iframe+content", "max_duration"]
 

@@ -13,7 +13,7 @@ from typing import Any
 
 def file_digest(path: str) -> str:
     """A short content hash of a file a version depends on (a bank, an answers table); "missing" if absent."""
-    from .video.ids import file_sha256
+    from codecvdc_assets.video.ids import file_sha256
 
     try:
         return file_sha256(path)[:16]

@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 from services import free_port
 
-from codecvdc_assets.process_group import end_group
+from codecvdc_assets.runs.process_group import end_group
 
 PROJECT = Path(__file__).resolve().parents[1]
 REPOSITORY = "__repository__"  # the name Dagster gives the repository of a Definitions object

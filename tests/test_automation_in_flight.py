@@ -7,8 +7,9 @@ import socket
 import dagster as dg
 from dagster._core.test_utils import create_run_for_test
 
-from codecvdc_assets.automation import in_flight
-from codecvdc_assets.orchestration import PROCESS_TAG, RANGE_END, RANGE_START
+from codecvdc_assets.defs.automation import in_flight
+from codecvdc_assets.runs.instance import PROCESS_TAG
+from codecvdc_assets.runs.batching import RANGE_END, RANGE_START
 
 ORDER = ["a", "b", "c", "d", "e"]
 

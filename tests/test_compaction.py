@@ -15,14 +15,14 @@ import pandas as pd
 import pytest
 
 from codecvdc_assets.cli import main as cli_main
-from codecvdc_assets.maintenance import lake_compaction
-from codecvdc_assets.resources import LakeResource
+from codecvdc_assets.defs.compaction import lake_compaction
+from codecvdc_assets.defs.resources import LakeResource
 from codecvdc_assets.schemas import empty_frame
 from codecvdc_assets.settings import project_dir
 from codecvdc_assets.storage import compaction
 from codecvdc_assets.storage.catalog import connect
 from codecvdc_assets.storage.lake import Lake
-from codecvdc_assets.storage.model_calls import write_model_calls
+from codecvdc_assets.models.calls import write_model_calls
 
 STATS = project_dir() / "sql" / "caption_stats.sql"
 CHANGES = ["none", "continuous", "discrete", "camera", "attribute"]

@@ -10,15 +10,12 @@ import duckdb
 from conftest import shared
 
 from codecvdc_assets.definitions import build_definitions
-from codecvdc_assets.orchestration import (
-    add_partitions,
-    batch_plan,
-    expand_selection,
-    materialize_many,
-    partition_status,
-    stale_selection,
-)
-from codecvdc_assets.sensors import video_files_sensor
+from codecvdc_assets.runs.instance import add_partitions
+from codecvdc_assets.runs.batching import batch_plan
+from codecvdc_assets.runs.selection import expand_selection
+from codecvdc_assets.runs.execute import materialize_many
+from codecvdc_assets.runs.status import partition_status, stale_selection
+from codecvdc_assets.defs.sensors import video_files_sensor
 from codecvdc_assets.storage.catalog import connect
 from codecvdc_assets.storage.lake import Lake
 from codecvdc_assets.storage.registry import Registry
@@ -135,7 +132,7 @@ def test_sensor_registers_new_files_once(home, tmp_path) -> None:
     shutil.copy(shared("bigbuckbunny.mp4"), root / "b.mov")
     (root / "readme.txt").write_text("x")
     instance = dg.DagsterInstance.get()
-    from codecvdc_assets.resources import LakeResource, VideoRootsResource
+    from codecvdc_assets.defs.resources import LakeResource, VideoRootsResource
 
     resources = {"lake": LakeResource(home=str(home)), "video_roots": VideoRootsResource(roots=[str(root)])}
     context = dg.build_sensor_context(instance=instance, resources=resources)
@@ -165,7 +162,7 @@ def test_small_files_share_bigger_runs() -> None:
 def test_run_batching_follows_the_profile_unless_a_batch_size_is_given() -> None:
     from types import SimpleNamespace
 
-    from codecvdc_assets.orchestration import run_batching
+    from codecvdc_assets.runs.batching import run_batching
 
     registry = SimpleNamespace(all=lambda: [SimpleNamespace(video_id="v1", size_bytes=33_000)])
     assert run_batching(registry, {"batch_size": 10, "batch_mib": 8}, 5).__dict__ == {

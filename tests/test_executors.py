@@ -7,7 +7,7 @@ import importlib.util
 import pytest
 
 from codecvdc_assets import definitions
-from codecvdc_assets.executors import build_executor
+from codecvdc_assets.defs.executors import build_executor
 from codecvdc_assets.settings import load_profile
 
 

@@ -148,8 +148,8 @@ def test_sensor_roots_are_confined(tmp_path) -> None:
 def test_sensor_skips_a_dotdot_root_and_reads_the_others(home, tmp_path) -> None:
     import dagster as dg
 
-    from codecvdc_assets.resources import LakeResource, VideoRootsResource
-    from codecvdc_assets.sensors import video_files_sensor
+    from codecvdc_assets.defs.resources import LakeResource, VideoRootsResource
+    from codecvdc_assets.defs.sensors import video_files_sensor
 
     good = tmp_path / "good"
     good.mkdir()

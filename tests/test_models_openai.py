@@ -24,7 +24,7 @@ from codecvdc_assets.models.server import FaultPlan, LoopbackServer, free_port
 from codecvdc_assets.models.types import ModelCallError
 from codecvdc_assets.storage.catalog import connect
 from codecvdc_assets.storage.lake import Lake
-from codecvdc_assets.storage.model_calls import write_model_calls
+from codecvdc_assets.models.calls import write_model_calls
 
 QUESTION = ("The red object moves right.", "Which way does the red object move?", {"A": "left", "B": "right"})
 

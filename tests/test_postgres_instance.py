@@ -18,7 +18,7 @@ from dagster._core.scheduler.instigation import TickStatus  # not exported at th
 from dagster_live import PROJECT, wait_for, write_profile
 from services import start_postgres
 
-from codecvdc_assets.process_group import end_group
+from codecvdc_assets.runs.process_group import end_group
 from codecvdc_assets.video.synthetic import write_clip
 
 pytestmark = pytest.mark.slow

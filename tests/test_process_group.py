@@ -13,7 +13,7 @@ import time
 
 from dagster_live import alive, descendants, wait_for
 
-from codecvdc_assets.process_group import GRACE_S, LEFTOVER_GRACE_S, end_group
+from codecvdc_assets.runs.process_group import GRACE_S, LEFTOVER_GRACE_S, end_group
 
 # The child: two workers that stop on SIGINT and one that ignores SIGINT and SIGTERM (a stuck code server).
 CHILD = textwrap.dedent(
@@ -26,7 +26,7 @@ CHILD = textwrap.dedent(
     """
 )
 PARENT = (
-    "import sys; from codecvdc_assets.process_group import run_forwarding_signals; "
+    "import sys; from codecvdc_assets.runs.process_group import run_forwarding_signals; "
     f"sys.exit(run_forwarding_signals([sys.executable, '-c', {CHILD!r}]))"
 )
 

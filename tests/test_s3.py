@@ -20,9 +20,10 @@ from services import free_port
 
 from codecvdc_assets.cli import main as cli
 from codecvdc_assets.definitions import build_definitions
-from codecvdc_assets.orchestration import expand_selection, materialize_many
-from codecvdc_assets.resources import LakeResource, open_lake
-from codecvdc_assets.sensors import video_files_sensor
+from codecvdc_assets.runs.selection import expand_selection
+from codecvdc_assets.runs.execute import materialize_many
+from codecvdc_assets.defs.resources import LakeResource, open_lake
+from codecvdc_assets.defs.sensors import video_files_sensor
 from codecvdc_assets.storage.blobs import S3Blobs
 from codecvdc_assets.storage.catalog import connect, load_views
 from codecvdc_assets.storage.lake import Lake

@@ -16,8 +16,8 @@ import dagster as dg
 import pytest
 from test_s3 import BUCKET, s3_endpoint, s3_env  # noqa: F401 (moto's server fixtures)
 
-from codecvdc_assets import sensors
-from codecvdc_assets.resources import LakeResource, VideoRootsResource
+from codecvdc_assets.defs import sensors
+from codecvdc_assets.defs.resources import LakeResource, VideoRootsResource
 from codecvdc_assets.storage import video_sources
 from codecvdc_assets.storage.registry import Registry, walk_files
 from codecvdc_assets.storage.video_sources import scan_roots

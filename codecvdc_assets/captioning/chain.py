@@ -12,13 +12,13 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from ..models import messages as m
-from ..models.client import ModelClient
-from ..models.task_schemas import SCHEMAS
-from ..models.types import ModelCallError, ModelRequest
-from ..schemas import empty_frame
-from .evidence import Residual, accept
-from .windows import windows
+from codecvdc_assets.captioning.evidence import Residual, accept
+from codecvdc_assets.captioning.windows import windows
+from codecvdc_assets.models import messages as m
+from codecvdc_assets.models.client import ModelClient
+from codecvdc_assets.models.task_schemas import SCHEMAS
+from codecvdc_assets.models.types import ModelCallError, ModelRequest
+from codecvdc_assets.schemas import empty_frame
 
 ImageReader = Callable[[str], bytes]
 

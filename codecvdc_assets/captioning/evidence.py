@@ -21,7 +21,7 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ..models.embedded.colours import NAMES as COLOUR_NAMES
+from codecvdc_assets.models.embedded.colours import NAMES as COLOUR_NAMES
 
 AXES = {
     "left": ("h", 1),

@@ -18,11 +18,11 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from ..models import messages as m
-from ..models.client import ModelClient
-from ..models.task_schemas import SCHEMAS
-from ..models.types import ModelRequest
-from .chain import ImageReader, n_words
+from codecvdc_assets.captioning.chain import ImageReader, n_words
+from codecvdc_assets.models import messages as m
+from codecvdc_assets.models.client import ModelClient
+from codecvdc_assets.models.task_schemas import SCHEMAS
+from codecvdc_assets.models.types import ModelRequest
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from ..settings import project_dir
+from codecvdc_assets.settings import project_dir
 
 
 def prompt_path(task: str) -> Path:

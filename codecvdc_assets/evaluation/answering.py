@@ -6,13 +6,13 @@ import json
 
 import pandas as pd
 
-from ..models import messages as m
-from ..models.client import ModelClient
-from ..models.task_schemas import SCHEMAS
-from ..models.types import ModelRequest
-from ..schemas import empty_frame
-from .bank import UNKNOWN, option_map
-from .choices import parse_choice
+from codecvdc_assets.evaluation.bank import UNKNOWN, option_map
+from codecvdc_assets.evaluation.choices import parse_choice
+from codecvdc_assets.models import messages as m
+from codecvdc_assets.models.client import ModelClient
+from codecvdc_assets.models.task_schemas import SCHEMAS
+from codecvdc_assets.models.types import ModelRequest
+from codecvdc_assets.schemas import empty_frame
 
 EMPTY = {"rationale": "The caption is empty.", "observation": "none", "answer": UNKNOWN}
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..captioning.chain import ImageReader, n_words
-from ..models import messages as m
-from ..models.client import ModelClient
-from ..models.task_schemas import SCHEMAS
-from ..models.types import ModelRequest
+from codecvdc_assets.captioning.chain import ImageReader, n_words
+from codecvdc_assets.models import messages as m
+from codecvdc_assets.models.client import ModelClient
+from codecvdc_assets.models.task_schemas import SCHEMAS
+from codecvdc_assets.models.types import ModelRequest
 
 
 def _samples(frames: pd.DataFrame) -> pd.DataFrame:

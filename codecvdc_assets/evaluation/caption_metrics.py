@@ -12,23 +12,23 @@ from typing import Any
 
 import pandas as pd
 
-from ..jsonl import jsonl_rows
-from ..models.client import ModelClient
-from ..storage.lake import Lake
-from .dense.coco import CocoSession
-from .dense.inputs import DenseInputError, load_references
-from .dense.lake_predictions import DENSE_SOURCES, lake_predictions, match_videos
-from .dense.protocols import (
+from codecvdc_assets.evaluation.dense.coco import CocoSession
+from codecvdc_assets.evaluation.dense.inputs import DenseInputError, load_references
+from codecvdc_assets.evaluation.dense.lake_predictions import DENSE_SOURCES, lake_predictions, match_videos
+from codecvdc_assets.evaluation.dense.protocols import (
     ACTIVITYNET_TIOUS,
     MAX_PROPOSALS,
     SOCCERNET_WINDOW,
     evaluate_activitynet,
     evaluate_soccernet,
 )
-from .dense.results import result_rows
-from .longcaption import Item, references_from_dense, score_items, summarize
-from .resampling import RESAMPLES
-from .sources import SOURCE_ASSETS, caption_sources
+from codecvdc_assets.evaluation.dense.results import result_rows
+from codecvdc_assets.evaluation.longcaption import Item, references_from_dense, score_items, summarize
+from codecvdc_assets.evaluation.resampling import RESAMPLES
+from codecvdc_assets.evaluation.sources import SOURCE_ASSETS, caption_sources
+from codecvdc_assets.models.client import ModelClient
+from codecvdc_assets.storage.jsonl import jsonl_rows
+from codecvdc_assets.storage.lake import Lake
 
 COLUMNS = ["source", "protocol", "metric", "threshold", "value", "ci_low", "ci_high", "n", "subset"]
 LONG_SOURCES = list(SOURCE_ASSETS)  # every VidCapQA caption source

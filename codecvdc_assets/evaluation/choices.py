@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from .bank import LETTERS, UNKNOWN
+from codecvdc_assets.evaluation.bank import LETTERS, UNKNOWN
 
 _ABSTAIN = {"unknown", "none", "n/a", "na", "not sure", "cannot tell", "cannot be determined", "no answer", ""}
 _PREFIX = re.compile(

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .bank import DIFFICULTIES, DIMENSIONS, UNKNOWN
+from codecvdc_assets.evaluation.bank import DIFFICULTIES, DIMENSIONS, UNKNOWN
 
 STEPS = ("relabel", "text_only", "phase_a", "phase_b")
 DIFFICULTY_MIX = {"easy": 0.30, "medium": 0.35, "hard": 0.25, "very hard": 0.10}

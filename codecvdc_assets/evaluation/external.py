@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..jsonl import jsonl_rows
-from ..models.client import ModelClient
-from ..video.ids import made_from
-from .answering import answer_questions
-from .sources import match_questions
+from codecvdc_assets.evaluation.answering import answer_questions
+from codecvdc_assets.evaluation.sources import match_questions
+from codecvdc_assets.models.client import ModelClient
+from codecvdc_assets.storage.jsonl import jsonl_rows
+from codecvdc_assets.video.ids import made_from
 
 CAPTION_COLUMNS = ["video_id", "source", "caption"]
 
@@ -67,7 +67,7 @@ def answer_bank(
             sources = dict(zip(rows["source"], rows["caption"], strict=True))
             tables.append(answer_questions(str(video_id), questions, sources, client, prompt, version))
     if not tables:
-        from ..schemas import empty_frame
+        from codecvdc_assets.schemas import empty_frame
 
         return empty_frame("vidcapqa_answers")
     return pd.concat(tables, ignore_index=True)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .bank import LETTERS, validate_bank
+from codecvdc_assets.evaluation.bank import LETTERS, validate_bank
 
 TEMPCOMPASS_DIMENSIONS = {
     "action": "action recognition",

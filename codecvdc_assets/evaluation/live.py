@@ -16,13 +16,13 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from ..models import messages as m
-from ..models.client import ModelClient
-from ..models.task_schemas import SCHEMAS
-from ..models.types import ModelRequest
-from .bank import option_map
-from .choices import parse_choice
-from .construction import phase_a_verdict
+from codecvdc_assets.evaluation.bank import option_map
+from codecvdc_assets.evaluation.choices import parse_choice
+from codecvdc_assets.evaluation.construction import phase_a_verdict
+from codecvdc_assets.models import messages as m
+from codecvdc_assets.models.client import ModelClient
+from codecvdc_assets.models.task_schemas import SCHEMAS
+from codecvdc_assets.models.types import ModelRequest
 
 FramesFor = Callable[[str], list[bytes] | None]  # pool video id -> JPEGs (uniformly sampled) or None
 

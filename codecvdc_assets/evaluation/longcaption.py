@@ -24,11 +24,11 @@ from typing import Any
 
 import numpy as np
 
-from ..models import messages as m
-from ..models.client import ModelClient
-from ..models.task_schemas import LC_DIMENSIONS, SCHEMAS
-from ..models.types import ModelRequest
-from .resampling import RESAMPLES, mean_ci
+from codecvdc_assets.evaluation.resampling import RESAMPLES, mean_ci
+from codecvdc_assets.models import messages as m
+from codecvdc_assets.models.client import ModelClient
+from codecvdc_assets.models.task_schemas import LC_DIMENSIONS, SCHEMAS
+from codecvdc_assets.models.types import ModelRequest
 
 REQUEST = "Describe this video in detail, covering everything that happens from beginning to end."
 BUCKETS = [

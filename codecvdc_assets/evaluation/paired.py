@@ -19,7 +19,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from .scoring import RESAMPLES
+from codecvdc_assets.evaluation.scoring import RESAMPLES
 
 COLUMNS = [
     "source_a",

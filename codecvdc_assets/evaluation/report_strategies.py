@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from .sources import SOURCE_ASSETS, caption_sources, latest_run_calls
+from codecvdc_assets.evaluation.sources import SOURCE_ASSETS, caption_sources, latest_run_calls
 
 THUMB_SIDE = 160
 THUMB_MAX_BYTES = 24_000

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .bank import UNKNOWN
+from codecvdc_assets.evaluation.bank import UNKNOWN
 
 RESAMPLES = 2000
 

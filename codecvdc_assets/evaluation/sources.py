@@ -75,7 +75,7 @@ def caption_sources(read: Reader) -> dict[str, str]:
 def match_questions(bank: pd.DataFrame, video_id: str) -> pd.DataFrame:
     """The bank's questions about this video: its id, or the source's id that our id was made from
     (`<slug>-<fingerprint>`: a file named after the source's id)."""
-    from ..video.ids import made_from
+    from codecvdc_assets.video.ids import made_from
 
     return bank[bank["video_id"].map(lambda source_id: made_from(video_id, source_id))]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .bank import DYNAMIC, STATIC
+from codecvdc_assets.evaluation.bank import DYNAMIC, STATIC
 
 SOURCE_ORDER = [
     "codeccap:stream",

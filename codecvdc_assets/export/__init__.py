@@ -10,7 +10,7 @@
 - `run`: `export()`, what the `codecvdc export` command and the `dataset_export` asset call.
 """
 
-from .options import FORMATS, LEVELS, ExportError, ExportOptions
-from .run import ExportResult, export
+from codecvdc_assets.export.options import FORMATS, LEVELS, ExportError, ExportOptions
+from codecvdc_assets.export.run import ExportResult, export
 
 __all__ = ["FORMATS", "LEVELS", "ExportError", "ExportOptions", "ExportResult", "export"]

@@ -12,8 +12,8 @@ from typing import Any
 import duckdb
 import yaml
 
-from .options import ExportOptions
-from .source import CONFIGS, Selection
+from codecvdc_assets.export.options import ExportOptions
+from codecvdc_assets.export.source import CONFIGS, Selection
 
 
 @dataclass

@@ -13,10 +13,10 @@ from collections.abc import Callable
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .outdir import FormatFiles
-from .plan import shards
-from .source import Source
-from .spill import read_spilled, spill
+from codecvdc_assets.export.outdir import FormatFiles
+from codecvdc_assets.export.plan import shards
+from codecvdc_assets.export.source import Source
+from codecvdc_assets.export.spill import read_spilled, spill
 
 ROW_GROUP = 100_000
 ROW_GROUP_BYTES = 16_000_000

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from .options import ExportError
+from codecvdc_assets.export.options import ExportError
 
 MANIFEST = ".codecvdc-export.json"
 TOOL = "codecvdc export"

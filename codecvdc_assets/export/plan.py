@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from .splits import shard_count, shard_of
+from codecvdc_assets.export.splits import shard_count, shard_of
 
 
 @dataclass(frozen=True)

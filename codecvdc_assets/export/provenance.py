@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from ..captioning.prompts import prompt_hash, prompt_path
-from .card import Provenance
+from codecvdc_assets.captioning.prompts import prompt_hash, prompt_path
+from codecvdc_assets.export.card import Provenance
 
 PROMPTS = {"anchors": "anchor", "residuals": "residual", "scene_narratives": "scene", "video_narratives": "video"}
 

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import duckdb
 
-from . import card
-from .card import Provenance
-from .hf import Progress, write_hf
-from .options import ExportError, ExportOptions
-from .outdir import FormatFiles, check_out, locked, write_manifest
-from .source import Source, select_videos
-from .swift import write_swift
-from .webdataset import write_webdataset
+from codecvdc_assets.export import card
+from codecvdc_assets.export.card import Provenance
+from codecvdc_assets.export.hf import Progress, write_hf
+from codecvdc_assets.export.options import ExportError, ExportOptions
+from codecvdc_assets.export.outdir import FormatFiles, check_out, locked, write_manifest
+from codecvdc_assets.export.source import Source, select_videos
+from codecvdc_assets.export.swift import write_swift
+from codecvdc_assets.export.webdataset import write_webdataset
 
 # DuckDB's buffer pool would otherwise grow to most of the RAM while the shards' scans run; past this it
 # evicts and spills, so the export's memory stays flat however large the lake is.

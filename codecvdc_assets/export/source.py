@@ -16,8 +16,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .options import ExportError, ExportOptions
-from .splits import assign_splits
+from codecvdc_assets.export.options import ExportError, ExportOptions
+from codecvdc_assets.export.splits import assign_splits
 
 
 @dataclass(frozen=True)

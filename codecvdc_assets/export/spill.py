@@ -12,8 +12,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .plan import Shard
-from .source import CONFIGS, Source
+from codecvdc_assets.export.plan import Shard
+from codecvdc_assets.export.source import CONFIGS, Source
 
 
 def spill(

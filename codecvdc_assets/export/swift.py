@@ -19,13 +19,13 @@ from typing import Any
 
 import pandas as pd
 
-from ..captioning.windows import windows
-from .hf import Progress
-from .outdir import FormatFiles
-from .plan import shards
-from .samples import VideoSample, samples
-from .source import Source
-from .spill import shard_tables, spill
+from codecvdc_assets.captioning.windows import windows
+from codecvdc_assets.export.hf import Progress
+from codecvdc_assets.export.outdir import FormatFiles
+from codecvdc_assets.export.plan import shards
+from codecvdc_assets.export.samples import VideoSample, samples
+from codecvdc_assets.export.source import Source
+from codecvdc_assets.export.spill import shard_tables, spill
 
 DENSE_PROMPT = (
     "Describe this video densely: first the whole video, then each scene with its start and end in seconds: "

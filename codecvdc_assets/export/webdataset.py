@@ -13,12 +13,12 @@ import json
 import tarfile
 from collections.abc import Callable
 
-from .hf import Progress
-from .outdir import FormatFiles
-from .plan import shards
-from .samples import level_json, samples
-from .source import Source
-from .spill import shard_tables, spill
+from codecvdc_assets.export.hf import Progress
+from codecvdc_assets.export.outdir import FormatFiles
+from codecvdc_assets.export.plan import shards
+from codecvdc_assets.export.samples import level_json, samples
+from codecvdc_assets.export.source import Source
+from codecvdc_assets.export.spill import shard_tables, spill
 
 FRAME_BYTES = 150_000  # per anchor JPEG, in the shard-size estimate
 

@@ -17,8 +17,8 @@ import json
 import os
 from typing import Any
 
-from ..storage.blobs import Blobs, LocalBlobs
-from .messages import canonical
+from codecvdc_assets.models.messages import canonical
+from codecvdc_assets.storage.blobs import Blobs, LocalBlobs
 
 
 def cache_key(backend: str, model: str, messages: list[dict], schema: dict, sampling: dict[str, Any]) -> str:

@@ -19,9 +19,17 @@ import time
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from .cache import CallCache, cache_key
-from .types import CallRecord, ModelCallError, ModelRequest, ModelResult, RawAnswer, Sampling, TransportError
-from .validation import parse_answer
+from codecvdc_assets.models.cache import CallCache, cache_key
+from codecvdc_assets.models.types import (
+    CallRecord,
+    ModelCallError,
+    ModelRequest,
+    ModelResult,
+    RawAnswer,
+    Sampling,
+    TransportError,
+)
+from codecvdc_assets.models.validation import parse_answer
 
 
 class Backend(Protocol):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .cache import CallCache
-from .client import ModelClient
-from .embedded.backend import EmbeddedBackend
-from .types import Sampling
+from codecvdc_assets.models.cache import CallCache
+from codecvdc_assets.models.client import ModelClient
+from codecvdc_assets.models.embedded.backend import EmbeddedBackend
+from codecvdc_assets.models.types import Sampling
 
 BACKENDS = ("embedded", "openai")
 
@@ -39,7 +39,9 @@ def build_client(settings: ModelSettings, cache_dir: str | None) -> ModelClient:
     if settings.backend == "embedded":
         backend = EmbeddedBackend(settings.model)
     else:
-        from .openai_backend import OpenAIBackend  # the openai package costs ~1 s of imports; embedded runs skip it
+        from codecvdc_assets.models.openai_backend import (
+            OpenAIBackend,  # the openai package costs ~1 s of imports; embedded runs skip it
+        )
 
         backend = OpenAIBackend(
             settings.model,

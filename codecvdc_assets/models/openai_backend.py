@@ -26,7 +26,7 @@ try:  # the HTTP library the openai client is built on (httpx2 from openai 3, ht
 except ImportError:  # pragma: no cover - older openai releases
     from httpx import Response as HttpResponse
 
-from .types import RawAnswer, Sampling, TransportError
+from codecvdc_assets.models.types import RawAnswer, Sampling, TransportError
 
 
 class OpenAIBackend:

@@ -39,9 +39,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .cache import cache_key
-from .embedded.backend import TEXT_MODEL, VISION_MODEL, EmbeddedError, answer, plain_reply
-from .messages import texts
+from codecvdc_assets.models.cache import cache_key
+from codecvdc_assets.models.embedded.backend import TEXT_MODEL, VISION_MODEL, EmbeddedError, answer, plain_reply
+from codecvdc_assets.models.messages import texts
 
 FAULTS = ("429", "500", "503", "reset", "malformed", "schema", "empty", "truncated", "timeout")
 MODELS = (VISION_MODEL, TEXT_MODEL)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..storage.provenance import worker_identity
+from codecvdc_assets.storage.provenance import worker_identity
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ import socket
 import tempfile
 from collections.abc import Callable
 
-from .processes import is_alive, start_ticks
+from codecvdc_assets.storage.processes import is_alive, start_ticks
 
 SPOOL = ".spool"
 _SPOOL_NAME = re.compile(r"^(?P<pid>\d+)-(?P<ticks>\d*)-(?P<host>.+)$")

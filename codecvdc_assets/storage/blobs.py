@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterator
 from typing import Any, Protocol
 
-from .atomic import SPOOL, atomic_write_bytes, spool_dir
+from codecvdc_assets.storage.atomic import SPOOL, atomic_write_bytes, spool_dir
 
 
 class Blobs(Protocol):

@@ -24,10 +24,10 @@ from typing import Any
 
 import duckdb
 
-from ..schemas import TABLE_SCHEMAS
-from ..settings import project_dir
-from .blobs import S3Blobs
-from .lake import Lake
+from codecvdc_assets.schemas import TABLE_SCHEMAS
+from codecvdc_assets.settings import project_dir
+from codecvdc_assets.storage.blobs import S3Blobs
+from codecvdc_assets.storage.lake import Lake
 
 # No extension is ever downloaded or loaded behind our back (the parquet reader is built in).
 DUCKDB_CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
@@ -64,7 +64,7 @@ def catalog_path(home: str | Path) -> Path:
 def _lake(home: str | Path, lake: Lake | None) -> Lake:
     if lake is not None:
         return lake
-    from ..resources import open_lake  # the active profile says where the lake is (a folder or S3)
+    from codecvdc_assets.defs.resources import open_lake  # the active profile says where the lake is (a folder or S3)
 
     return open_lake(home)
 

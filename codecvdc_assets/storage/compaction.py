@@ -35,10 +35,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..schemas import TABLE_SCHEMAS, empty_frame
-from .atomic import atomic_write, atomic_write_bytes, spool_dir
-from .integrity import record_local_file
-from .lake import DATA_FILE, GLOBAL
+from codecvdc_assets.schemas import TABLE_SCHEMAS, empty_frame
+from codecvdc_assets.storage.atomic import atomic_write, atomic_write_bytes, spool_dir
+from codecvdc_assets.storage.integrity import record_local_file
+from codecvdc_assets.storage.lake import DATA_FILE, GLOBAL
 
 BUCKETS = 16
 SOURCE = "_file"

@@ -11,8 +11,8 @@ from contextlib import contextmanager
 
 import pandas as pd
 
-from ..video.errors import VideoError
-from .lake import Lake
+from codecvdc_assets.storage.lake import Lake
+from codecvdc_assets.video.errors import VideoError
 
 
 def _name(asset: str) -> str:
@@ -63,7 +63,7 @@ def failing_assets(lake: Lake) -> dict[tuple[str, str], str]:
 def record_damage(lake: Lake, video_id: str, asset: str, message: str) -> None:
     """Mark a partition whose lake file is damaged or missing (storage/integrity.py): `status` says
     ``damaged`` and `run --stale` re-materializes it; its next success clears the mark like a failure."""
-    from .integrity import DAMAGE_ERROR
+    from codecvdc_assets.storage.integrity import DAMAGE_ERROR
 
     _write(lake, video_id, asset, DAMAGE_ERROR, message, None)
 
@@ -93,7 +93,7 @@ def failures_recorded(lake: Lake, video_id: str, assets: list[str], run_id: str 
 
 def current_damage(lake: Lake, video_id: str) -> dict[str, float]:
     """{asset: epoch seconds of the mark} of the damage marks in one partition folder."""
-    from .integrity import DAMAGE_ERROR
+    from codecvdc_assets.storage.integrity import DAMAGE_ERROR
 
     out = {}
     for asset in current_failures(lake, video_id):

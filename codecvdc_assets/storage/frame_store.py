@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 
-from .blobs import Blobs, LocalBlobs
+from codecvdc_assets.storage.blobs import Blobs, LocalBlobs
 
 
 class FrameStore:

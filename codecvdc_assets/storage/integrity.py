@@ -31,9 +31,9 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from ..schemas import TABLE_SCHEMAS
-from .atomic import atomic_write_bytes, spool_dir
-from .blobs import Blobs, LocalBlobs
+from codecvdc_assets.schemas import TABLE_SCHEMAS
+from codecvdc_assets.storage.atomic import atomic_write_bytes, spool_dir
+from codecvdc_assets.storage.blobs import Blobs, LocalBlobs
 
 RECORDS = "lake/_integrity"
 QUARANTINE = "quarantine"

@@ -19,11 +19,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..schemas import TABLE_SCHEMAS, empty_frame, validate
-from ..video.ids import is_valid_video_id
-from . import integrity
-from .blobs import Blobs, LocalBlobs
-from .provenance import PARQUET_KEY, worker_identity
+from codecvdc_assets.schemas import TABLE_SCHEMAS, empty_frame, validate
+from codecvdc_assets.storage import integrity
+from codecvdc_assets.storage.blobs import Blobs, LocalBlobs
+from codecvdc_assets.storage.provenance import PARQUET_KEY, worker_identity
+from codecvdc_assets.video.ids import is_valid_video_id
 
 DATA_FILE = "data.parquet"
 GLOBAL = "_all"  # the partition folder of rows that belong to no single video (dataset-level assets)
@@ -98,7 +98,9 @@ class Lake:
         except FileNotFoundError:
             if not self.is_local:
                 raise
-            from . import compaction  # (imports this module) folded into the table's compacted files
+            from codecvdc_assets.storage import (
+                compaction,  # (imports this module) folded into the table's compacted files
+            )
 
             return compaction.read_compacted(self.table_dir(table), video_id, name)
 
@@ -107,7 +109,7 @@ class Lake:
         keys = [k for k in self.blobs.list(self._table_key(table)) if _is_partition_file(k)]
         frames = [pd.read_parquet(io.BytesIO(self.blobs.get(k))) for k in keys]
         if self.is_local:
-            from . import compaction
+            from codecvdc_assets.storage import compaction
 
             shadowed = {"/".join(k.split("/")[-2:]) for k in keys}  # a file on disk wins over compacted rows
             frames.append(compaction.read_all_compacted(self.table_dir(table), shadowed))
@@ -124,7 +126,7 @@ class Lake:
             return True
         if not self.is_local:
             return False
-        from . import compaction
+        from codecvdc_assets.storage import compaction
 
         return compaction.compacted_exists(self.table_dir(table), video_id, name)
 
@@ -144,7 +146,7 @@ class Lake:
             if not self.is_local:  # what compacted_glob finds on S3 (local: compaction makes its own)
                 compacted = _compacted_schema_key(table)
                 if not self.blobs.exists(compacted):
-                    from .compaction import schema_frame  # (imports this module)
+                    from codecvdc_assets.storage.compaction import schema_frame  # (imports this module)
 
                     self._put(compacted, _parquet_bytes(schema_frame(table)))
             _SCHEMA_FILES.add(uri)
@@ -160,7 +162,7 @@ class Lake:
         """The DuckDB glob over a table's compacted files (storage/compaction.py), a zero-row file with the
         `_file` column included. Compaction runs on local lakes only; on S3 the glob finds that file alone."""
         if self.is_local:
-            from . import compaction
+            from codecvdc_assets.storage import compaction
 
             return compaction.compacted_glob(self.table_dir(table))
         self.ensure_schema_file(table)

@@ -1,7 +1,7 @@
 """Which process wrote something: ``host:pid:start-ticks`` identities, and whether that process still lives.
 
 The start time (clock ticks since boot, from /proc) keeps a reused pid from passing for the original
-process. Used for CLI runs killed mid-way (orchestration.py) and for temp files they left (atomic.py).
+process. Used for CLI runs killed mid-way (runs/instance.py) and for temp files they left (atomic.py).
 """
 
 from __future__ import annotations

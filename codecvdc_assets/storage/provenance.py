@@ -15,9 +15,3 @@ PARQUET_KEY = b"codecvdc.worker"  # the Parquet key-value metadata entry of a la
 
 def worker_identity() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def file_worker(metadata: dict[bytes, bytes] | None) -> str | None:
-    """The worker recorded in a Parquet file's key-value metadata (pyarrow schema metadata)."""
-    value = (metadata or {}).get(PARQUET_KEY)
-    return value.decode() if value is not None else None

@@ -15,9 +15,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ..video.ids import file_sha256, fingerprint, is_valid_video_id, stem_slug, video_id_for
-from .atomic import atomic_write_bytes, spool_dir
-from .blobs import Blobs
+from codecvdc_assets.storage.atomic import atomic_write_bytes, spool_dir
+from codecvdc_assets.storage.blobs import Blobs
+from codecvdc_assets.video.ids import file_sha256, fingerprint, is_valid_video_id, stem_slug, video_id_for
 
 VIDEO_EXTENSIONS = frozenset(
     {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".m2ts"}

@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
-from ..video.errors import VideoError
-from ..video.ids import fingerprint_of, fingerprint_ranges
-from .blobs import is_s3_url, split_s3_url
-from .registry import VIDEO_EXTENSIONS, SourceFile, walk_files
+from codecvdc_assets.storage.blobs import is_s3_url, split_s3_url
+from codecvdc_assets.storage.registry import VIDEO_EXTENSIONS, SourceFile, walk_files
+from codecvdc_assets.video.errors import VideoError
+from codecvdc_assets.video.ids import fingerprint_of, fingerprint_ranges
 
 S3_PAGE = 1000  # list_objects_v2 returns at most 1,000 keys per call
 

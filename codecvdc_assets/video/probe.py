@@ -16,8 +16,8 @@ from fractions import Fraction
 
 import av
 
-from .errors import VideoError, ffmpeg_reason
-from .ids import file_sha256
+from codecvdc_assets.video.errors import VideoError, ffmpeg_reason
+from codecvdc_assets.video.ids import file_sha256
 
 # A file counts as truncated when its video ends this much before the duration its container declares.
 TRUNCATED_SHARE = 0.98

@@ -29,12 +29,12 @@ import numpy as np
 from av.video.reformatter import VideoReformatter
 from scenedetect.detector import FlashFilter
 
-from .background_sink import BackgroundSink
-from .detector import BatchScorer, CutFilter
-from .errors import VideoError, ffmpeg_reason
-from .prefetch import prefetch
-from .probe import VideoProbe, open_container, video_stream
-from .segmentation import (
+from codecvdc_assets.video.background_sink import BackgroundSink
+from codecvdc_assets.video.detector import BatchScorer, CutFilter
+from codecvdc_assets.video.errors import VideoError, ffmpeg_reason
+from codecvdc_assets.video.prefetch import prefetch
+from codecvdc_assets.video.probe import VideoProbe, open_container, video_stream
+from codecvdc_assets.video.segmentation import (
     CONTENT_PRIMARY,
     GopStats,
     GridSampler,

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from .errors import display_path
-from .probe import VideoProbe
-from .scan import ScanResult
-from .segmentation import SegmentParams, choose_mode, gop_stats
+from codecvdc_assets.video.errors import display_path
+from codecvdc_assets.video.probe import VideoProbe
+from codecvdc_assets.video.scan import ScanResult
+from codecvdc_assets.video.segmentation import SegmentParams, choose_mode, gop_stats
 
 if TYPE_CHECKING:  # pandas costs ~0.5 s to import: `codecvdc segment` (segments_json) does not need it
     import pandas as pd

@@ -17,8 +17,8 @@ from collections.abc import Callable, Iterable
 
 import pandas as pd
 
-from ...video.ids import made_from
-from .inputs import Event, Videos
+from codecvdc_assets.evaluation.dense.inputs import Event, Videos
+from codecvdc_assets.video.ids import made_from
 
 DENSE_SOURCES = {
     "codeccap:evidence": "evidence",

@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .coco import LANGUAGE_METRICS, CocoSession
-from .inputs import Event, Videos
+from codecvdc_assets.evaluation.dense.coco import LANGUAGE_METRICS, CocoSession
+from codecvdc_assets.evaluation.dense.inputs import Event, Videos
 
 ACTIVITYNET_TIOUS = (0.3, 0.5, 0.7, 0.9)
 MAX_PROPOSALS = 1000

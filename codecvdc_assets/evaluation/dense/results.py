@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from ..resampling import RESAMPLES, mean_ci
-from .protocols import DenseResult
+from codecvdc_assets.evaluation.dense.protocols import DenseResult
+from codecvdc_assets.evaluation.resampling import RESAMPLES, mean_ci
 
 METRIC_ORDER = ["Bleu_1", "Bleu_2", "Bleu_3", "Bleu_4", "METEOR", "ROUGE_L", "CIDEr", "Recall", "Precision", "F1"]
 

@@ -11,10 +11,10 @@ import json
 import os
 from typing import Any
 
-from .. import messages as msg
-from ..tokens import count_image, count_text
-from ..types import RawAnswer, Sampling
-from . import judge, text, vision
+from codecvdc_assets.models import messages as msg
+from codecvdc_assets.models.embedded import judge, text, vision
+from codecvdc_assets.models.tokens import count_image, count_text
+from codecvdc_assets.models.types import RawAnswer, Sampling
 
 VISION_MODEL = "embedded-cv-v1"
 # The embedded models' names are their versions: bump them when their behaviour changes, so asset

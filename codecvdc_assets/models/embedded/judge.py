@@ -86,6 +86,6 @@ def relevance(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _dims() -> list[str]:
-    from ..task_schemas import LC_DIMENSIONS
+    from codecvdc_assets.models.task_schemas import LC_DIMENSIONS
 
     return LC_DIMENSIONS

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .colours import dominant, mean_colour_name, name_map
-from .spatial import ZONES, direction_of, position, zone_of
+from codecvdc_assets.models.embedded.colours import dominant, mean_colour_name, name_map
+from codecvdc_assets.models.embedded.spatial import ZONES, direction_of, position, zone_of
 
 WORK_WIDTH = 320  # analysis width: detail enough for blobs, cheap enough for CI
 

@@ -16,14 +16,15 @@ from contextlib import contextmanager
 
 import dagster as dg
 
-from ..captioning import chain
-from ..captioning.prompts import load_prompt, prompt_hash
-from ..models.client import ModelClient
-from ..partitions import videos_partitions
-from ..resources import CaptioningResource, LakeResource, TextModelResource, VisionModelResource
-from ..storage.model_calls import CallJournal
-from ..versioning import code_version
-from ._shell import DEFAULT_BATCH, backfill_policy, markdown_table, result_metadata, run_videos
+from codecvdc_assets.captioning import chain
+from codecvdc_assets.captioning.prompts import load_prompt, prompt_hash
+from codecvdc_assets.defs.assets.shell import backfill_policy, markdown_table, result_metadata, run_videos
+from codecvdc_assets.defs.partitions import videos_partitions
+from codecvdc_assets.defs.resources import CaptioningResource, LakeResource, TextModelResource, VisionModelResource
+from codecvdc_assets.models.calls import CallJournal
+from codecvdc_assets.models.client import ModelClient
+from codecvdc_assets.runs.batching import DEFAULT_BATCH
+from codecvdc_assets.versioning import code_version
 
 LOGIC = {
     "anchors": "v1",

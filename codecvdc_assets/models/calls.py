@@ -25,8 +25,8 @@ from typing import IO
 
 import pandas as pd
 
-from ..models.types import CallRecord
-from .lake import GLOBAL, Lake
+from codecvdc_assets.models.types import CallRecord
+from codecvdc_assets.storage.lake import GLOBAL, Lake
 
 
 def new_stamp(run_id: str | None = None) -> str:

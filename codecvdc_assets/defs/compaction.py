@@ -5,8 +5,8 @@ A thin shell over storage/compaction.py; `codecvdc compact` does the same from t
 
 import dagster as dg
 
-from .resources import LakeResource
-from .storage.compaction import compact
+from codecvdc_assets.defs.resources import LakeResource
+from codecvdc_assets.storage.compaction import compact
 
 
 @dg.op(description="Fold per-video Parquet files into each table's hash buckets (storage/compaction.py).")

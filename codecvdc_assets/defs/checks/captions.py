@@ -6,9 +6,9 @@ cover several videos; the check validates each one and names the failing videos.
 
 import dagster as dg
 
-from ..partitions import videos_partitions
-from ..resources import CaptioningResource, LakeResource
-from . import expectations as ex
+from codecvdc_assets.defs.checks import expectations as ex
+from codecvdc_assets.defs.partitions import videos_partitions
+from codecvdc_assets.defs.resources import CaptioningResource, LakeResource
 
 
 def _result(outcomes: dict[str, ex.Outcome], **metadata) -> dg.AssetCheckResult:

@@ -13,16 +13,16 @@ predictions) or produced by any runner. A step with no answers is skipped and th
 import dagster as dg
 import pandas as pd
 
-from ..captioning.prompts import load_prompt, prompt_hash
-from ..evaluation.bank import load_bank
-from ..evaluation.construction import STEPS, build
-from ..evaluation.importers import IMPORTERS
-from ..evaluation.live import ask
-from ..resources import LakeResource, VidCapQAResource
-from ..storage.lake import GLOBAL
-from ..storage.model_calls import write_model_calls
-from ..versioning import code_version, file_digest
-from ._shell import markdown_table
+from codecvdc_assets.captioning.prompts import load_prompt, prompt_hash
+from codecvdc_assets.defs.assets.shell import markdown_table
+from codecvdc_assets.defs.resources import LakeResource, VidCapQAResource
+from codecvdc_assets.evaluation.bank import load_bank
+from codecvdc_assets.evaluation.construction import STEPS, build
+from codecvdc_assets.evaluation.importers import IMPORTERS
+from codecvdc_assets.evaluation.live import ask
+from codecvdc_assets.models.calls import write_model_calls
+from codecvdc_assets.storage.lake import GLOBAL
+from codecvdc_assets.versioning import code_version, file_digest
 
 
 def build_construction_assets(qa: VidCapQAResource):
@@ -129,16 +129,16 @@ def _imported_answers(path: str) -> pd.DataFrame:
 
 
 def _client(config: dict, lake: LakeResource):
-    from ..definitions import model_config
-    from ..resources import ModelResource
+    from codecvdc_assets.definitions import model_config
+    from codecvdc_assets.defs.resources import ModelResource
 
     return ModelResource(**model_config(config)).client(lake.cache_dir())
 
 
 def _frames_for(lake: LakeResource, pool_video_id: str, budget: int = 8) -> list[bytes] | None:
     """Uniformly sampled frames of the registered video made from the pool's video (matched by name)."""
-    from ..evaluation.baselines import uniform_samples
-    from ..video.ids import made_from
+    from codecvdc_assets.evaluation.baselines import uniform_samples
+    from codecvdc_assets.video.ids import made_from
 
     for reg in lake.registry().all():
         if made_from(reg.video_id, pool_video_id) and lake.lake().exists("frames", reg.video_id):

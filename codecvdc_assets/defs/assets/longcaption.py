@@ -12,13 +12,14 @@ the caption chain's; calls go through the same cache and accounting.
 
 import dagster as dg
 
-from ..captioning import longcaption as lc
-from ..captioning.prompts import load_prompt, prompt_hash
-from ..partitions import videos_partitions
-from ..resources import LakeResource, LongCaptionResource, TextModelResource, VisionModelResource
-from ..versioning import code_version
-from ._shell import DEFAULT_BATCH, backfill_policy, markdown_table, result_metadata, run_videos
-from .captions import recorded, token_metadata
+from codecvdc_assets.captioning import longcaption as lc
+from codecvdc_assets.captioning.prompts import load_prompt, prompt_hash
+from codecvdc_assets.defs.assets.captions import recorded, token_metadata
+from codecvdc_assets.defs.assets.shell import backfill_policy, markdown_table, result_metadata, run_videos
+from codecvdc_assets.defs.partitions import videos_partitions
+from codecvdc_assets.defs.resources import LakeResource, LongCaptionResource, TextModelResource, VisionModelResource
+from codecvdc_assets.runs.batching import DEFAULT_BATCH
+from codecvdc_assets.versioning import code_version
 
 LOGIC = {"longcap_frames": "v1", "longcap_clips": "v1", "longcap_video": "v1"}
 

@@ -14,12 +14,12 @@ from typing import Any
 
 import dagster as dg
 
-from ..captioning.prompts import load_prompt
-from ..export import ExportOptions, export
-from ..export.provenance import provenance
-from ..resources import CaptioningResource, LakeResource
-from ..storage.catalog import connect
-from ..versioning import code_version
+from codecvdc_assets.captioning.prompts import load_prompt
+from codecvdc_assets.defs.resources import CaptioningResource, LakeResource
+from codecvdc_assets.export import ExportOptions, export
+from codecvdc_assets.export.provenance import provenance
+from codecvdc_assets.storage.catalog import connect
+from codecvdc_assets.versioning import code_version
 
 UPSTREAM = ["videos", "segments", "frames", "anchors", "residuals", "evidence", "scene_narratives", "video_narratives"]
 

@@ -1,33 +1,23 @@
 """Incremental re-materialization (DESIGN.md section 8): the requests behind a sensor and a schedule.
 
-Choice: a sensor over our own status (orchestration.partition_status) rather than declarative
+Choice: a sensor over our own status (runs.status.partition_status) rather than declarative
 automation conditions, because it works the same from the CLI (`codecvdc run --stale`), needs no
 per-asset condition tuning, and emits runs with exactly the stale assets and their downstream ones,
 batching contiguous videos that need the same assets into one run (a partition-key range). Dynamic
 partitions rule out build_schedule_from_partitioned_job, so both emit their own RunRequests.
 """
 
-import hashlib
-
 import dagster as dg
 
-from .maintenance import lake_compaction
-from .orchestration import (
-    PROCESS_TAG,
-    RANGE_END,
-    RANGE_START,
-    batch_plan,
-    global_status,
-    latest_record,
-    range_tags,
-    split_keys,
-    stale_run_key,
-    stale_selection,
-)
-from .orchestration import _alive as process_alive
-from .partitions import videos_partitions
-from .resources import LakeResource
-from .storage.failures import current_failures
+from codecvdc_assets.defs.compaction import lake_compaction
+from codecvdc_assets.defs.partitions import videos_partitions
+from codecvdc_assets.defs.resources import LakeResource
+from codecvdc_assets.runs.batching import DEFAULT_BATCH, RANGE_END, RANGE_START, batch_plan, range_tags
+from codecvdc_assets.runs.instance import PROCESS_TAG, latest_record
+from codecvdc_assets.runs.selection import split_keys
+from codecvdc_assets.runs.status import run_key, stale_plan, stale_run_key
+from codecvdc_assets.storage.failures import current_failures
+from codecvdc_assets.storage.processes import identity_alive as process_alive
 
 PARTITION_TAG = "dagster/partition"
 UNFINISHED = (
@@ -40,7 +30,7 @@ UNFINISHED = (
 
 
 def stale_run_requests(
-    context, defs: dg.Definitions, lake: LakeResource, video_ids: list[str], batch_size: int = 25
+    context, defs: dg.Definitions, lake: LakeResource, video_ids: list[str], batch_size: int = DEFAULT_BATCH
 ) -> list[dg.RunRequest]:
     """One request per batch of contiguous videos that need the same assets re-materialized; when no
     video needs anything, one request for the stale dataset-level assets (the bank, the scores). A stale
@@ -54,22 +44,18 @@ def stale_run_requests(
     if dataset_busy:
         return []
     video_ids = [v for v in video_ids if v not in busy]
-    dataset = global_status(defs, context.instance)
-    first = [k for k in per_video_free_dataset_keys(defs) if dataset[k.to_user_string()] != "fresh"]
-    if first:
-        return [] if busy else [_dataset_request(defs, context, first)]
-    plan = stale_selection(defs, context.instance, lake.lake(), video_ids)
-    if not plan:
-        rest = [dg.AssetKey(n) for n, state in dataset.items() if state != "fresh"]
-        return [_dataset_request(defs, context, rest)] if rest and not busy else []
+    plan = stale_plan(defs, context.instance, lake.lake(), video_ids)
+    if plan.pre:
+        return [] if busy else [_dataset_request(defs, context, plan.pre)]
+    if not plan.videos:
+        return [_dataset_request(defs, context, plan.post)] if plan.post and not busy else []
     # Videos whose last attempt failed run alone: a bad file must not hold back a batch again.
-    failed = {v for v in plan if current_failures(lake.lake(), v)}
+    failed = {v for v in plan.videos if current_failures(lake.lake(), v)}
     requests = []
-    for videos, keys in batch_plan(plan, order, batch_size, isolate=failed):
-        state = "-".join(stale_run_key(v, keys, defs, context.instance) for v in videos)
+    for videos, keys in batch_plan(plan.videos, order, batch_size, isolate=failed):
         requests.append(
             dg.RunRequest(
-                run_key=hashlib.sha256(state.encode()).hexdigest()[:24],
+                run_key=run_key([stale_run_key(v, keys, defs, context.instance) for v in videos]),
                 partition_key=videos[0] if len(videos) == 1 else None,
                 asset_selection=keys,
                 tags={"codecvdc/reason": "stale", "codecvdc/videos": str(len(videos)), **range_tags(videos)},
@@ -98,13 +84,6 @@ def in_flight(instance: dg.DagsterInstance, order: list[str]) -> tuple[set[str],
     return videos, dataset
 
 
-def per_video_free_dataset_keys(defs: dg.Definitions) -> list[dg.AssetKey]:
-    """Dataset-level assets with no per-video asset upstream (they must run before the videos)."""
-    graph = defs.resolve_asset_graph()
-    keys = [k for k in graph.toposorted_asset_keys if graph.get(k).partitions_def is None]
-    return split_keys(defs, keys)[0]
-
-
 def _dataset_request(defs: dg.Definitions, context, keys: list[dg.AssetKey]) -> dg.RunRequest:
     graph = defs.resolve_asset_graph()
     parts = []
@@ -115,7 +94,7 @@ def _dataset_request(defs: dg.Definitions, context, keys: list[dg.AssetKey]) -> 
             f"{key.to_user_string()}:{node.code_version}:" + ",".join(str(r.storage_id if r else 0) for r in latest)
         )
     return dg.RunRequest(
-        run_key=hashlib.sha256("|".join(parts).encode()).hexdigest()[:24],
+        run_key=run_key(parts),
         asset_selection=keys,
         tags={"codecvdc/reason": "stale dataset-level assets"},
     )

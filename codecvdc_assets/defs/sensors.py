@@ -12,12 +12,13 @@ import json
 
 import dagster as dg
 
-from .automation import stale_run_requests
-from .partitions import videos_partitions
-from .resources import LakeResource, VideoRootsResource
-from .storage.blobs import is_s3_url
-from .storage.registry import VideoRootError, check_root
-from .storage.video_sources import s3_fingerprints, scan_roots
+from codecvdc_assets.defs.automation import stale_run_requests
+from codecvdc_assets.defs.partitions import videos_partitions
+from codecvdc_assets.defs.resources import LakeResource, VideoRootsResource
+from codecvdc_assets.runs.batching import DEFAULT_BATCH
+from codecvdc_assets.storage.blobs import is_s3_url
+from codecvdc_assets.storage.registry import VideoRootError, check_root
+from codecvdc_assets.storage.video_sources import s3_fingerprints, scan_roots
 
 MAX_PER_TICK = 1000  # entries listed per evaluation, over all roots
 VIDEOS_PER_TICK = 200  # stale_assets: videos examined per evaluation (a cursor walks the rest)
@@ -80,7 +81,7 @@ def _ok(fingerprint: str | Exception) -> str:
     return fingerprint
 
 
-def build_stale_sensor(defs_provider, batch_size: int = 25, interval_s: int = 60):
+def build_stale_sensor(defs_provider, batch_size: int = DEFAULT_BATCH, interval_s: int = 60):
     """`defs_provider()` returns the current Definitions (whose code versions say what is stale).
 
     The target is every asset (as the schedule's): each RunRequest names its own asset_selection, and the

@@ -8,13 +8,13 @@ joins the graph when the profile's `caption_metrics` section names reference fil
 
 import dagster as dg
 
-from ..captioning.prompts import load_prompt, prompt_hash
-from ..evaluation.caption_metrics import compute_caption_metrics
-from ..resources import CaptionMetricsResource, LakeResource, TextModelResource
-from ..storage.lake import GLOBAL
-from ..storage.model_calls import write_model_calls
-from ..versioning import code_version, file_digest
-from ._shell import markdown_table, refresh_catalog
+from codecvdc_assets.captioning.prompts import load_prompt, prompt_hash
+from codecvdc_assets.defs.assets.shell import markdown_table, refresh_catalog
+from codecvdc_assets.defs.resources import CaptionMetricsResource, LakeResource, TextModelResource
+from codecvdc_assets.evaluation.caption_metrics import compute_caption_metrics
+from codecvdc_assets.models.calls import write_model_calls
+from codecvdc_assets.storage.lake import GLOBAL
+from codecvdc_assets.versioning import code_version, file_digest
 
 PROMPTS = ("lc_quality", "lc_relevance")
 

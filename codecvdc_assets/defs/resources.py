@@ -11,16 +11,17 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 from pydantic import PrivateAttr
 
-from .models.client import ModelClient
-from .models.embedded.backend import TEXT_MODEL, VISION_MODEL
-from .models.factory import ModelSettings, build_client
-from .models.types import Sampling
-from .storage.blobs import Blobs, LocalBlobs, S3Blobs, is_s3_url, split_s3_url
-from .storage.frame_store import FrameStore
-from .storage.lake import Lake
-from .storage.registry import Registry
-from .storage.video_sources import local_copy
-from .video.segmentation import SegmentParams
+from codecvdc_assets.models.client import ModelClient
+from codecvdc_assets.models.embedded.backend import TEXT_MODEL, VISION_MODEL
+from codecvdc_assets.models.factory import ModelSettings, build_client
+from codecvdc_assets.models.types import Sampling
+from codecvdc_assets.settings import codecvdc_home, load_profile
+from codecvdc_assets.storage.blobs import Blobs, LocalBlobs, S3Blobs, is_s3_url, split_s3_url
+from codecvdc_assets.storage.frame_store import FrameStore
+from codecvdc_assets.storage.lake import Lake
+from codecvdc_assets.storage.registry import Registry
+from codecvdc_assets.storage.video_sources import local_copy
+from codecvdc_assets.video.segmentation import SegmentParams
 
 if TYPE_CHECKING:  # dagster-aws costs ~1 s of imports (its package loads its components): only for S3
     from dagster_aws.s3 import S3Resource
@@ -126,8 +127,6 @@ def lake_resource(profile: dict[str, Any], home: str | os.PathLike[str]) -> Lake
 
 def open_lake(home: str | os.PathLike[str] | None = None, profile: str | None = None) -> Lake:
     """The lake of a profile (default: the active one) outside Dagster: the CLI and the catalog."""
-    from .settings import codecvdc_home, load_profile
-
     return lake_resource(load_profile(profile), Path(home) if home else codecvdc_home()).lake()
 
 
@@ -264,7 +263,7 @@ class VidCapQAResource(dg.ConfigurableResource):
         return self._resolve(self.bank)
 
     def _resolve(self, path: str) -> str:
-        from .settings import project_dir
+        from codecvdc_assets.settings import project_dir
 
         return path if not path or os.path.isabs(path) else str(project_dir() / path)
 
@@ -311,8 +310,8 @@ class CaptionMetricsResource(dg.ConfigurableResource):
         return bool(self.dense_references or self.soccernet_references or self.long_references)
 
     def settings(self):
-        from .evaluation.caption_metrics import MetricsSettings
-        from .settings import project_dir
+        from codecvdc_assets.evaluation.caption_metrics import MetricsSettings
+        from codecvdc_assets.settings import project_dir
 
         def resolve(path: str) -> str:
             return path if not path or os.path.isabs(path) else str(project_dir() / path)
@@ -334,3 +333,34 @@ class CaptionMetricsResource(dg.ConfigurableResource):
     def model_post_init(self, __context) -> None:
         if self.resamples < 1000:
             raise ValueError("caption_metrics: resamples must be at least 1000")
+
+
+def model_config(section: dict[str, Any] | None, where: str = "profile") -> dict[str, Any]:
+    """A profile's model section as resource config; `api_key_env: NAME` becomes dg.EnvVar(NAME)."""
+    config = dict(section or {})
+    if "api_key" in config:  # never echo the value: it may be a real key
+        raise ValueError(f"{where}: profiles must not contain api_key: name the environment variable with api_key_env")
+    env = config.pop("api_key_env", None)
+    if env:
+        config["api_key"] = dg.EnvVar(env)
+    return config
+
+
+def build_resources(profile: dict[str, Any], home: str | None = None) -> dict[str, Any]:
+    return {
+        "lake": lake_resource(profile, home or str(codecvdc_home())),
+        "segmentation": SegmentationResource(**(profile.get("segmentation") or {})),
+        "video_roots": VideoRootsResource(roots=[str(r) for r in profile.get("video_roots") or []]),
+        "vision_model": VisionModelResource(
+            **model_config(profile.get("vision_model"), _where(profile, "vision_model"))
+        ),
+        "text_model": TextModelResource(**model_config(profile.get("text_model"), _where(profile, "text_model"))),
+        "captioning": CaptioningResource(**(profile.get("captioning") or {})),
+        "vidcapqa": VidCapQAResource(**(profile.get("vidcapqa") or {})),
+        "caption_metrics": CaptionMetricsResource(**(profile.get("caption_metrics") or {})),
+        "longcaption": LongCaptionResource(**(profile.get("longcaption") or {})),
+    }
+
+
+def _where(profile: dict[str, Any], section: str) -> str:
+    return f"profile {profile.get('name', '(inline)')}, {section}"

@@ -13,11 +13,9 @@ from typing import Any
 
 import dagster as dg
 
-from ..resources import LakeResource
-from ..storage.catalog import ensure_catalog
-from ..storage.failures import RecordedFailure, failures_recorded
-
-DEFAULT_BATCH = 25  # videos per run at most; profiles set automation.batch_size
+from codecvdc_assets.defs.resources import LakeResource
+from codecvdc_assets.storage.catalog import ensure_catalog
+from codecvdc_assets.storage.failures import RecordedFailure, failures_recorded
 
 # work(video_id, path) -> {asset name: metadata}
 Work = Callable[[str, str], dict[str, dict[str, Any]]]

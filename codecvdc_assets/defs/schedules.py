@@ -6,12 +6,13 @@ RunRequests (batches of videos with exactly the assets to re-materialize: automa
 
 import dagster as dg
 
-from .automation import stale_run_requests
-from .partitions import videos_partitions
-from .resources import LakeResource
+from codecvdc_assets.defs.automation import stale_run_requests
+from codecvdc_assets.defs.partitions import videos_partitions
+from codecvdc_assets.defs.resources import LakeResource
+from codecvdc_assets.runs.batching import DEFAULT_BATCH
 
 
-def build_backfill_schedule(defs_provider, cron: str, batch_size: int = 25):
+def build_backfill_schedule(defs_provider, cron: str, batch_size: int = DEFAULT_BATCH):
     @dg.schedule(
         name="caption_backfill",
         cron_schedule=cron,

@@ -9,7 +9,7 @@ import math
 import sys
 from pathlib import Path
 
-from .cli import CliError, _definitions, _home, _read_jsonl, format_table
+from codecvdc_assets.cli import CliError, _definitions, _home, _read_jsonl, format_table
 
 
 def add_evaluate_parser(sub) -> None:
@@ -51,10 +51,15 @@ def add_evaluate_parser(sub) -> None:
 
 
 def cmd_evaluate_dense(args: argparse.Namespace) -> int:
-    from .evaluation.dense.coco import CocoSession, JavaError
-    from .evaluation.dense.inputs import DenseInputError, load_predictions, load_references, predictions_json
-    from .evaluation.dense.protocols import evaluate_activitynet, evaluate_soccernet
-    from .evaluation.dense.results import official_text, summary_json
+    from codecvdc_assets.evaluation.dense.coco import CocoSession, JavaError
+    from codecvdc_assets.evaluation.dense.inputs import (
+        DenseInputError,
+        load_predictions,
+        load_references,
+        predictions_json,
+    )
+    from codecvdc_assets.evaluation.dense.protocols import evaluate_activitynet, evaluate_soccernet
+    from codecvdc_assets.evaluation.dense.results import official_text, summary_json
 
     single = args.protocol == "soccernet"
     if single and len(args.references) > 1:
@@ -96,7 +101,7 @@ def cmd_evaluate_dense(args: argparse.Namespace) -> int:
 
 
 def _lake_dense_predictions(args: argparse.Namespace, references: list, single: bool) -> list:
-    from .evaluation.dense.lake_predictions import DENSE_SOURCES, lake_predictions
+    from codecvdc_assets.evaluation.dense.lake_predictions import DENSE_SOURCES, lake_predictions
 
     unknown = [s for s in args.from_lake if s not in DENSE_SOURCES]
     if unknown:
@@ -113,11 +118,11 @@ def _lake_dense_predictions(args: argparse.Namespace, references: list, single: 
 
 
 def cmd_evaluate_long(args: argparse.Namespace) -> int:
-    from .captioning.prompts import load_prompt
-    from .evaluation.caption_metrics import LONG_SOURCES, load_long_references, long_items_from_lake
-    from .evaluation.dense.inputs import DenseInputError
-    from .evaluation.longcaption import Item, score_items, summarize
-    from .storage.model_calls import write_model_calls
+    from codecvdc_assets.captioning.prompts import load_prompt
+    from codecvdc_assets.evaluation.caption_metrics import LONG_SOURCES, load_long_references, long_items_from_lake
+    from codecvdc_assets.evaluation.dense.inputs import DenseInputError
+    from codecvdc_assets.evaluation.longcaption import Item, score_items, summarize
+    from codecvdc_assets.models.calls import write_model_calls
 
     if args.resamples < 1000:
         raise CliError("--resamples must be at least 1000")

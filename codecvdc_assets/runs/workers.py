@@ -3,7 +3,7 @@
 dagster-celery's worker (`dagster-celery worker start -A dagster_celery.app -y CONFIG`) reads the same
 `execution.config` block the executor gets (broker, backend, config_source); it is written here from the
 profile's `executor` section, so the coordinator and every worker host agree on the broker by
-construction. A step's task names the reconstructable job (codecvdc_assets.orchestration for CLI runs,
+construction. A step's task names the reconstructable job (codecvdc_assets.definitions for CLI runs,
 the workspace's code location for UI/daemon runs) and the instance; the worker rebuilds the definitions
 with its own $CODECVDC_HOME and the profile in CODECVDC_PROFILE.
 """

@@ -1,1 +1,0 @@
-"""Thin Dagster shells around the Dagster-free logic packages; one module per stage."""

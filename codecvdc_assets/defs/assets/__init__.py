@@ -1,0 +1,38 @@
+"""Thin Dagster shells around the Dagster-free logic packages, one module per stage; imports those packages,
+`defs.resources` and `runs`, never `definitions` or `cli`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dagster as dg
+
+from codecvdc_assets.defs.assets.caption_metrics import build_caption_metrics_asset
+from codecvdc_assets.defs.assets.captions import build_caption_assets
+from codecvdc_assets.defs.assets.construction import build_construction_assets
+from codecvdc_assets.defs.assets.longcaption import build_longcaption_assets
+from codecvdc_assets.defs.assets.segments import build_segments_assets
+from codecvdc_assets.defs.assets.vidcapqa import build_vidcapqa_assets
+from codecvdc_assets.defs.assets.videos import build_videos_asset
+from codecvdc_assets.runs.batching import DEFAULT_BATCH
+
+
+def build_assets(resources: dict[str, Any], batch_size: int = DEFAULT_BATCH) -> list[dg.AssetsDefinition]:
+    seg = resources["segmentation"]
+    return [
+        build_videos_asset(seg, batch_size),
+        build_segments_assets(seg, batch_size),
+        *build_caption_assets(resources["vision_model"], resources["text_model"], resources["captioning"], batch_size),
+        *build_longcaption_assets(
+            resources["vision_model"], resources["text_model"], resources["longcaption"], batch_size
+        ),
+        *build_vidcapqa_assets(resources["vision_model"], resources["text_model"], resources["vidcapqa"], batch_size),
+        # Construction joins the graph when the profile names a question pool.
+        *(build_construction_assets(resources["vidcapqa"]) if resources["vidcapqa"].pool else []),
+        # Caption metrics join the graph when the profile names reference files.
+        *(
+            [build_caption_metrics_asset(resources["caption_metrics"], resources["text_model"])]
+            if resources["caption_metrics"].enabled()
+            else []
+        ),
+    ]

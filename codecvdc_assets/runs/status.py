@@ -1,0 +1,193 @@
+"""Per video and asset: missing, fresh, stale, failed or damaged; what a stale run must re-materialize."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import dagster as dg
+
+from codecvdc_assets.runs.instance import latest_record
+from codecvdc_assets.runs.selection import asset_order, per_video_keys, split_keys
+from codecvdc_assets.storage.failures import current_damage, failing_assets
+from codecvdc_assets.storage.integrity import DAMAGE_ERROR
+from codecvdc_assets.storage.lake import GLOBAL, Lake
+
+CODE_VERSION_TAG = "dagster/code_version"
+
+
+def global_status(defs: dg.Definitions, instance: dg.DagsterInstance, lake: Lake | None = None) -> dict[str, str]:
+    """missing / fresh / stale for the dataset-level assets (stale: code version changed, or a parent
+    asset was materialized, for any video, after it); with `lake`, damaged too: `verify --repair` marked
+    its file after its latest materialization."""
+    graph = defs.resolve_asset_graph()
+    damaged = current_damage(lake, GLOBAL) if lake is not None else {}
+    out = {}
+    for key in asset_order(defs):
+        node = graph.get(key)
+        if node.partitions_def is not None:
+            continue
+        record = latest_record(instance, key)
+        if record is None:
+            out[key.to_user_string()] = "missing"
+            continue
+        tags = (record.asset_materialization.tags if record.asset_materialization else None) or {}
+        stale = tags.get(CODE_VERSION_TAG) != node.code_version
+        for parent in node.parent_keys:
+            latest = latest_record(instance, parent)
+            if latest is None or latest.timestamp > record.timestamp:
+                stale = True
+        marked = damaged.get(key.to_user_string())
+        if marked is not None and marked >= record.timestamp:
+            out[key.to_user_string()] = "damaged"
+            continue
+        out[key.to_user_string()] = "stale" if stale else "fresh"
+    return out
+
+
+def partition_status(
+    defs: dg.Definitions, instance: dg.DagsterInstance, lake: Lake, video_ids: list[str]
+) -> dict[str, dict[str, str]]:
+    """Per video and asset: missing, fresh, stale (its code version changed, an upstream asset of the
+    same video was materialized after it, or an upstream asset is not fresh), failed (the latest
+    attempt failed) or damaged (`verify --repair` found its lake file damaged or missing).
+
+    Per asset one event-log query for the latest storage id of every partition and one per 1,000
+    partitions for their code-version tags, plus one read of the failures table: not one query per
+    video and asset (800K at 100K videos). Storage ids order events like their timestamps do.
+    """
+    graph = defs.resolve_asset_graph()
+    keys = per_video_keys(defs)
+    wanted = set(video_ids)
+    # Dataset-level parents (e.g. the question bank): their latest materialization and status count.
+    dataset = global_status(defs, instance, lake)
+    dataset_ids: dict[dg.AssetKey, int | None] = {}
+    for name in dataset:
+        record = latest_record(instance, dg.AssetKey(name))
+        dataset_ids[dg.AssetKey(name)] = record.storage_id if record else None
+    event = dg.DagsterEventType.ASSET_MATERIALIZATION
+    ids: dict[dg.AssetKey, Mapping[str, int]] = {}
+    versions: dict[dg.AssetKey, dict[str, str | None]] = {}
+    for key in keys:
+        ids[key] = instance.get_latest_storage_id_by_partition(key, event, partitions=wanted)
+        versions[key] = _code_versions(instance, key, ids[key])
+    failing = failing_assets(lake)
+    table: dict[str, dict[str, str]] = {}
+    for video_id in video_ids:
+        latest: dict[dg.AssetKey, int | None] = {**dataset_ids, **{k: ids[k].get(video_id) for k in keys}}
+        row: dict[str, str] = {}
+        for key in keys:
+            name = key.to_user_string()
+            storage_id = latest[key]
+            if (video_id, name) in failing:
+                row[name] = "damaged" if failing[(video_id, name)] == DAMAGE_ERROR else "failed"
+            elif storage_id is None:
+                row[name] = "missing"
+            else:
+                node = graph.get(key)
+                stale = versions[key].get(video_id) != node.code_version
+                for parent in node.parent_keys:
+                    up = latest.get(parent)
+                    # Upstream re-materialized after this one, or itself not fresh: stale (transitively).
+                    if up is None or up > storage_id or {**dataset, **row}.get(parent.to_user_string()) != "fresh":
+                        stale = True
+                row[name] = "stale" if stale else "fresh"
+        table[video_id] = row
+    return table
+
+
+def _code_versions(
+    instance: dg.DagsterInstance, key: dg.AssetKey, storage_ids: Mapping[str, int], chunk: int = 1000
+) -> dict[str, str | None]:
+    """The code-version tag of the given materializations, fetched by storage id in chunks.
+
+    (The event log indexes only data-version tags per partition, so the tag comes with the record.)"""
+    out: dict[str, str | None] = {}
+    wanted = sorted(storage_ids.values())
+    for start in range(0, len(wanted), chunk):
+        part = wanted[start : start + chunk]
+        records = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=key, storage_ids=part), limit=len(part)
+        ).records
+        for record in records:
+            materialization = record.asset_materialization
+            if materialization is not None and materialization.partition is not None:
+                out[materialization.partition] = (materialization.tags or {}).get(CODE_VERSION_TAG)
+    return out
+
+
+def stale_selection(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    lake: Lake,
+    video_ids: list[str],
+    within: list[dg.AssetKey] | None = None,
+) -> dict[str, list[dg.AssetKey]]:
+    """Per video, the assets to re-materialize: those not fresh (missing, stale, failed) and everything
+    downstream of them, in dependency order. Fresh assets with fresh parents are left alone."""
+    graph = defs.resolve_asset_graph()
+    order = per_video_keys(defs)
+    allowed = set(within or order)
+    status = partition_status(defs, instance, lake, video_ids)
+    out: dict[str, list[dg.AssetKey]] = {}
+    for video_id in video_ids:
+        chosen: set[dg.AssetKey] = set()
+        for key in order:
+            name = key.to_user_string()
+            if status[video_id][name] != "fresh" or any(p in chosen for p in graph.get(key).parent_keys):
+                chosen.add(key)
+                chosen.update(k for k in graph.get_execution_set_asset_and_check_keys(key) if k in order)
+        selected = [k for k in order if k in chosen and k in allowed]
+        if selected:
+            out[video_id] = selected
+    return out
+
+
+@dataclass
+class StalePlan:
+    """What a stale run re-materializes: dataset-level assets with no per-video asset above them (run
+    first), per-video assets per video, dataset-level assets that sum the videos up (run after)."""
+
+    pre: list[dg.AssetKey]
+    videos: dict[str, list[dg.AssetKey]]
+    post: list[dg.AssetKey]
+
+    def empty(self) -> bool:
+        return not (self.pre or self.videos or self.post)
+
+
+def stale_plan(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    lake: Lake | None,
+    video_ids: list[str],
+    keys: list[dg.AssetKey] | None = None,
+) -> StalePlan:
+    """The not-fresh part of `keys` (default: every asset) for `video_ids`: the plan `codecvdc run --stale`
+    executes and the stale_assets sensor and the backfill schedule turn into run requests. A dataset-level
+    asset after the videos runs when it is not fresh or when any video is re-materialized."""
+    pre, per_video, post = split_keys(defs, keys or asset_order(defs))
+    dataset = global_status(defs, instance, lake)
+    videos = stale_selection(defs, instance, lake, video_ids, per_video) if per_video and lake is not None else {}
+    return StalePlan(
+        [k for k in pre if dataset[k.to_user_string()] != "fresh"],
+        videos,
+        [k for k in post if videos or dataset[k.to_user_string()] != "fresh"],
+    )
+
+
+def run_key(parts: list[str]) -> str:
+    """A run key from the state a run answers to: the same state never gets two runs, a new one gets one."""
+    return run_key(parts)
+
+
+def stale_run_key(video_id: str, keys: list[dg.AssetKey], defs: dg.Definitions, instance: dg.DagsterInstance) -> str:
+    """Identifies one need for a run: the same stale state never gets two runs, a new change gets one."""
+    graph = defs.resolve_asset_graph()
+    parts = [video_id]
+    for key in keys:
+        records = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=key, asset_partitions=[video_id]), limit=1
+        ).records
+        parts.append(f"{key.to_user_string()}:{graph.get(key).code_version}:{records[0].storage_id if records else 0}")
+    return run_key(parts)
