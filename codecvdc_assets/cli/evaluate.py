@@ -9,7 +9,7 @@ import math
 import sys
 from pathlib import Path
 
-from codecvdc_assets.cli import CliError, _definitions, _home, _read_jsonl, format_table
+from codecvdc_assets.cli.common import CliError, cli_home, format_table, load_definitions, read_jsonl
 
 
 def add_evaluate_parser(sub) -> None:
@@ -106,7 +106,7 @@ def _lake_dense_predictions(args: argparse.Namespace, references: list, single: 
     unknown = [s for s in args.from_lake if s not in DENSE_SOURCES]
     if unknown:
         raise CliError(f"--from-lake: unknown source(s) {', '.join(unknown)}; known: {', '.join(DENSE_SOURCES)}")
-    lake = _definitions(_home()).resources["lake"].lake()
+    lake = load_definitions(cli_home()).resources["lake"].lake()
     ids = sorted({v for refs in references for v in refs})
     runs = []
     for source in args.from_lake:
@@ -126,8 +126,8 @@ def cmd_evaluate_long(args: argparse.Namespace) -> int:
 
     if args.resamples < 1000:
         raise CliError("--resamples must be at least 1000")
-    home = _home()
-    defs = _definitions(home)
+    home = cli_home()
+    defs = load_definitions(home)
     lake = defs.resources["lake"].lake()
     try:
         references = load_long_references(args.references)
@@ -135,7 +135,7 @@ def cmd_evaluate_long(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from exc
     if args.captions:
         by_id = {r["video_id"]: r for r in references}
-        rows = _read_jsonl(args.captions, ["video_id", "caption"])
+        rows = read_jsonl(args.captions, ["video_id", "caption"])
         missing = sorted(set(rows["video_id"].astype(str)) - set(by_id))
         if missing:
             raise CliError(f"{args.captions}: {len(missing)} video(s) not in the references, e.g. {missing[0]}")

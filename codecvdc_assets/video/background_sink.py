@@ -14,13 +14,8 @@ from __future__ import annotations
 import hashlib
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Protocol
 
-
-class FrameSink(Protocol):
-    def put(self, data: bytes) -> str: ...
-
-    def put_file(self, path: str) -> str: ...
+from codecvdc_assets.video.sinks import FrameSink
 
 
 class BackgroundSink:

@@ -21,7 +21,6 @@ import tempfile
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Protocol
 
 import av
 import cv2
@@ -44,6 +43,7 @@ from codecvdc_assets.video.segmentation import (
     gop_stats,
     plan_segments,
 )
+from codecvdc_assets.video.sinks import FrameSink
 
 # Batches decoded ahead of analysis, each up to BATCH_PIXELS or BATCH_FRAMES (bounded: 4 x 1080p
 # yuv420p frames is 12 MB, as many 160x90 ones as the frame limit allows).
@@ -57,14 +57,6 @@ SMALL_FRAME_PIXELS = 320 * 240
 MIN_DECODED_SHARE = 0.5
 # cv2.rotate codes that turn a decoded picture upright, by display rotation (counter-clockwise degrees).
 _UPRIGHT = {90: cv2.ROTATE_90_COUNTERCLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_CLOCKWISE}
-
-
-class FrameSink(Protocol):
-    """Where JPEGs go; `put` returns the content hash. Implemented by storage.frame_store.FrameStore."""
-
-    def put(self, data: bytes) -> str: ...
-
-    def put_file(self, path: str) -> str: ...
 
 
 @dataclass(frozen=True)
