@@ -57,9 +57,9 @@ def _home(root: Path, paths: list[str]):
 def run_dagster(root: Path, paths: list[str], instance_yaml: str | None = None, batch_size: int | None = None) -> float:
     """`instance_yaml`: the Dagster instance settings (default resources/dagster.yaml: SQLite);
     `batch_size`: as `codecvdc run --batch-size` (default: the CLI's, from the profile)."""
-    from codecvdc_assets.runs.selection import expand_selection
-    from codecvdc_assets.runs.execute import materialize_many
     from codecvdc_assets.runs.batching import run_batching
+    from codecvdc_assets.runs.execute import materialize_many
+    from codecvdc_assets.runs.selection import expand_selection
     from codecvdc_assets.settings import load_profile
     from codecvdc_assets.storage.lake import Lake
 
@@ -121,9 +121,9 @@ def run_loop(root: Path, paths: list[str]) -> float:
     """What the asset shells and the asset checks call, video by video, with no Dagster in between."""
     from codecvdc_assets.captioning import chain
     from codecvdc_assets.captioning.prompts import load_prompt
+    from codecvdc_assets.models.calls import write_model_calls
     from codecvdc_assets.storage.catalog import ensure_catalog
     from codecvdc_assets.storage.failures import failures_recorded
-    from codecvdc_assets.models.calls import write_model_calls
     from codecvdc_assets.video.probe import probe
     from codecvdc_assets.video.scan import scan_video
     from codecvdc_assets.video.tables import frames_frame, segments_frame, videos_frame

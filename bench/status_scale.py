@@ -17,9 +17,9 @@ import time
 import dagster as dg
 
 from codecvdc_assets.definitions import build_definitions
-from codecvdc_assets.runs.status import CODE_VERSION_TAG, partition_status
-from codecvdc_assets.runs.selection import per_video_keys
 from codecvdc_assets.defs.partitions import videos_partitions
+from codecvdc_assets.runs.selection import per_video_keys
+from codecvdc_assets.runs.status import CODE_VERSION_TAG, partition_status
 from codecvdc_assets.storage.lake import Lake
 
 N_VIDEOS = int(os.environ.get("BENCH_STATUS_VIDEOS", "300"))

@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from codecvdc_assets.schemas import empty_frame
-from codecvdc_assets.storage import compaction
+from codecvdc_assets.storage import lake as lake_files
 from codecvdc_assets.storage.atomic import atomic_write_bytes
 
 FULL_VIDEOS = 118_257
@@ -313,7 +313,7 @@ def write_loose(lake_root: Path, table: str, data: pa.Table, workers: int = 2) -
 
 def write_bucket(lake_root: Path, table: str, bucket: int, con: duckdb.DuckDBPyConnection) -> int:
     """One compacted bucket file (the layout `compact` produces) from the videos in `v`; returns rows."""
-    target = compaction.bucket_path(lake_root / table, bucket)
+    target = lake_files.bucket_path(lake_root / table, bucket)
     target.parent.mkdir(parents=True, exist_ok=True)
     name = (
         "'video_id=' || video_id || '/' || asset || '-1793000000000-synthetc.parquet'"
@@ -322,14 +322,14 @@ def write_bucket(lake_root: Path, table: str, bucket: int, con: duckdb.DuckDBPyC
     )
     data = arrow(con, table)
     con.register("data_arrow", data)
-    source = compaction.SOURCE
+    source = lake_files.SOURCE
     con.execute(
         f"COPY (SELECT *, {name} AS {source} FROM data_arrow ORDER BY {source}) "
         f"TO '{target}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 100000)"
     )
     sources = [s for (s,) in con.execute(f"SELECT DISTINCT {name} FROM data_arrow ORDER BY 1").fetchall()]
     con.unregister("data_arrow")
-    atomic_write_bytes(str(target.with_name(compaction.INDEX)), json.dumps(sources).encode())
+    atomic_write_bytes(str(target.with_name(lake_files.INDEX)), json.dumps(sources).encode())
     return data.num_rows
 
 
@@ -342,8 +342,8 @@ def generate(lake_root: Path, n_videos: int, layout: str, chunk: int = 20_000) -
     else:
         by_bucket: dict[int, list[int]] = {}
         for vnum in range(n_videos):
-            by_bucket.setdefault(compaction.bucket_of(video_id(vnum)), []).append(vnum)
-        groups = [by_bucket.get(k, []) for k in range(compaction.BUCKETS)]
+            by_bucket.setdefault(lake_files.bucket_of(video_id(vnum)), []).append(vnum)
+        groups = [by_bucket.get(k, []) for k in range(lake_files.BUCKETS)]
     for k, vnums in enumerate(groups):
         if not vnums:
             continue

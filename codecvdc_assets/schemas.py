@@ -2,17 +2,58 @@
 
 from __future__ import annotations
 
+import string
+
 import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
-from codecvdc_assets.evaluation.bank import BankSchema
 from codecvdc_assets.video.segmentation import CONTENT_PRIMARY, IFRAME_PRIMARY
 
 BOUNDARY_SOURCES = ["start", "content", "iframe+content", "max_duration"]
+# VidCapQA's vocabulary (evaluation/bank.py uses it): CodecCap's 14 capability dimensions and difficulties.
+DIMENSIONS = [
+    "action recognition",
+    "attribute recognition",
+    "camera movement",
+    "counting",
+    "direction",
+    "holistic understanding",
+    "object tracking",
+    "reasoning",
+    "rotation",
+    "speed",
+    "state change",
+    "temporal grounding",
+    "temporal sequence",
+    "trajectory",
+]
+# CodecCap Table 2 groups (dynamics-centric vs static/persistence-oriented capabilities).
+DYNAMIC = [
+    "action recognition",
+    "camera movement",
+    "direction",
+    "object tracking",
+    "rotation",
+    "speed",
+    "temporal grounding",
+    "temporal sequence",
+    "trajectory",
+]
+STATIC = ["attribute recognition", "counting", "holistic understanding", "reasoning", "state change"]
+DIFFICULTIES = ["easy", "medium", "hard", "very hard"]
+LETTERS = string.ascii_uppercase
 
 
-class VideosSchema(pa.DataFrameModel):
+class Table(pa.DataFrameModel):
+    """Every lake table: exactly its columns (strict), values coerced to the declared types."""
+
+    class Config:
+        strict = True
+        coerce = True
+
+
+class VideosSchema(Table):
     video_id: Series[str] = pa.Field(str_matches=r"^[a-z0-9][a-z0-9_-]*-[0-9a-f]{10}$")
     path: Series[str]
     sha256: Series[str] = pa.Field(str_matches=r"^[0-9a-f]{64}$")
@@ -36,12 +77,8 @@ class VideosSchema(pa.DataFrameModel):
     seg_mode: Series[str] = pa.Field(isin=[IFRAME_PRIMARY, CONTENT_PRIMARY])
     mode_reason: Series[str]
 
-    class Config:
-        strict = True
-        coerce = True
 
-
-class SegmentsSchema(pa.DataFrameModel):
+class SegmentsSchema(Table):
     video_id: Series[str]
     segment_idx: Series[int] = pa.Field(ge=0)
     start_s: Series[float] = pa.Field(ge=0)
@@ -62,12 +99,8 @@ class SegmentsSchema(pa.DataFrameModel):
         ok_frames = (df["start_frame"].iloc[1:].to_numpy() == df["end_frame"].iloc[:-1].to_numpy()).all()
         return bool(ok_idx and ok_frames and (df["end_s"] > df["start_s"]).all())
 
-    class Config:
-        strict = True
-        coerce = True
 
-
-class FramesSchema(pa.DataFrameModel):
+class FramesSchema(Table):
     video_id: Series[str]
     segment_idx: Series[int] = pa.Field(ge=0)
     frame_idx: Series[int] = pa.Field(ge=0)
@@ -83,12 +116,8 @@ class FramesSchema(pa.DataFrameModel):
     def strictly_increasing(cls, df: pd.DataFrame) -> bool:
         return bool(df["t_s"].is_monotonic_increasing and df["t_s"].is_unique)
 
-    class Config:
-        strict = True
-        coerce = True
 
-
-class FailuresSchema(pa.DataFrameModel):
+class FailuresSchema(Table):
     video_id: Series[str]
     asset: Series[str]
     error_type: Series[str]
@@ -96,12 +125,8 @@ class FailuresSchema(pa.DataFrameModel):
     run_id: Series[str] = pa.Field(nullable=True)
     failed_at: Series[pd.Timestamp]
 
-    class Config:
-        strict = True
-        coerce = True
 
-
-class ModelCallsSchema(pa.DataFrameModel):
+class ModelCallsSchema(Table):
     video_id: Series[str] = pa.Field(nullable=True)
     asset: Series[str] = pa.Field(nullable=True)
     task: Series[str]
@@ -121,15 +146,11 @@ class ModelCallsSchema(pa.DataFrameModel):
     run_id: Series[str] = pa.Field(nullable=True)
     recorded_at: Series[pd.Timestamp]
 
-    class Config:
-        strict = True
-        coerce = True
-
 
 CHANGE_TYPES = ["continuous", "discrete", "attribute", "camera", "none"]
 
 
-class AnchorsSchema(pa.DataFrameModel):
+class AnchorsSchema(Table):
     video_id: Series[str]
     segment_idx: Series[int] = pa.Field(ge=0)
     t_s: Series[float] = pa.Field(ge=0)
@@ -140,12 +161,8 @@ class AnchorsSchema(pa.DataFrameModel):
     model: Series[str]
     version: Series[str]
 
-    class Config:
-        strict = True
-        coerce = True
 
-
-class ResidualsSchema(pa.DataFrameModel):
+class ResidualsSchema(Table):
     video_id: Series[str]
     segment_idx: Series[int] = pa.Field(ge=0)
     pair_idx: Series[int] = pa.Field(ge=0)
@@ -165,12 +182,8 @@ class ResidualsSchema(pa.DataFrameModel):
     def pairs_in_time_order(cls, df: pd.DataFrame) -> bool:
         return bool((df["t_s"] > df["t_prev_s"]).all())
 
-    class Config:
-        strict = True
-        coerce = True
 
-
-class EvidenceSchema(pa.DataFrameModel):
+class EvidenceSchema(Table):
     video_id: Series[str]
     segment_idx: Series[int] = pa.Field(ge=0)
     event_idx: Series[int] = pa.Field(ge=0)
@@ -187,12 +200,8 @@ class EvidenceSchema(pa.DataFrameModel):
     rule: Series[str] = pa.Field(isin=["continuous", "contradiction", "discrete", "attribute", "attribute_lock"])
     reason: Series[str]
 
-    class Config:
-        strict = True
-        coerce = True
 
-
-class SceneNarrativesSchema(pa.DataFrameModel):
+class SceneNarrativesSchema(Table):
     video_id: Series[str]
     segment_idx: Series[int] = pa.Field(ge=0)
     start_s: Series[float] = pa.Field(ge=0)
@@ -203,12 +212,8 @@ class SceneNarrativesSchema(pa.DataFrameModel):
     model: Series[str]
     version: Series[str]
 
-    class Config:
-        strict = True
-        coerce = True
 
-
-class VideoNarrativesSchema(pa.DataFrameModel):
+class VideoNarrativesSchema(Table):
     video_id: Series[str]
     narrative: Series[str] = pa.Field(str_length={"min_value": 1})
     n_words: Series[int] = pa.Field(ge=1)
@@ -216,12 +221,8 @@ class VideoNarrativesSchema(pa.DataFrameModel):
     model: Series[str]
     version: Series[str]
 
-    class Config:
-        strict = True
-        coerce = True
 
-
-class DirectCaptionsSchema(pa.DataFrameModel):
+class DirectCaptionsSchema(Table):
     video_id: Series[str]
     caption: Series[str] = pa.Field(str_length={"min_value": 1})
     n_words: Series[int] = pa.Field(ge=1)
@@ -229,12 +230,8 @@ class DirectCaptionsSchema(pa.DataFrameModel):
     model: Series[str]
     version: Series[str]
 
-    class Config:
-        strict = True
-        coerce = True
 
-
-class PerSecondCaptionsSchema(pa.DataFrameModel):
+class PerSecondCaptionsSchema(Table):
     video_id: Series[str]
     second_idx: Series[int] = pa.Field(ge=0)
     t_s: Series[float] = pa.Field(ge=0)
@@ -243,12 +240,8 @@ class PerSecondCaptionsSchema(pa.DataFrameModel):
     model: Series[str]
     version: Series[str]
 
-    class Config:
-        strict = True
-        coerce = True
 
-
-class LongcapFramesSchema(pa.DataFrameModel):
+class LongcapFramesSchema(Table):
     video_id: Series[str]
     frame_idx: Series[int] = pa.Field(ge=0)
     t_s: Series[float] = pa.Field(ge=0)
@@ -257,12 +250,8 @@ class LongcapFramesSchema(pa.DataFrameModel):
     model: Series[str]
     version: Series[str]
 
-    class Config:
-        strict = True
-        coerce = True
 
-
-class LongcapClipsSchema(pa.DataFrameModel):
+class LongcapClipsSchema(Table):
     video_id: Series[str]
     clip_idx: Series[int] = pa.Field(ge=0)
     start_s: Series[float] = pa.Field(ge=0)
@@ -273,12 +262,8 @@ class LongcapClipsSchema(pa.DataFrameModel):
     model: Series[str]
     version: Series[str]
 
-    class Config:
-        strict = True
-        coerce = True
 
-
-class LongcapVideoSchema(pa.DataFrameModel):
+class LongcapVideoSchema(Table):
     video_id: Series[str]
     n_clips: Series[int] = pa.Field(ge=0)
     n_frames: Series[int] = pa.Field(ge=0)
@@ -287,12 +272,8 @@ class LongcapVideoSchema(pa.DataFrameModel):
     model: Series[str]
     version: Series[str]
 
-    class Config:
-        strict = True
-        coerce = True
 
-
-class VidcapqaAnswersSchema(pa.DataFrameModel):
+class VidcapqaAnswersSchema(Table):
     question_id: Series[str]
     video_id: Series[str]
     strategy: Series[str]
@@ -309,12 +290,8 @@ class VidcapqaAnswersSchema(pa.DataFrameModel):
     model: Series[str]
     version: Series[str]
 
-    class Config:
-        strict = True
-        coerce = True
 
-
-class VidcapqaScoresSchema(pa.DataFrameModel):
+class VidcapqaScoresSchema(Table):
     source: Series[str]
     strategy: Series[str]
     level: Series[str]
@@ -327,12 +304,8 @@ class VidcapqaScoresSchema(pa.DataFrameModel):
     no_evidence_rate: Series[float] = pa.Field(ge=0, le=1, nullable=True)
     tokens_per_minute: Series[float] = pa.Field(ge=0, nullable=True)
 
-    class Config:
-        strict = True
-        coerce = True
 
-
-class VidcapqaPairsSchema(pa.DataFrameModel):
+class VidcapqaPairsSchema(Table):
     """Paired comparisons of two sources on the same questions (evaluation/paired.py)."""
 
     source_a: Series[str]
@@ -349,23 +322,15 @@ class VidcapqaPairsSchema(pa.DataFrameModel):
     b_only: Series[int] = pa.Field(ge=0)
     mcnemar_p: Series[float] = pa.Field(ge=0, le=1)
 
-    class Config:
-        strict = True
-        coerce = True
 
-
-class ConstructionDecisionsSchema(pa.DataFrameModel):
+class ConstructionDecisionsSchema(Table):
     question_id: Series[str]
     step: Series[str] = pa.Field(isin=["relabel", "text_only", "phase_a", "phase_b", "sampling"])
     decision: Series[str]
     reason: Series[str]
 
-    class Config:
-        strict = True
-        coerce = True
 
-
-class CaptionMetricsSchema(pa.DataFrameModel):
+class CaptionMetricsSchema(Table):
     """Dense-captioning and LongCaption-Bench figures per source (evaluation/caption_metrics.py)."""
 
     source: Series[str]
@@ -378,9 +343,28 @@ class CaptionMetricsSchema(pa.DataFrameModel):
     n: Series[int] = pa.Field(ge=0)
     subset: Series[str]  # "overall", or a LongCaption-Bench duration bucket
 
-    class Config:
-        strict = True
-        coerce = True
+
+class BankSchema(Table):
+    question_id: Series[str] = pa.Field(unique=True)
+    video_id: Series[str]
+    question: Series[str] = pa.Field(str_length={"min_value": 1})
+    options: Series[object]
+    answer: Series[str] = pa.Field(str_matches=r"^[A-Z]$")
+    dimension: Series[str] = pa.Field(isin=DIMENSIONS, nullable=True)
+    difficulty: Series[str] = pa.Field(isin=DIFFICULTIES, nullable=True)
+    source: Series[str]
+
+    @pa.dataframe_check
+    def answer_is_an_option(cls, df: pd.DataFrame) -> Series[bool]:
+        return pd.Series(
+            [is_options(o) and LETTERS.index(a) < len(o) for o, a in zip(df["options"], df["answer"], strict=True)],
+            index=df.index,
+        )
+
+
+def is_options(value: object) -> bool:
+    """A list of 2 to 26 option texts (a list, tuple or, read back from Parquet, a NumPy array)."""
+    return not isinstance(value, str) and hasattr(value, "__len__") and 2 <= len(value) <= 26
 
 
 TABLE_SCHEMAS: dict[str, type[pa.DataFrameModel]] = {

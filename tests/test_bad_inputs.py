@@ -25,9 +25,9 @@ from conftest import shared
 
 from codecvdc_assets import cli
 from codecvdc_assets.definitions import build_definitions
+from codecvdc_assets.runs.execute import materialize_many
 from codecvdc_assets.runs.instance import add_partitions
 from codecvdc_assets.runs.selection import expand_selection
-from codecvdc_assets.runs.execute import materialize_many
 from codecvdc_assets.storage.catalog import connect
 from codecvdc_assets.storage.lake import Lake
 from codecvdc_assets.storage.registry import Registry

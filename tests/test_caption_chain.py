@@ -10,14 +10,14 @@ import pandas as pd
 import pytest
 from conftest import shared
 
-from codecvdc_assets.defs.checks import expectations as ex
 from codecvdc_assets.definitions import build_definitions
+from codecvdc_assets.defs.checks import expectations as ex
+from codecvdc_assets.defs.sensors import build_stale_sensor
 from codecvdc_assets.runs.batching import RANGE_END, RANGE_START
+from codecvdc_assets.runs.execute import materialize_batch, materialize_global, materialize_many
 from codecvdc_assets.runs.instance import add_partitions
 from codecvdc_assets.runs.selection import expand_selection
-from codecvdc_assets.runs.execute import materialize_batch, materialize_global, materialize_many
 from codecvdc_assets.runs.status import partition_status
-from codecvdc_assets.defs.sensors import build_stale_sensor
 from codecvdc_assets.storage.catalog import connect
 from codecvdc_assets.storage.lake import Lake
 from codecvdc_assets.storage.registry import Registry
@@ -183,8 +183,8 @@ def test_a_bad_table_fails_the_check_with_a_readable_reason(home: Path) -> None:
 
     # Through Dagster: with bounds the real anchors cannot meet, the blocking check fails inside the run
     # and nothing downstream of anchors is materialized.
-    from codecvdc_assets.defs.checks.captions import CHECKS
     from codecvdc_assets.definitions import build_assets, build_resources
+    from codecvdc_assets.defs.checks.captions import CHECKS
 
     registry = Registry(home)
     video_id = registry.register(shared("counter.mp4"))[0].video_id

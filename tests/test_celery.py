@@ -26,13 +26,13 @@ from conftest import shared
 from services import Hosts, start_hosts, start_postgres, start_redis, start_s3, stop_group
 
 from codecvdc_assets.cli import main as cli
+from codecvdc_assets.models.calls import CallJournal, recover_journals, write_model_calls
 from codecvdc_assets.models.types import CallRecord
+from codecvdc_assets.runs.workers import worker_argv, write_worker_config
 from codecvdc_assets.settings import dagster_home, load_profile
 from codecvdc_assets.storage.lake import Lake
-from codecvdc_assets.models.calls import CallJournal, recover_journals, write_model_calls
 from codecvdc_assets.storage.provenance import PARQUET_KEY, worker_identity
 from codecvdc_assets.video.synthetic import write_clip
-from codecvdc_assets.runs.workers import worker_argv, write_worker_config
 
 BUCKET = "codecvdc-celery"
 PREFIX = "cluster"

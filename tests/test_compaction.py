@@ -17,12 +17,13 @@ import pytest
 from codecvdc_assets.cli import main as cli_main
 from codecvdc_assets.defs.compaction import lake_compaction
 from codecvdc_assets.defs.resources import LakeResource
+from codecvdc_assets.models.calls import write_model_calls
 from codecvdc_assets.schemas import empty_frame
 from codecvdc_assets.settings import project_dir
 from codecvdc_assets.storage import compaction
+from codecvdc_assets.storage import lake as lake_module
 from codecvdc_assets.storage.catalog import connect
 from codecvdc_assets.storage.lake import Lake
-from codecvdc_assets.models.calls import write_model_calls
 
 STATS = project_dir() / "sql" / "caption_stats.sql"
 CHANGES = ["none", "continuous", "discrete", "camera", "attribute"]
@@ -152,7 +153,7 @@ def test_queries_and_reads_unchanged_by_compaction(home: Path) -> None:
     assert results["model_calls"].files == 12
     assert loose_files(lake, "residuals") == [] and loose_files(lake, "model_calls") == []
     assert not list(lake.table_dir("residuals").glob("video_id=*")), "emptied video folders are removed"
-    assert len(list(lake.table_dir("residuals").glob("_compacted/bucket=*/data.parquet"))) <= compaction.BUCKETS
+    assert len(list(lake.table_dir("residuals").glob("_compacted/bucket=*/data.parquet"))) <= lake_module.BUCKETS
 
     same(everything(home), before)
     assert before[-3], "the residuals view had rows"
@@ -295,7 +296,7 @@ def test_compacted_bucket_is_plain_parquet(home: Path) -> None:
     lake = Lake(home)
     write_video(lake, 4)
     compaction.compact(lake.root, ["residuals"])
-    files = compaction.compacted_sources(lake.table_dir("residuals"))
+    files = lake_module.compacted_sources(lake.table_dir("residuals"))
     assert files == [f"video_id={vid(4)}/data.parquet"]
     glob = str(lake.table_dir("residuals") / "_compacted" / "bucket=*" / "data.parquet")
     got = duckdb.sql(f"SELECT DISTINCT _file FROM read_parquet('{glob}')").fetchall()

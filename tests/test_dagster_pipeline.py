@@ -10,12 +10,12 @@ import duckdb
 from conftest import shared
 
 from codecvdc_assets.definitions import build_definitions
-from codecvdc_assets.runs.instance import add_partitions
-from codecvdc_assets.runs.batching import batch_plan
-from codecvdc_assets.runs.selection import expand_selection
-from codecvdc_assets.runs.execute import materialize_many
-from codecvdc_assets.runs.status import partition_status, stale_selection
 from codecvdc_assets.defs.sensors import video_files_sensor
+from codecvdc_assets.runs.batching import batch_plan
+from codecvdc_assets.runs.execute import materialize_many
+from codecvdc_assets.runs.instance import add_partitions
+from codecvdc_assets.runs.selection import expand_selection
+from codecvdc_assets.runs.status import partition_status, stale_selection
 from codecvdc_assets.storage.catalog import connect
 from codecvdc_assets.storage.lake import Lake
 from codecvdc_assets.storage.registry import Registry

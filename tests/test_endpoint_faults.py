@@ -22,9 +22,9 @@ from model_helpers import loopback_project
 
 from codecvdc_assets.definitions import build_definitions
 from codecvdc_assets.models.server import FAULTS, FaultPlan, LoopbackServer
+from codecvdc_assets.runs.execute import materialize_many
 from codecvdc_assets.runs.instance import add_partitions
 from codecvdc_assets.runs.selection import expand_selection
-from codecvdc_assets.runs.execute import materialize_many
 from codecvdc_assets.runs.status import partition_status
 from codecvdc_assets.settings import dagster_home
 from codecvdc_assets.storage.catalog import connect

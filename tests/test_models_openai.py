@@ -16,6 +16,7 @@ import pytest
 from model_helpers import anchor_request, qa_request, red_square_frames, residual_request
 
 from codecvdc_assets.models.cache import CallCache
+from codecvdc_assets.models.calls import write_model_calls
 from codecvdc_assets.models.client import ModelClient
 from codecvdc_assets.models.embedded.backend import TEXT_MODEL, VISION_MODEL, EmbeddedBackend
 from codecvdc_assets.models.factory import build_client
@@ -24,7 +25,6 @@ from codecvdc_assets.models.server import FaultPlan, LoopbackServer, free_port
 from codecvdc_assets.models.types import ModelCallError
 from codecvdc_assets.storage.catalog import connect
 from codecvdc_assets.storage.lake import Lake
-from codecvdc_assets.models.calls import write_model_calls
 
 QUESTION = ("The red object moves right.", "Which way does the red object move?", {"A": "left", "B": "right"})
 

@@ -20,10 +20,10 @@ from services import free_port
 
 from codecvdc_assets.cli import main as cli
 from codecvdc_assets.definitions import build_definitions
-from codecvdc_assets.runs.selection import expand_selection
-from codecvdc_assets.runs.execute import materialize_many
 from codecvdc_assets.defs.resources import LakeResource, open_lake
 from codecvdc_assets.defs.sensors import video_files_sensor
+from codecvdc_assets.runs.execute import materialize_many
+from codecvdc_assets.runs.selection import expand_selection
 from codecvdc_assets.storage.blobs import S3Blobs
 from codecvdc_assets.storage.catalog import connect, load_views
 from codecvdc_assets.storage.lake import Lake
@@ -166,7 +166,7 @@ def test_whole_chain_on_s3_matches_a_local_run(home: Path, tmp_path: Path, s3_en
     views = list(load_views(lake))
     counts = sql_json(" union all ".join(f"select '{v}' as view, count(*) as n from {v}" for v in views))
     assert {r["view"]: r["n"] for r in counts} == {v: len(local_views[v]) for v in views}
-    con = connect(home)
+    con = connect(home, lake=open_lake(home))
     try:
         for view in views:
             if view == "model_calls":  # its cache_hit/latency columns differ by nature; counted above
@@ -189,7 +189,7 @@ def test_whole_chain_on_s3_matches_a_local_run(home: Path, tmp_path: Path, s3_en
     assert len(narratives) == 2 and all(len(r["narrative"].split()) > 10 for r in narratives)
 
     # No DuckDB extension was installed or loaded beyond the statically linked ones (no httpfs).
-    con = connect(home)
+    con = connect(home, lake=open_lake(home))
     try:
         extra = con.sql(
             "select extension_name from duckdb_extensions() "

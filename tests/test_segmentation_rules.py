@@ -5,7 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from codecvdc_assets.video.segmentation import CONTENT_PRIMARY, IFRAME_PRIMARY, GridSampler, SegmentParams, choose_mode, gop_stats, nearest_frames, plan_segments
+from codecvdc_assets.video.segmentation import (
+    CONTENT_PRIMARY,
+    IFRAME_PRIMARY,
+    GridSampler,
+    SegmentParams,
+    choose_mode,
+    gop_stats,
+    nearest_frames,
+    plan_segments,
+)
 
 P = SegmentParams()
 FPS = 25

@@ -31,9 +31,9 @@ from codecvdc_assets.evaluation.importers import import_tempcompass
 from codecvdc_assets.evaluation.paired import mcnemar_exact, paired_bootstrap_ci, pairs_table
 from codecvdc_assets.models import messages as m
 from codecvdc_assets.models.embedded import vision
+from codecvdc_assets.runs.execute import materialize_many
 from codecvdc_assets.runs.instance import add_partitions
 from codecvdc_assets.runs.selection import expand_selection
-from codecvdc_assets.runs.execute import materialize_many
 from codecvdc_assets.runs.status import partition_status
 from codecvdc_assets.storage.catalog import connect
 from codecvdc_assets.storage.lake import Lake

@@ -327,9 +327,9 @@ def test_construction_with_live_models_on_registered_videos(home: Path, tmp_path
     from conftest import shared
 
     from codecvdc_assets.definitions import build_assets, build_resources
+    from codecvdc_assets.runs.execute import materialize_many
     from codecvdc_assets.runs.instance import add_partitions
     from codecvdc_assets.runs.selection import expand_selection
-    from codecvdc_assets.runs.execute import materialize_many
     from codecvdc_assets.storage.lake import GLOBAL, Lake
     from codecvdc_assets.storage.registry import Registry
 

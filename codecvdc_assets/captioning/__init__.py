@@ -1,1 +1,2 @@
-"""Dagster-free CodecCap caption logic: prompts, windows, requests, acceptance rules, tables."""
+"""Dagster-free CodecCap caption logic: prompts, windows, requests, acceptance rules, tables.
+Imports models, storage, schemas, video, settings."""

@@ -46,10 +46,6 @@ def n_words(text: str) -> int:
     return len(text.split())
 
 
-def _json_block(data: object) -> str:
-    return "```json\n" + json.dumps(data, ensure_ascii=False) + "\n```"
-
-
 def _frame(df: pd.DataFrame) -> pd.DataFrame:
     return df.sort_values(["segment_idx", "t_s"]).reset_index(drop=True)
 
@@ -144,7 +140,7 @@ def residual_requests(
                     m.system(prompt),
                     m.user(
                         f"Frames {window.start} to {window.stop - 1} of scene {int(segment_idx)}.",
-                        _json_block(info),
+                        m.json_block(info),
                         *images,
                     ),
                 ],
@@ -272,7 +268,7 @@ def scene_requests(
         requests.append(
             ModelRequest(
                 "scene",
-                [m.system(prompt), m.user("Write the scene narrative.", _json_block(data))],
+                [m.system(prompt), m.user("Write the scene narrative.", m.json_block(data))],
                 SCHEMAS["scene"],
                 video_id=video_id,
                 asset="scene_narratives",
@@ -332,7 +328,7 @@ def narrate_video(video_id: str, scenes: pd.DataFrame, client: ModelClient, prom
     }
     request = ModelRequest(
         "video",
-        [m.system(prompt), m.user("Write the video narrative.", _json_block(data))],
+        [m.system(prompt), m.user("Write the video narrative.", m.json_block(data))],
         SCHEMAS["video"],
         video_id=video_id,
         asset="video_narratives",

@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 
@@ -57,10 +56,6 @@ def clip_windows(duration_s: float, window_s: float = 10.0, stride_s: float = 5.
 
 def _samples(frames: pd.DataFrame) -> pd.DataFrame:
     return frames[frames["is_sample"]].sort_values("t_s").reset_index(drop=True)
-
-
-def _block(data: object) -> str:
-    return "```json\n" + json.dumps(data, ensure_ascii=False) + "\n```"
 
 
 def _row(video_id: str, client: ModelClient, version: str, caption: str, **fields) -> dict:
@@ -111,7 +106,9 @@ def clip_request(
         [
             m.system(prompt),
             m.user(
-                f"Clip {clip.idx}: {clip.start_s:.1f}-{clip.end_s:.1f} s.", _block(data), *map(m.image_part, images)
+                f"Clip {clip.idx}: {clip.start_s:.1f}-{clip.end_s:.1f} s.",
+                m.json_block(data),
+                *map(m.image_part, images),
             ),
         ],
         SCHEMAS["longcap_clip"],
@@ -194,7 +191,10 @@ def merge_input(frame_caps: pd.DataFrame, clip_caps: pd.DataFrame) -> dict:
 def merge_request(video_id: str, frame_caps: pd.DataFrame, clip_caps: pd.DataFrame, prompt: str) -> ModelRequest:
     return ModelRequest(
         "longcap_video",
-        [m.system(prompt), m.user("Write the video-level description.", _block(merge_input(frame_caps, clip_caps)))],
+        [
+            m.system(prompt),
+            m.user("Write the video-level description.", m.json_block(merge_input(frame_caps, clip_caps))),
+        ],
         SCHEMAS["longcap_video"],
         video_id=video_id,
         asset="longcap_video",

@@ -38,6 +38,7 @@ def add_parsers(sub) -> None:
 def cmd_sql(args: argparse.Namespace) -> int:
     import duckdb
 
+    from codecvdc_assets.defs.resources import open_lake
     from codecvdc_assets.storage.catalog import connect
 
     if bool(args.query) == bool(args.file):
@@ -52,7 +53,7 @@ def cmd_sql(args: argparse.Namespace) -> int:
     home = cli_home()
     con = None
     try:
-        con = connect(home, read_only=True)  # (re)building the views reads the lake's files too
+        con = connect(home, read_only=True, lake=open_lake(home))  # (re)building the views reads the lake's files too
         statements = con.extract_statements(text)
         # The file is opened read-only, but COPY ... TO, EXPORT, ATTACH, INSTALL/LOAD and SET would still
         # write files, reach other databases or change settings: only queries run here.
@@ -130,13 +131,13 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def _compacted_check(lake):
-    from codecvdc_assets.storage import compaction
+    from codecvdc_assets.storage.lake import compacted_exists
 
     def folded(key: str) -> bool:
         parts = key.split("/")
         if len(parts) != 4 or not parts[2].startswith("video_id="):
             return False
         _, table, folder, name = parts
-        return compaction.compacted_exists(lake.table_dir(table), folder.removeprefix("video_id="), name)
+        return compacted_exists(lake.table_dir(table), folder.removeprefix("video_id="), name)
 
     return folded

@@ -82,7 +82,8 @@ def register(home: Path, paths: Sequence[str]) -> list[tuple[str, str, bool]]:
     from codecvdc_assets.storage.catalog import ensure_catalog
     from codecvdc_assets.storage.registry import find_videos
 
-    registry = lake_resource(load_profile(), home).registry()
+    store = lake_resource(load_profile(), home)
+    registry = store.registry()
     added: list[tuple[str, str, bool]] = []
     for raw in paths:
         if not os.path.exists(raw):
@@ -96,7 +97,7 @@ def register(home: Path, paths: Sequence[str]) -> list[tuple[str, str, bool]]:
             reg, is_new = registry.register(path)
             added.append((reg.video_id, reg.path, is_new))
     add_partitions(get_instance(), [vid for vid, _, _ in added])
-    ensure_catalog(home)
+    ensure_catalog(home, store.lake())
     return added
 
 
@@ -205,7 +206,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         else []
     )
     try:
-        ensure_catalog(home)
+        ensure_catalog(home, lake)
     except Exception as exc:  # the lake is unreachable now (an S3 outage): the summary still counts
         line = expected_error(exc)
         if line is None:

@@ -20,11 +20,12 @@ def add_parser(sub) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from codecvdc_assets.defs.resources import open_lake
     from codecvdc_assets.evaluation.report import render
     from codecvdc_assets.storage.catalog import connect
 
     home = cli_home()
-    con = connect(home)
+    con = connect(home, lake=open_lake(home))
     try:
         scores = con.execute("select * from vidcapqa_scores").fetchdf()
         metrics = con.execute("select * from caption_metrics").fetchdf()

@@ -14,7 +14,6 @@ from codecvdc_assets.defs.partitions import videos_partitions
 from codecvdc_assets.defs.resources import LakeResource
 from codecvdc_assets.runs.batching import DEFAULT_BATCH, RANGE_END, RANGE_START, batch_plan, range_tags
 from codecvdc_assets.runs.instance import PROCESS_TAG, latest_record
-from codecvdc_assets.runs.selection import split_keys
 from codecvdc_assets.runs.status import run_key, stale_plan, stale_run_key
 from codecvdc_assets.storage.failures import current_failures
 from codecvdc_assets.storage.processes import identity_alive as process_alive

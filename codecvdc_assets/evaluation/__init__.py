@@ -1,1 +1,2 @@
-"""Dagster-free VidCapQA: question banks, importers, scoring, caption sources, benchmark construction."""
+"""Dagster-free VidCapQA and caption metrics: banks, importers, scoring, caption sources, construction,
+the report. Imports captioning, models, storage, schemas, video, settings."""

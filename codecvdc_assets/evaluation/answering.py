@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import pandas as pd
 
 from codecvdc_assets.evaluation.bank import UNKNOWN, option_map
@@ -19,7 +17,7 @@ EMPTY = {"rationale": "The caption is empty.", "observation": "none", "answer": 
 
 def qa_request(video_id: str, caption: str, question: str, options: list[str], prompt: str) -> ModelRequest:
     data = {"caption": caption, "question": question, "options": option_map(list(options))}
-    block = "```json\n" + json.dumps(data, ensure_ascii=False) + "\n```"
+    block = m.json_block(data)
     return ModelRequest(
         "qa_answer",
         [m.system(prompt), m.user("Answer from the caption only.", block)],

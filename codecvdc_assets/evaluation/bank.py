@@ -9,67 +9,13 @@ dimension, difficulty, source`, validated by a pandera model.
 from __future__ import annotations
 
 import json
-import string
 from pathlib import Path
 
 import pandas as pd
-import pandera.pandas as pa
-from pandera.typing import Series
 
-DIMENSIONS = [
-    "action recognition",
-    "attribute recognition",
-    "camera movement",
-    "counting",
-    "direction",
-    "holistic understanding",
-    "object tracking",
-    "reasoning",
-    "rotation",
-    "speed",
-    "state change",
-    "temporal grounding",
-    "temporal sequence",
-    "trajectory",
-]
-# CodecCap Table 2 groups (dynamics-centric vs static/persistence-oriented capabilities).
-DYNAMIC = [
-    "action recognition",
-    "camera movement",
-    "direction",
-    "object tracking",
-    "rotation",
-    "speed",
-    "temporal grounding",
-    "temporal sequence",
-    "trajectory",
-]
-STATIC = ["attribute recognition", "counting", "holistic understanding", "reasoning", "state change"]
-DIFFICULTIES = ["easy", "medium", "hard", "very hard"]
-LETTERS = string.ascii_uppercase
+from codecvdc_assets.schemas import DIFFICULTIES, DIMENSIONS, DYNAMIC, LETTERS, STATIC, BankSchema  # noqa: F401 (the bank's vocabulary)
+
 UNKNOWN = "unknown"
-
-
-class BankSchema(pa.DataFrameModel):
-    question_id: Series[str] = pa.Field(unique=True)
-    video_id: Series[str]
-    question: Series[str] = pa.Field(str_length={"min_value": 1})
-    options: Series[object]
-    answer: Series[str] = pa.Field(str_matches=r"^[A-Z]$")
-    dimension: Series[str] = pa.Field(isin=DIMENSIONS, nullable=True)
-    difficulty: Series[str] = pa.Field(isin=DIFFICULTIES, nullable=True)
-    source: Series[str]
-
-    @pa.dataframe_check
-    def answer_is_an_option(cls, df: pd.DataFrame) -> Series[bool]:
-        return pd.Series(
-            [_is_options(o) and LETTERS.index(a) < len(o) for o, a in zip(df["options"], df["answer"], strict=True)],
-            index=df.index,
-        )
-
-    class Config:
-        strict = True
-        coerce = True
 
 
 def validate_bank(df: pd.DataFrame) -> pd.DataFrame:
@@ -115,8 +61,3 @@ def _missing(value: object) -> bool:
 
 def option_map(options: list[str]) -> dict[str, str]:
     return {LETTERS[i]: text for i, text in enumerate(options)}
-
-
-def _is_options(value: object) -> bool:
-    """A list of 2 to 26 option texts (a list, tuple or, read back from Parquet, a NumPy array)."""
-    return not isinstance(value, str) and hasattr(value, "__len__") and 2 <= len(value) <= 26

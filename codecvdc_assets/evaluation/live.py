@@ -11,7 +11,6 @@ A question whose video has no frames in the lake gets no visual answer (and is d
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 
 import pandas as pd
@@ -27,14 +26,10 @@ from codecvdc_assets.models.types import ModelRequest
 FramesFor = Callable[[str], list[bytes] | None]  # pool video id -> JPEGs (uniformly sampled) or None
 
 
-def _block(data: dict) -> str:
-    return "```json\n" + json.dumps(data, ensure_ascii=False) + "\n```"
-
-
 def _request(task: str, prompt: str, data: dict, images: list[bytes] | None = None) -> ModelRequest:
     parts = [m.image_part(i) for i in images or []]
     return ModelRequest(
-        task, [m.system(prompt), m.user(_block(data), *parts)], SCHEMAS[task], asset="vidcapqa_construction"
+        task, [m.system(prompt), m.user(m.json_block(data), *parts)], SCHEMAS[task], asset="vidcapqa_construction"
     )
 
 

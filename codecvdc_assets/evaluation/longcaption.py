@@ -16,7 +16,6 @@ longer videos so no video is left out).
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -79,17 +78,13 @@ class Item:
     lake_video_id: str | None = None  # ours, when the caption came from the lake (for call records)
 
 
-def _block(data: dict) -> str:
-    return "```json\n" + json.dumps(data, ensure_ascii=False) + "\n```"
-
-
 def judge_requests(item: Item, prompts: dict[str, str]) -> list[ModelRequest]:
     quality = {"request": REQUEST, "response": item.caption}
     relevance = {"request": REQUEST, "reference": item.reference, "prediction": item.caption}
     return [
         ModelRequest(
             task,
-            [m.system(prompts[task]), m.user(_block(data))],
+            [m.system(prompts[task]), m.user(m.json_block(data))],
             SCHEMAS[task],
             video_id=item.lake_video_id,
             asset="caption_metrics",

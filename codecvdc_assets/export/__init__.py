@@ -1,4 +1,5 @@
-"""Dataset export (DESIGN.md section 13): releases of the caption levels, without Dagster.
+"""Dataset export (DESIGN.md section 13): releases of the caption levels, without Dagster; imports captioning,
+models, storage, schemas, video, settings (not evaluation).
 
 - `options`: what to export (formats, levels, splits, filters) and its validation;
 - `source`: which videos qualify and their rows, read through the catalog's DuckDB views;

@@ -55,6 +55,11 @@ def texts(messages: list[dict[str, Any]], role: str | None = None) -> list[str]:
     return out
 
 
+def json_block(data: object) -> str:
+    """Structured input for a prompt: a fenced ```json block (json_blocks reads it back; a real LLM reads it too)."""
+    return "```json\n" + json.dumps(data, ensure_ascii=False) + "\n```"
+
+
 def json_blocks(text: str) -> list[Any]:
     """Fenced ```json blocks of a prompt (how structured inputs travel inside messages)."""
     blocks = []

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from codecvdc_assets.models.embedded.spatial import CHANGE_TYPES, DIRECTIONS, ZONE_NAMES
+from codecvdc_assets.models.vocabulary import CHANGE_TYPES, DIRECTIONS, ZONE_NAMES
 
 
 def _obj(**props: Any) -> dict[str, Any]:

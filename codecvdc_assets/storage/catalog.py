@@ -62,11 +62,9 @@ def catalog_path(home: str | Path) -> Path:
 
 
 def _lake(home: str | Path, lake: Lake | None) -> Lake:
-    if lake is not None:
-        return lake
-    from codecvdc_assets.defs.resources import open_lake  # the active profile says where the lake is (a folder or S3)
-
-    return open_lake(home)
+    """The lake to view: the given one (a profile's, e.g. on S3: defs.resources.open_lake), else the local
+    lake under `home`."""
+    return lake if lake is not None else Lake(home)
 
 
 def _open(path: Path, lake: Lake, read_only: bool) -> duckdb.DuckDBPyConnection:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
 import os
 import shutil
@@ -31,90 +30,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
-import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
-from codecvdc_assets.schemas import TABLE_SCHEMAS, empty_frame
-from codecvdc_assets.storage.atomic import atomic_write, atomic_write_bytes, spool_dir
+from codecvdc_assets.storage.atomic import atomic_write, atomic_write_bytes
 from codecvdc_assets.storage.integrity import record_local_file
-from codecvdc_assets.storage.lake import DATA_FILE, GLOBAL
-
-BUCKETS = 16
-SOURCE = "_file"
-FOLDER = "_compacted"
-INDEX = "files.json"
-NOT_COMPACTED = {"failures"}  # cleared by removing the file; see the module docstring
-COMPACTED_TABLES = [t for t in TABLE_SCHEMAS if t not in NOT_COMPACTED]
-
-
-def bucket_of(video_id: str, buckets: int = BUCKETS) -> int:
-    return int.from_bytes(hashlib.sha256(video_id.encode()).digest()[:4], "big") % buckets
-
-
-def source_name(video_id: str, name: str = DATA_FILE) -> str:
-    return f"video_id={video_id}/{name}"
-
-
-def compacted_dir(table_dir: Path) -> Path:
-    return table_dir / FOLDER
-
-
-def bucket_path(table_dir: Path, bucket: int) -> Path:
-    return compacted_dir(table_dir) / f"bucket={bucket:03d}" / DATA_FILE
-
-
-def schema_frame(table: str) -> pd.DataFrame:
-    """Zero rows with the table's columns and `_file`: what a compacted file holds."""
-    return empty_frame(table).assign(**{SOURCE: pd.Series(dtype=str)})
-
-
-def compacted_glob(table_dir: Path) -> str:
-    """The DuckDB glob over a table's compacted files (a zero-row schema file included, made here)."""
-    schema_file = compacted_dir(table_dir) / "_schema" / DATA_FILE
-    if not schema_file.exists():
-        frame = schema_frame(table_dir.name)
-        atomic_write(str(schema_file), lambda tmp: frame.to_parquet(tmp, index=False), _spool(table_dir))
-        record_local_file(schema_file)
-    return str(compacted_dir(table_dir) / "*" / DATA_FILE)
-
-
-def _index(table_dir: Path, bucket: int) -> set[str]:
-    path = bucket_path(table_dir, bucket).with_name(INDEX)
-    try:
-        return set(json.loads(path.read_text()))
-    except FileNotFoundError:
-        return set()
-
-
-def compacted_exists(table_dir: Path, video_id: str, name: str = DATA_FILE) -> bool:
-    return source_name(video_id, name) in _index(table_dir, bucket_of(video_id))
-
-
-def read_compacted(table_dir: Path, video_id: str, name: str = DATA_FILE) -> pd.DataFrame:
-    """One per-video file's rows from its bucket; FileNotFoundError when it was never compacted."""
-    bucket = bucket_of(video_id)
-    source = source_name(video_id, name)
-    path = bucket_path(table_dir, bucket)
-    if source not in _index(table_dir, bucket) or not path.exists():
-        raise FileNotFoundError(str(table_dir / source))
-    rows = pq.read_table(path, filters=[(SOURCE, "==", source)])
-    return rows.drop_columns([SOURCE]).to_pandas()
-
-
-def compacted_sources(table_dir: Path) -> list[str]:
-    """Every compacted source file of a table (``video_id=<id>/<name>``)."""
-    return sorted(s for b in range(BUCKETS) for s in _index(table_dir, b))
-
-
-def read_all_compacted(table_dir: Path, shadowed: set[str]) -> pd.DataFrame:
-    """Every compacted row whose source file is not shadowed by a per-video file on disk."""
-    files = sorted(compacted_dir(table_dir).glob(f"bucket=*/{DATA_FILE}"))
-    if not files:
-        return pd.DataFrame()
-    rows = pa.concat_tables([pq.read_table(f) for f in files], promote_options="default")
-    keep = [s not in shadowed for s in rows.column(SOURCE).to_pylist()]
-    return rows.filter(pa.array(keep, type=pa.bool_())).drop_columns([SOURCE]).to_pandas()
+from codecvdc_assets.storage.lake import (
+    COMPACTED_TABLES,
+    GLOBAL,
+    INDEX,
+    NOT_COMPACTED,
+    SOURCE,
+    bucket_of,
+    bucket_path,
+    compacted_dir,
+    compacted_index,
+    spool_for,
+)
 
 
 @dataclass
@@ -174,12 +104,6 @@ def _restore(aside: Path) -> None:
     with contextlib.suppress(FileExistsError):
         os.link(aside, aside.with_name(aside.name.removesuffix(".compacted")))
     os.unlink(aside)
-
-
-def _spool(table_dir: Path) -> str:
-    """This process's spool under the store's root (``<root>/lake/<table>``): a killed compaction's temp
-    files are removed by the next run (storage/atomic.py), never left among the lake's files."""
-    return spool_dir(str(table_dir.parent.parent))
 
 
 def _sql_list(values: list[str]) -> str:
@@ -255,11 +179,11 @@ def _rewrite_bucket(con: duckdb.DuckDBPyConnection, table_dir: Path, bucket: int
         lambda tmp: con.execute(
             f"COPY ({query} ORDER BY {SOURCE}) TO '{tmp}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 100000)"
         ),
-        _spool(table_dir),
+        spool_for(table_dir),
     )
     record_local_file(target)
-    index = sorted(_index(table_dir, bucket) | set(sources))
-    atomic_write_bytes(str(target.with_name(INDEX)), json.dumps(index).encode(), _spool(table_dir))
+    index = sorted(compacted_index(table_dir, bucket) | set(sources))
+    atomic_write_bytes(str(target.with_name(INDEX)), json.dumps(index).encode(), spool_for(table_dir))
 
 
 def compact(lake_root: Path | str, tables: list[str] | None = None, min_files: int = 1) -> list[CompactionResult]:

@@ -10,7 +10,9 @@ catalog's views answer (with zero rows) before the first video lands.
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,7 @@ import pyarrow.parquet as pq
 
 from codecvdc_assets.schemas import TABLE_SCHEMAS, empty_frame, validate
 from codecvdc_assets.storage import integrity
+from codecvdc_assets.storage.atomic import atomic_write, spool_dir
 from codecvdc_assets.storage.blobs import Blobs, LocalBlobs
 from codecvdc_assets.storage.provenance import PARQUET_KEY, worker_identity
 from codecvdc_assets.video.ids import is_valid_video_id
@@ -28,6 +31,89 @@ from codecvdc_assets.video.ids import is_valid_video_id
 DATA_FILE = "data.parquet"
 GLOBAL = "_all"  # the partition folder of rows that belong to no single video (dataset-level assets)
 _SCHEMA_FILES: set[str] = set()  # S3 schema files known to exist in this process (one HEAD each, not one a write)
+
+# Compacted files (storage/compaction.py writes them): the read side, which Lake.read and exists use.
+BUCKETS = 16
+SOURCE = "_file"
+FOLDER = "_compacted"
+INDEX = "files.json"
+NOT_COMPACTED = {"failures"}  # cleared by removing the file; see the module docstring
+COMPACTED_TABLES = [t for t in TABLE_SCHEMAS if t not in NOT_COMPACTED]
+
+
+def bucket_of(video_id: str, buckets: int = BUCKETS) -> int:
+    return int.from_bytes(hashlib.sha256(video_id.encode()).digest()[:4], "big") % buckets
+
+
+def source_name(video_id: str, name: str = DATA_FILE) -> str:
+    return f"video_id={video_id}/{name}"
+
+
+def compacted_dir(table_dir: Path) -> Path:
+    return table_dir / FOLDER
+
+
+def bucket_path(table_dir: Path, bucket: int) -> Path:
+    return compacted_dir(table_dir) / f"bucket={bucket:03d}" / DATA_FILE
+
+
+def schema_frame(table: str) -> pd.DataFrame:
+    """Zero rows with the table's columns and `_file`: what a compacted file holds."""
+    return empty_frame(table).assign(**{SOURCE: pd.Series(dtype=str)})
+
+
+def compacted_glob(table_dir: Path) -> str:
+    """The DuckDB glob over a table's compacted files (a zero-row schema file included, made here)."""
+    schema_file = compacted_dir(table_dir) / "_schema" / DATA_FILE
+    if not schema_file.exists():
+        frame = schema_frame(table_dir.name)
+        atomic_write(str(schema_file), lambda tmp: frame.to_parquet(tmp, index=False), spool_for(table_dir))
+        integrity.record_local_file(schema_file)
+    return str(compacted_dir(table_dir) / "*" / DATA_FILE)
+
+
+def compacted_index(table_dir: Path, bucket: int) -> set[str]:
+    path = bucket_path(table_dir, bucket).with_name(INDEX)
+    try:
+        return set(json.loads(path.read_text()))
+    except FileNotFoundError:
+        return set()
+
+
+def compacted_exists(table_dir: Path, video_id: str, name: str = DATA_FILE) -> bool:
+    return source_name(video_id, name) in compacted_index(table_dir, bucket_of(video_id))
+
+
+def read_compacted(table_dir: Path, video_id: str, name: str = DATA_FILE) -> pd.DataFrame:
+    """One per-video file's rows from its bucket; FileNotFoundError when it was never compacted."""
+    bucket = bucket_of(video_id)
+    source = source_name(video_id, name)
+    path = bucket_path(table_dir, bucket)
+    if source not in compacted_index(table_dir, bucket) or not path.exists():
+        raise FileNotFoundError(str(table_dir / source))
+    rows = pq.read_table(path, filters=[(SOURCE, "==", source)])
+    return rows.drop_columns([SOURCE]).to_pandas()
+
+
+def compacted_sources(table_dir: Path) -> list[str]:
+    """Every compacted source file of a table (``video_id=<id>/<name>``)."""
+    return sorted(s for b in range(BUCKETS) for s in compacted_index(table_dir, b))
+
+
+def read_all_compacted(table_dir: Path, shadowed: set[str]) -> pd.DataFrame:
+    """Every compacted row whose source file is not shadowed by a per-video file on disk."""
+    files = sorted(compacted_dir(table_dir).glob(f"bucket=*/{DATA_FILE}"))
+    if not files:
+        return pd.DataFrame()
+    rows = pa.concat_tables([pq.read_table(f) for f in files], promote_options="default")
+    keep = [s not in shadowed for s in rows.column(SOURCE).to_pylist()]
+    return rows.filter(pa.array(keep, type=pa.bool_())).drop_columns([SOURCE]).to_pandas()
+
+
+def spool_for(table_dir: Path) -> str:
+    """This process's spool under the store's root (``<root>/lake/<table>``): a killed compaction's temp
+    files are removed by the next run (storage/atomic.py), never left among the lake's files."""
+    return spool_dir(str(table_dir.parent.parent))
 
 
 def _parquet_bytes(df: pd.DataFrame) -> bytes:
@@ -98,21 +184,15 @@ class Lake:
         except FileNotFoundError:
             if not self.is_local:
                 raise
-            from codecvdc_assets.storage import (
-                compaction,  # (imports this module) folded into the table's compacted files
-            )
-
-            return compaction.read_compacted(self.table_dir(table), video_id, name)
+            return read_compacted(self.table_dir(table), video_id, name)
 
     def read_all(self, table: str) -> pd.DataFrame:
         """Every video's rows of a table (the schema file excluded); empty when none is written."""
         keys = [k for k in self.blobs.list(self._table_key(table)) if _is_partition_file(k)]
         frames = [pd.read_parquet(io.BytesIO(self.blobs.get(k))) for k in keys]
         if self.is_local:
-            from codecvdc_assets.storage import compaction
-
             shadowed = {"/".join(k.split("/")[-2:]) for k in keys}  # a file on disk wins over compacted rows
-            frames.append(compaction.read_all_compacted(self.table_dir(table), shadowed))
+            frames.append(read_all_compacted(self.table_dir(table), shadowed))
         frames = [f for f in frames if len(f)]
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
@@ -126,9 +206,7 @@ class Lake:
             return True
         if not self.is_local:
             return False
-        from codecvdc_assets.storage import compaction
-
-        return compaction.compacted_exists(self.table_dir(table), video_id, name)
+        return compacted_exists(self.table_dir(table), video_id, name)
 
     def remove(self, table: str, video_id: str, name: str = DATA_FILE) -> None:
         key = self.key(table, video_id, name)
@@ -146,8 +224,6 @@ class Lake:
             if not self.is_local:  # what compacted_glob finds on S3 (local: compaction makes its own)
                 compacted = _compacted_schema_key(table)
                 if not self.blobs.exists(compacted):
-                    from codecvdc_assets.storage.compaction import schema_frame  # (imports this module)
-
                     self._put(compacted, _parquet_bytes(schema_frame(table)))
             _SCHEMA_FILES.add(uri)
         return Path(uri) if self.is_local else uri
@@ -162,9 +238,7 @@ class Lake:
         """The DuckDB glob over a table's compacted files (storage/compaction.py), a zero-row file with the
         `_file` column included. Compaction runs on local lakes only; on S3 the glob finds that file alone."""
         if self.is_local:
-            from codecvdc_assets.storage import compaction
-
-            return compaction.compacted_glob(self.table_dir(table))
+            return compacted_glob(self.table_dir(table))
         self.ensure_schema_file(table)
         return self.blobs.uri(f"lake/_compacted/{table}/*/{DATA_FILE}")
 

@@ -1,1 +1,2 @@
-"""Dagster-free video logic: probing, I-frame scan, segmentation, frame sampling."""
+"""Dagster-free video logic: ids, probing, I-frame scan, segmentation, frame sampling, frame sinks.
+Imports settings only."""

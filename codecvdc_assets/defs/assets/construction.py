@@ -129,8 +129,7 @@ def _imported_answers(path: str) -> pd.DataFrame:
 
 
 def _client(config: dict, lake: LakeResource):
-    from codecvdc_assets.definitions import model_config
-    from codecvdc_assets.defs.resources import ModelResource
+    from codecvdc_assets.defs.resources import ModelResource, model_config
 
     return ModelResource(**model_config(config)).client(lake.cache_dir())
 

@@ -1,15 +1,8 @@
-"""The normalized spatial vocabulary (DESIGN.md section 4): a 9-zone grid, x%,y%, screen directions."""
+"""Positions and directions in the spatial vocabulary (models/vocabulary.py): zones, x%,y%, screen directions."""
 
 from __future__ import annotations
 
-ZONES = (
-    ("upper-left", "upper-center", "upper-right"),
-    ("center-left", "center", "center-right"),
-    ("lower-left", "lower-center", "lower-right"),
-)
-ZONE_NAMES = [z for row in ZONES for z in row]
-DIRECTIONS = ["left", "right", "up", "down", "toward camera", "away from camera", "none"]
-CHANGE_TYPES = ["continuous", "discrete", "attribute", "camera", "none"]
+from codecvdc_assets.models.vocabulary import CHANGE_TYPES, DIRECTIONS, ZONE_NAMES, ZONES  # noqa: F401 (the describer's words)
 
 
 def zone_of(x: float, y: float) -> str:
