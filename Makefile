@@ -35,7 +35,7 @@ debian:
 # files first, tests/conftest.py): xdist's default order, by number of tests per file, left the long
 # one-test files (S3 outage, PostgreSQL, disk full) for the end.
 TEST_WORKERS ?= 3
-test: $(STAMP) debian
+test: $(STAMP) debian lint
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 # The inner loop: everything but the tests marked slow (live processes, whole chains).
@@ -45,9 +45,12 @@ test-fast: $(STAMP) debian
 bench: $(STAMP) debian
 	$(BIN)/python -m bench
 
+# ruff, and the import contracts in pyproject.toml (layers, Dagster only in definitions/defs/runs/cli, no
+# circle inside a package): `make test` runs this first, so CI fails on a new circle or an upward import.
 lint: $(STAMP)
 	$(BIN)/ruff check codecvdc_assets tests bench
 	$(BIN)/ruff format --check codecvdc_assets tests bench
+	$(BIN)/lint-imports
 
 # The Dagster UI on the same home as the CLI.
 dev: $(STAMP)

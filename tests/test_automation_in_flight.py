@@ -7,7 +7,7 @@ import socket
 import dagster as dg
 from dagster._core.test_utils import create_run_for_test
 
-from codecvdc_assets.defs.automation import in_flight
+from codecvdc_assets.defs.stale_runs import in_flight
 from codecvdc_assets.runs.batching import RANGE_END, RANGE_START
 from codecvdc_assets.runs.instance import PROCESS_TAG
 

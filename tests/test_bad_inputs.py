@@ -297,7 +297,7 @@ def test_batched_dagster_run_over_the_corpus(home: Path, tmp_path: Path, corpus:
 
 MEASURE = """
 import sys
-from codecvdc_assets.cli import HashOnlySink
+from codecvdc_assets.video.sinks import HashOnlySink
 from codecvdc_assets.video.probe import probe
 from codecvdc_assets.video.scan import scan_video
 from codecvdc_assets.video.segmentation import SegmentParams

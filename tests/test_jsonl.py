@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from codecvdc_assets.cli import CliError, _read_jsonl
-from codecvdc_assets.evaluation.caption_metrics import load_long_references
+from codecvdc_assets.cli.common import CliError, read_jsonl
 from codecvdc_assets.evaluation.dense.inputs import DenseInputError
 from codecvdc_assets.evaluation.external import CaptionsError, load_captions
+from codecvdc_assets.evaluation.lake_metrics import load_long_references
 
 
 def _readers(path: Path):
     return [
-        (CliError, lambda: _read_jsonl(str(path), ["question_id"])),
+        (CliError, lambda: read_jsonl(str(path), ["question_id"])),
         (CaptionsError, lambda: load_captions(path)),
         (DenseInputError, lambda: load_long_references(str(path))),
     ]

@@ -11,8 +11,8 @@ import pytest
 
 from codecvdc_assets.captioning.prompts import load_prompt
 from codecvdc_assets.cli import main
-from codecvdc_assets.evaluation.caption_metrics import load_long_references
-from codecvdc_assets.evaluation.longcaption import Item, bucket_of, length_score, score_items, summarize
+from codecvdc_assets.evaluation.lake_metrics import load_long_references
+from codecvdc_assets.evaluation.longcaption_bench import Item, bucket_of, length_score, score_items, summarize
 from codecvdc_assets.models.cache import CallCache
 from codecvdc_assets.models.client import ModelClient
 from codecvdc_assets.models.embedded.backend import EmbeddedBackend

@@ -73,10 +73,10 @@ def test_encoded_clip_through_segmentation_sampling_and_residuals(tmp_path) -> N
     from codecvdc_assets.captioning.prompts import load_prompt
     from codecvdc_assets.storage.frame_store import FrameStore
     from codecvdc_assets.video.probe import probe
+    from codecvdc_assets.video.rows import frames_frame
     from codecvdc_assets.video.scan import scan_video
     from codecvdc_assets.video.segmentation import SegmentParams
     from codecvdc_assets.video.synthetic import write_clip
-    from codecvdc_assets.video.tables import frames_frame
 
     clip = write_clip(str(tmp_path / "square.mp4"), 8.0, fps=25, width=320, height=240)
     store = FrameStore(str(tmp_path / "frames"))

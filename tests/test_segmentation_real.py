@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from conftest import shared
 
-from codecvdc_assets.cli import HashOnlySink
+from codecvdc_assets.video.sinks import HashOnlySink
 from codecvdc_assets.video.probe import probe
 from codecvdc_assets.video.scan import ScanResult, scan_video
 from codecvdc_assets.video.segmentation import CONTENT_PRIMARY, IFRAME_PRIMARY, SegmentParams

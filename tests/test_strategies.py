@@ -22,7 +22,7 @@ from model_helpers import jpeg, red_square_frames
 from scipy.stats import binomtest
 
 from codecvdc_assets.captioning import chain
-from codecvdc_assets.captioning import longcaption as lc
+from codecvdc_assets.captioning import longcaption_agent as lc
 from codecvdc_assets.captioning.prompts import load_prompt
 from codecvdc_assets.definitions import build_definitions
 from codecvdc_assets.evaluation.bank import option_map, validate_bank

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from codecvdc_assets.evaluation.bank import DIMENSIONS, load_bank, validate_bank, write_bank
-from codecvdc_assets.evaluation.construction import allocate, build, vote_label
+from codecvdc_assets.evaluation.bank_construction import allocate, build, vote_label
 from codecvdc_assets.evaluation.importers import import_tempcompass, split_question
 from codecvdc_assets.evaluation.scoring import judge, score
 

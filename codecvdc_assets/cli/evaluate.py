@@ -119,9 +119,9 @@ def _lake_dense_predictions(args: argparse.Namespace, references: list, single: 
 
 def cmd_evaluate_long(args: argparse.Namespace) -> int:
     from codecvdc_assets.captioning.prompts import load_prompt
-    from codecvdc_assets.evaluation.caption_metrics import LONG_SOURCES, load_long_references, long_items_from_lake
     from codecvdc_assets.evaluation.dense.inputs import DenseInputError
-    from codecvdc_assets.evaluation.longcaption import Item, score_items, summarize
+    from codecvdc_assets.evaluation.lake_metrics import LONG_SOURCES, load_long_references, long_items_from_lake
+    from codecvdc_assets.evaluation.longcaption_bench import Item, score_items, summarize
     from codecvdc_assets.models.calls import write_model_calls
 
     if args.resamples < 1000:

@@ -122,7 +122,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from codecvdc_assets.runs.execute import materialize_global, materialize_many
     from codecvdc_assets.runs.instance import get_instance, recover_after_crash
     from codecvdc_assets.runs.selection import expand_selection, split_keys
-    from codecvdc_assets.runs.status import global_status, stale_selection
+    from codecvdc_assets.runs.status import stale_plan
     from codecvdc_assets.settings import load_profile
     from codecvdc_assets.storage.catalog import ensure_catalog
 
@@ -146,11 +146,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if dead or recovered:
         print(f"recovered from a killed run: {len(dead)} run(s) marked failed, {recovered} model call record(s) kept")
     if args.stale:
-        dataset = global_status(defs, instance, lake)
-        pre = [k for k in pre if dataset[k.to_user_string()] != "fresh"]
-        plan = stale_selection(defs, instance, lake, videos, per_video) if per_video else {}
-        post = [k for k in post if plan or dataset[k.to_user_string()] != "fresh"]
-        if not (pre or plan or post):
+        stale = stale_plan(defs, instance, lake, videos, keys)
+        pre, plan, post = stale.pre, stale.videos, stale.post
+        if stale.empty():
             print(f"nothing to do: {len(videos)} video(s) and the dataset-level assets are fresh")
             return 0
     else:

@@ -25,10 +25,10 @@ def cmd_segment(args: argparse.Namespace) -> int:
     from codecvdc_assets.video.errors import VideoError
     from codecvdc_assets.video.ids import video_id_for
     from codecvdc_assets.video.probe import probe
+    from codecvdc_assets.video.rows import segments_json
     from codecvdc_assets.video.scan import scan_video
     from codecvdc_assets.video.segmentation import SegmentParams
     from codecvdc_assets.video.sinks import HashOnlySink
-    from codecvdc_assets.video.tables import segments_json
 
     try:
         params = SegmentParams(**(load_profile().get("segmentation") or {}))

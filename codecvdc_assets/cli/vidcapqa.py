@@ -154,7 +154,7 @@ def cmd_vidcapqa_answer(args: argparse.Namespace) -> int:
 
 def cmd_vidcapqa_build(args: argparse.Namespace) -> int:
     from codecvdc_assets.evaluation.bank import write_bank
-    from codecvdc_assets.evaluation.construction import build
+    from codecvdc_assets.evaluation.bank_construction import build
 
     pool = _bank(args.pool)
     answers = read_jsonl(args.answers, ["step", "model", "question_id", "answer"])

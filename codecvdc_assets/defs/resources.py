@@ -310,7 +310,7 @@ class CaptionMetricsResource(dg.ConfigurableResource):
         return bool(self.dense_references or self.soccernet_references or self.long_references)
 
     def settings(self):
-        from codecvdc_assets.evaluation.caption_metrics import MetricsSettings
+        from codecvdc_assets.evaluation.lake_metrics import MetricsSettings
         from codecvdc_assets.settings import project_dir
 
         def resolve(path: str) -> str:

@@ -1,14 +1,14 @@
 """`caption_backfill`: at a configurable cron, a run for every video whose assets are missing or stale.
 
 Dynamic partitions rule out build_schedule_from_partitioned_job, so the schedule emits its own
-RunRequests (batches of videos with exactly the assets to re-materialize: automation.py).
+RunRequests (batches of videos with exactly the assets to re-materialize: stale_runs.py).
 """
 
 import dagster as dg
 
-from codecvdc_assets.defs.automation import stale_run_requests
 from codecvdc_assets.defs.partitions import videos_partitions
 from codecvdc_assets.defs.resources import LakeResource
+from codecvdc_assets.defs.stale_runs import stale_run_requests
 from codecvdc_assets.runs.batching import DEFAULT_BATCH
 
 

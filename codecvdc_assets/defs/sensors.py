@@ -12,9 +12,9 @@ import json
 
 import dagster as dg
 
-from codecvdc_assets.defs.automation import stale_run_requests
 from codecvdc_assets.defs.partitions import videos_partitions
 from codecvdc_assets.defs.resources import LakeResource, VideoRootsResource
+from codecvdc_assets.defs.stale_runs import stale_run_requests
 from codecvdc_assets.runs.batching import DEFAULT_BATCH
 from codecvdc_assets.storage.blobs import is_s3_url
 from codecvdc_assets.storage.registry import VideoRootError, check_root

@@ -16,8 +16,8 @@ from collections.abc import Callable
 import pandas as pd
 
 from codecvdc_assets.evaluation.bank import option_map
+from codecvdc_assets.evaluation.bank_construction import phase_a_verdict
 from codecvdc_assets.evaluation.choices import parse_choice
-from codecvdc_assets.evaluation.construction import phase_a_verdict
 from codecvdc_assets.models import messages as m
 from codecvdc_assets.models.client import ModelClient
 from codecvdc_assets.models.task_schemas import SCHEMAS

@@ -13,7 +13,7 @@ import math
 
 import pandas as pd
 
-from codecvdc_assets.evaluation.tables import SOURCE_ORDER
+from codecvdc_assets.evaluation.comparison_table import SOURCE_ORDER
 
 DENSE_METRICS = ["Bleu_1", "Bleu_2", "Bleu_3", "Bleu_4", "METEOR", "ROUGE_L", "CIDEr", "Recall", "Precision", "F1"]
 DENSE_SOURCES = ["codeccap:evidence", "codeccap:scene", "per_second"]

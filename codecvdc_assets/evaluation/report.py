@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 
 import pandas as pd
 
+from codecvdc_assets.evaluation.comparison_table import comparison_rows
 from codecvdc_assets.evaluation.metrics_report import caption_metrics_section
-from codecvdc_assets.evaluation.tables import comparison_rows
 
 PALETTE = ["#1f77b4", "#2ca02c", "#17becf", "#9467bd", "#d62728", "#ff7f0e", "#8c564b", "#7f7f7f"]
 CHANGE_COLOURS = {

@@ -56,7 +56,7 @@ CAPTION = _obj(caption={"type": "string", "minLength": 1})
 RELABEL = _obj(dimension={"type": "string"})
 VERIFY = _obj(rationale=_STR, verdict={"type": "string", "enum": ["yes", "no"]})
 
-# LongCaption-Bench judges (evaluation/longcaption.py): six quality dimensions, and relevance to a reference.
+# LongCaption-Bench judges (evaluation/longcaption_bench.py): six quality dimensions, and relevance to a reference.
 _SCORE = {"type": "integer", "minimum": 1, "maximum": 5}
 LC_DIMENSIONS = ["relevance", "accuracy", "coherence", "clarity", "breadth_and_depth", "reading_experience"]
 LC_QUALITY = _obj(analysis=_STR, **{d: _SCORE for d in LC_DIMENSIONS})
@@ -75,7 +75,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "qa_answer": QA_ANSWER_TEXT,
     "lc_quality": LC_QUALITY,
     "lc_relevance": LC_RELEVANCE,
-    # LongCaption-Agent (captioning/longcaption.py)
+    # LongCaption-Agent (captioning/longcaption_agent.py)
     "longcap_frame": CAPTION,
     "longcap_clip": CAPTION,
     "longcap_video": CAPTION,

@@ -9,10 +9,10 @@ import dagster as dg
 
 from codecvdc_assets.defs.assets.caption_metrics import build_caption_metrics_asset
 from codecvdc_assets.defs.assets.captions import build_caption_assets
-from codecvdc_assets.defs.assets.construction import build_construction_assets
 from codecvdc_assets.defs.assets.longcaption import build_longcaption_assets
 from codecvdc_assets.defs.assets.segments import build_segments_assets
 from codecvdc_assets.defs.assets.vidcapqa import build_vidcapqa_assets
+from codecvdc_assets.defs.assets.vidcapqa_construction import build_construction_assets
 from codecvdc_assets.defs.assets.videos import build_videos_asset
 from codecvdc_assets.runs.batching import DEFAULT_BATCH
 

@@ -1,4 +1,4 @@
-"""Caption metrics over every caption source (evaluation/caption_metrics.py): a dataset-level asset that
+"""Caption metrics over every caption source (evaluation/lake_metrics.py): a dataset-level asset that
 joins the graph when the profile's `caption_metrics` section names reference files.
 
 | asset (-> lake table) | partitioned | inputs | model |
@@ -9,9 +9,9 @@ joins the graph when the profile's `caption_metrics` section names reference fil
 import dagster as dg
 
 from codecvdc_assets.captioning.prompts import load_prompt, prompt_hash
-from codecvdc_assets.defs.assets.shell import markdown_table, refresh_catalog
+from codecvdc_assets.defs.assets.per_video import markdown_table, refresh_catalog
 from codecvdc_assets.defs.resources import CaptionMetricsResource, LakeResource, TextModelResource
-from codecvdc_assets.evaluation.caption_metrics import compute_caption_metrics
+from codecvdc_assets.evaluation.lake_metrics import compute_caption_metrics
 from codecvdc_assets.models.calls import write_model_calls
 from codecvdc_assets.storage.lake import GLOBAL
 from codecvdc_assets.versioning import code_version, file_digest

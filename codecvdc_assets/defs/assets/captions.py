@@ -18,7 +18,7 @@ import dagster as dg
 
 from codecvdc_assets.captioning import chain
 from codecvdc_assets.captioning.prompts import load_prompt, prompt_hash
-from codecvdc_assets.defs.assets.shell import backfill_policy, markdown_table, result_metadata, run_videos
+from codecvdc_assets.defs.assets.per_video import backfill_policy, markdown_table, result_metadata, run_videos
 from codecvdc_assets.defs.partitions import videos_partitions
 from codecvdc_assets.defs.resources import CaptioningResource, LakeResource, TextModelResource, VisionModelResource
 from codecvdc_assets.models.calls import CallJournal
@@ -38,7 +38,7 @@ LOGIC = {
 @contextmanager
 def recorded(context: dg.AssetExecutionContext, lake: LakeResource, client: ModelClient):
     """Write the client's call records to the lake whatever happens (a failed run keeps its calls); each
-    record is journaled as it is made, so even a killed process loses none (storage/model_calls.py)."""
+    record is journaled as it is made, so even a killed process loses none (models/calls.py)."""
     client.records = journal = CallJournal(lake.lake(), context.run_id)  # this asset's client: its calls only
     try:
         yield client

@@ -1,4 +1,4 @@
-"""LongCaption-Agent as a captioning strategy, per video (captioning/longcaption.py):
+"""LongCaption-Agent as a captioning strategy, per video (captioning/longcaption_agent.py):
 
 | asset | inputs | model | output |
 |---|---|---|---|
@@ -12,10 +12,10 @@ the caption chain's; calls go through the same cache and accounting.
 
 import dagster as dg
 
-from codecvdc_assets.captioning import longcaption as lc
+from codecvdc_assets.captioning import longcaption_agent as lc
 from codecvdc_assets.captioning.prompts import load_prompt, prompt_hash
 from codecvdc_assets.defs.assets.captions import recorded, token_metadata
-from codecvdc_assets.defs.assets.shell import backfill_policy, markdown_table, result_metadata, run_videos
+from codecvdc_assets.defs.assets.per_video import backfill_policy, markdown_table, result_metadata, run_videos
 from codecvdc_assets.defs.partitions import videos_partitions
 from codecvdc_assets.defs.resources import LakeResource, LongCaptionResource, TextModelResource, VisionModelResource
 from codecvdc_assets.runs.batching import DEFAULT_BATCH

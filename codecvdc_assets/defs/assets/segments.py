@@ -8,14 +8,14 @@ multi-asset because they share the decode; they are always materialized together
 import dagster as dg
 import pandas as pd
 
-from codecvdc_assets.defs.assets.shell import backfill_policy, markdown_table, result_metadata, run_videos
+from codecvdc_assets.defs.assets.per_video import backfill_policy, markdown_table, result_metadata, run_videos
 from codecvdc_assets.defs.partitions import videos_partitions
 from codecvdc_assets.defs.resources import LakeResource, SegmentationResource
 from codecvdc_assets.runs.batching import DEFAULT_BATCH
 from codecvdc_assets.versioning import code_version
 from codecvdc_assets.video.probe import probe
+from codecvdc_assets.video.rows import frames_frame, segments_frame
 from codecvdc_assets.video.scan import scan_video
-from codecvdc_assets.video.tables import frames_frame, segments_frame
 
 LOGIC_VERSION = "v2"  # v2: rotation, synthesized timestamps, decoder errors skipped
 

@@ -14,17 +14,18 @@ import os
 import dagster as dg
 import pandas as pd
 
+from codecvdc_assets.captioning import baselines
 from codecvdc_assets.captioning.prompts import load_prompt, prompt_hash
 from codecvdc_assets.defs.assets.captions import recorded, token_metadata
-from codecvdc_assets.defs.assets.shell import backfill_policy, result_metadata, run_videos
+from codecvdc_assets.defs.assets.per_video import backfill_policy, result_metadata, run_videos
 from codecvdc_assets.defs.partitions import videos_partitions
 from codecvdc_assets.defs.resources import LakeResource, TextModelResource, VidCapQAResource, VisionModelResource
-from codecvdc_assets.evaluation import answering, baselines, external
+from codecvdc_assets.evaluation import answering, external
 from codecvdc_assets.evaluation.bank import load_bank
+from codecvdc_assets.evaluation.comparison_table import comparison_markdown, pairs_markdown
 from codecvdc_assets.evaluation.paired import pairs_table
 from codecvdc_assets.evaluation.scoring import score, scores_table
 from codecvdc_assets.evaluation.sources import SOURCE_ASSETS, caption_sources, latest_run_calls, match_questions
-from codecvdc_assets.evaluation.tables import comparison_markdown, pairs_markdown
 from codecvdc_assets.runs.batching import DEFAULT_BATCH
 from codecvdc_assets.storage.lake import GLOBAL
 from codecvdc_assets.versioning import code_version, file_digest

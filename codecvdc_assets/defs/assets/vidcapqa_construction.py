@@ -1,4 +1,4 @@
-"""VidCapQA construction over a question pool (dataset-level assets; evaluation/construction.py).
+"""VidCapQA construction over a question pool (dataset-level assets; evaluation/bank_construction.py).
 
 | asset | inputs | output |
 |---|---|---|
@@ -14,10 +14,10 @@ import dagster as dg
 import pandas as pd
 
 from codecvdc_assets.captioning.prompts import load_prompt, prompt_hash
-from codecvdc_assets.defs.assets.shell import markdown_table
+from codecvdc_assets.defs.assets.per_video import markdown_table
 from codecvdc_assets.defs.resources import LakeResource, VidCapQAResource
 from codecvdc_assets.evaluation.bank import load_bank
-from codecvdc_assets.evaluation.construction import STEPS, build
+from codecvdc_assets.evaluation.bank_construction import STEPS, build
 from codecvdc_assets.evaluation.importers import IMPORTERS
 from codecvdc_assets.evaluation.live import ask
 from codecvdc_assets.models.calls import write_model_calls
@@ -136,7 +136,7 @@ def _client(config: dict, lake: LakeResource):
 
 def _frames_for(lake: LakeResource, pool_video_id: str, budget: int = 8) -> list[bytes] | None:
     """Uniformly sampled frames of the registered video made from the pool's video (matched by name)."""
-    from codecvdc_assets.evaluation.baselines import uniform_samples
+    from codecvdc_assets.captioning.baselines import uniform_samples
     from codecvdc_assets.video.ids import made_from
 
     for reg in lake.registry().all():

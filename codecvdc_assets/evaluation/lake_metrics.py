@@ -23,7 +23,7 @@ from codecvdc_assets.evaluation.dense.protocols import (
     evaluate_soccernet,
 )
 from codecvdc_assets.evaluation.dense.results import result_rows
-from codecvdc_assets.evaluation.longcaption import Item, references_from_dense, score_items, summarize
+from codecvdc_assets.evaluation.longcaption_bench import Item, references_from_dense, score_items, summarize
 from codecvdc_assets.evaluation.resampling import RESAMPLES
 from codecvdc_assets.evaluation.sources import SOURCE_ASSETS, caption_sources
 from codecvdc_assets.models.client import ModelClient
