@@ -1,4 +1,5 @@
-"""Shared fixtures: the real clips in ../shared/videos, generated clips, an isolated CODECVDC_HOME."""
+"""Shared fixtures: generated clips, an isolated CODECVDC_HOME, moto's S3 server (support/s3.py); the real
+clips of ../shared/videos come from support.paths.shared."""
 
 from __future__ import annotations
 
@@ -8,14 +9,7 @@ import pytest
 
 from codecvdc_assets.video.synthetic import write_clip
 
-SHARED_VIDEOS = Path(__file__).resolve().parents[1].parent / "shared" / "videos"
-
-
-def shared(name: str) -> str:
-    path = SHARED_VIDEOS / name
-    if not path.exists():
-        pytest.fail(f"{path} is missing: the tests need ../shared/videos beside the checkout")
-    return str(path)
+pytest_plugins = ["support.s3"]  # moto's S3 server fixtures (s3_endpoint, s3_env)
 
 
 @pytest.fixture
@@ -50,24 +44,29 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 # The longest modules first: `make test` spreads whole files over worker processes (pytest-xdist,
 # --dist loadfile) in collection order, so a long file collected last would run alone at the end.
 LONGEST_FIRST = [  # by the time of each file in a `make test` run of 2026-12-01 (3 workers)
-    "test_celery.py",
-    "test_live_daemon.py",
-    "test_crash_resume.py",
-    "test_s3_outage.py",
-    "test_parallel_runs.py",
-    "test_postgres_instance.py",
-    "test_integrity.py",
-    "test_caption_metrics_platform.py",
-    "test_endpoint_faults.py",
-    "test_report.py",
-    "test_export.py",
-    "test_s3.py",
-    "test_cli.py",
-    "test_bad_inputs.py",
-    "test_disk_full.py",
+    "scenarios/test_celery.py",
+    "scenarios/test_live_daemon.py",
+    "scenarios/test_crash_resume.py",
+    "scenarios/test_s3_outage.py",
+    "scenarios/test_parallel_runs.py",
+    "scenarios/test_postgres_instance.py",
+    "storage/test_integrity.py",
+    "defs/test_caption_metrics.py",
+    "scenarios/test_endpoint_faults.py",
+    "evaluation/test_report.py",
+    "export/test_export.py",
+    "scenarios/test_s3.py",
+    "cli/test_commands.py",
+    "scenarios/test_bad_inputs.py",
+    "scenarios/test_disk_full.py",
 ]
+
+
+TESTS = Path(__file__).resolve().parent
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep their order
+    items.sort(
+        key=lambda item: rank.get(item.path.relative_to(TESTS).as_posix(), len(rank))
+    )  # stable: the rest keep their order
