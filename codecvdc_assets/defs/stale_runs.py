@@ -54,7 +54,7 @@ def stale_run_requests(
     for videos, keys in batch_plan(plan.videos, order, batch_size, isolate=failed):
         requests.append(
             dg.RunRequest(
-                run_key=run_key([stale_run_key(v, keys, defs, context.instance) for v in videos]),
+                run_key=run_key(["-".join(stale_run_key(v, keys, defs, context.instance) for v in videos)]),
                 partition_key=videos[0] if len(videos) == 1 else None,
                 asset_selection=keys,
                 tags={"codecvdc/reason": "stale", "codecvdc/videos": str(len(videos)), **range_tags(videos)},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -178,7 +179,7 @@ def stale_plan(
 
 def run_key(parts: list[str]) -> str:
     """A run key from the state a run answers to: the same state never gets two runs, a new one gets one."""
-    return run_key(parts)
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:24]
 
 
 def stale_run_key(video_id: str, keys: list[dg.AssetKey], defs: dg.Definitions, instance: dg.DagsterInstance) -> str:
