@@ -82,7 +82,7 @@ def _open(path: Path, lake: Lake, read_only: bool) -> duckdb.DuckDBPyConnection:
 
 def ensure_catalog(home: str | Path, lake: Lake | None = None, attempts: int = 50) -> Path:
     """Create or update the catalog's views if their definitions changed; a no-op otherwise.
-    `lake` defaults to the active profile's."""
+    `lake` defaults to the local lake under `home` (pass the profile's: defs.resources.open_lake)."""
     lake = _lake(home, lake)
     views = load_views(lake)
     version = hashlib.sha256(json.dumps(views, sort_keys=True).encode()).hexdigest()

@@ -74,9 +74,12 @@ class RecordedFailure(Exception):
 
 @contextmanager
 def failures_recorded(lake: Lake, video_id: str, assets: list[str], run_id: str | None = None) -> Iterator[None]:
-    """Record any exception as a failure of each of `assets` for `video_id`, then re-raise it."""
+    """Record any exception as a failure of each of `assets` for `video_id`, then re-raise it; on success clear
+    the video's earlier failures (a lake that fails while clearing them fails the video too, in one line)."""
     try:
         yield
+        for asset in assets:
+            clear_failure(lake, video_id, asset)
     except Exception as exc:
         message = ""
         for asset in assets:
@@ -87,8 +90,6 @@ def failures_recorded(lake: Lake, video_id: str, assets: list[str], run_id: str 
                 message = f"{first} (not recorded in failures: {type(unrecorded).__name__}: {unrecorded})"
                 break
         raise RecordedFailure(message) from exc
-    for asset in assets:
-        clear_failure(lake, video_id, asset)
 
 
 def current_damage(lake: Lake, video_id: str) -> dict[str, float]:
