@@ -11,7 +11,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -141,6 +141,11 @@ class Registry:
                 pass
         raise KeyError(f"video {video_id!r} is not registered (use `codecvdc add PATH`)")
 
+    def sizes(self) -> Mapping[str, int]:
+        """File size per locally registered video, each read when first asked for (planning a run of 25
+        videos in a 118K pool reads 25 entries, not the whole registry)."""
+        return LocalSizes(self)
+
     def all(self) -> list[Registration]:
         folder = self.root / "videos"
         if not folder.exists():
@@ -149,6 +154,30 @@ class Registry:
             (Registration(**json.loads(p.read_text())) for p in folder.glob("*.json")),
             key=lambda r: r.video_id,
         )
+
+
+class LocalSizes(Mapping[str, int]):
+    """`Registry.sizes()`: a read-only mapping over the local entries, loaded one entry at a time."""
+
+    def __init__(self, registry: Registry) -> None:
+        self._registry = registry
+        self._read: dict[str, int] = {}
+
+    def __getitem__(self, video_id: str) -> int:
+        if video_id not in self._read:
+            try:
+                entry = self._registry._video_file(video_id).read_text()
+            except (OSError, ValueError):  # not registered here (or not a video id)
+                raise KeyError(video_id) from None
+            self._read[video_id] = int(json.loads(entry)["size_bytes"])
+        return self._read[video_id]
+
+    def __iter__(self) -> Iterator[str]:
+        folder = self._registry.root / "videos"
+        return (p.stem for p in folder.glob("*.json")) if folder.exists() else iter(())
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 class VideoRootError(ValueError):
