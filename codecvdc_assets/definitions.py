@@ -39,7 +39,11 @@ def build_definitions(profile_name: str | None = None, home: str | None = None) 
     stale_sensor = build_stale_sensor(lambda: holder[0], batch_size, int(automation.get("stale_interval_s", 60)))
     files_sensor = build_video_files_sensor(int(automation.get("video_files_interval_s", 30)))
     backfill = build_backfill_schedule(lambda: holder[0], automation.get("backfill_cron", "0 3 * * *"), batch_size)
-    assets = build_assets(resources, batch_size)
+    # UI backfills (BackfillPolicy.multi_run) take bigger runs than the CLI and the sensor: every run the
+    # backfill daemon creates costs a run record, planned events and a run worker loading the code location,
+    # so 118,257 videos in runs of 100 are 1,183 submissions instead of 4,731 (issue #23); a bad video still
+    # fails alone (defs/assets/per_video.py) and a cancel still stops every run.
+    assets = build_assets(resources, int(automation.get("backfill_batch_size", 4 * batch_size)))
     versions = {k.to_user_string(): v for a in assets for k, v in a.code_versions_by_key.items() if v}
     assets += build_export_assets(profile.get("export"), versions)  # only when the profile has `export: {out: ...}`
     defs = dg.Definitions(

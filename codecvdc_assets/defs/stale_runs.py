@@ -14,8 +14,8 @@ from codecvdc_assets.defs.partitions import videos_partitions
 from codecvdc_assets.defs.resources import LakeResource
 from codecvdc_assets.runs.batching import DEFAULT_BATCH, RANGE_END, RANGE_START, batch_plan, range_tags
 from codecvdc_assets.runs.instance import PROCESS_TAG, latest_record
-from codecvdc_assets.runs.status import run_key, stale_plan, stale_run_key
-from codecvdc_assets.storage.failures import current_failures
+from codecvdc_assets.runs.status import run_key, stale_plan, stale_run_keys
+from codecvdc_assets.storage.failures import failing_assets
 from codecvdc_assets.storage.processes import identity_alive as process_alive
 
 PARTITION_TAG = "dagster/partition"
@@ -49,12 +49,17 @@ def stale_run_requests(
     if not plan.videos:
         return [_dataset_request(defs, context, plan.post)] if plan.post and not busy else []
     # Videos whose last attempt failed run alone: a bad file must not hold back a batch again.
-    failed = {v for v in plan.videos if current_failures(lake.lake(), v)}
+    failed = {v for v, _asset in failing_assets(lake.lake())} & set(plan.videos)
+    batches = batch_plan(plan.videos, order, batch_size, isolate=failed)
+    run_keys: dict[str, str] = {}
+    for keys in {tuple(keys) for _videos, keys in batches}:  # one batched look-up per asset selection
+        wanting = [v for videos, k in batches if tuple(k) == keys for v in videos]
+        run_keys.update(stale_run_keys(wanting, list(keys), defs, context.instance))
     requests = []
-    for videos, keys in batch_plan(plan.videos, order, batch_size, isolate=failed):
+    for videos, keys in batches:
         requests.append(
             dg.RunRequest(
-                run_key=run_key(["-".join(stale_run_key(v, keys, defs, context.instance) for v in videos)]),
+                run_key=run_key(["-".join(run_keys[v] for v in videos)]),
                 partition_key=videos[0] if len(videos) == 1 else None,
                 asset_selection=keys,
                 tags={"codecvdc/reason": "stale", "codecvdc/videos": str(len(videos)), **range_tags(videos)},

@@ -33,7 +33,7 @@ def batch_plan(
     videos while its files total at most `batch_bytes`, up to SMALL_BATCH_FACTOR x `batch_size`: every
     run costs Dagster a fixed amount (its run database, plan, steps), which dominates for tiny clips."""
     isolate = isolate or set()
-    sizes = sizes or {}
+    sizes = {} if sizes is None else sizes  # (a lazy mapping: no len())
     position = {key: i for i, key in enumerate(order)}
     batches: list[tuple[list[str], list[dg.AssetKey]]] = []
     total = 0  # bytes of the last batch's files
@@ -68,14 +68,14 @@ class Batching:
 def run_batching(registry, automation: Mapping[str, Any], batch_size: int | None = None) -> Batching:
     """`batch_size` (an explicit `--batch-size`) as given; else the profile's automation.batch_size (25) and,
     with automation.batch_mib, bigger runs of small files sized from the local registry (a shared
-    registry's videos: unknown, so not small)."""
+    registry's videos: unknown, so not small), read per planned video, not the whole registry."""
     if batch_size:
         return Batching(batch_size)
     size = int(automation.get("batch_size", DEFAULT_BATCH))
     batch_bytes = int(float(automation.get("batch_mib") or 0) * 2**20)
     if batch_bytes <= 0:
         return Batching(size)
-    return Batching(size, {r.video_id: r.size_bytes for r in registry.all()}, batch_bytes)
+    return Batching(size, registry.sizes(), batch_bytes)
 
 
 def range_tags(video_ids: list[str]) -> dict[str, str]:

@@ -159,20 +159,23 @@ def test_small_files_share_bigger_runs() -> None:
     assert [len(b) for b, _ in batch_plan(plan, order, 25, sizes={}, batch_bytes=8 << 20)] == [25] * 10  # unknown
 
 
-def test_run_batching_follows_the_profile_unless_a_batch_size_is_given() -> None:
-    from types import SimpleNamespace
+def test_run_batching_follows_the_profile_unless_a_batch_size_is_given(tmp_path, clips) -> None:
+    import os
 
     from codecvdc_assets.runs.batching import run_batching
+    from codecvdc_assets.storage.registry import Registry
 
-    registry = SimpleNamespace(all=lambda: [SimpleNamespace(video_id="v1", size_bytes=33_000)])
+    registry = Registry(tmp_path)
+    video_id = registry.register(clips["cuts"])[0].video_id
     assert run_batching(registry, {"batch_size": 10, "batch_mib": 8}, 5).__dict__ == {
         "batch_size": 5,
         "sizes": {},
         "batch_bytes": 0,
     }
     assert run_batching(registry, {"batch_size": 10}).batch_bytes == 0
-    assert run_batching(registry, {"batch_mib": 8}).__dict__ == {
-        "batch_size": 25,
-        "sizes": {"v1": 33_000},
-        "batch_bytes": 8 << 20,
-    }
+    batching = run_batching(registry, {"batch_mib": 8})
+    assert (batching.batch_size, batching.batch_bytes) == (25, 8 << 20)
+    # Sizes are read per planned video from the registry (not all entries up front); unknown ids have none.
+    assert batching.sizes[video_id] == os.path.getsize(clips["cuts"])
+    assert batching.sizes.get("other-0123456789") is None
+    assert dict(batching.sizes) == {video_id: os.path.getsize(clips["cuts"])}
