@@ -131,7 +131,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     lake = defs.resources["lake"].lake()  # the profile's lake: $CODECVDC_HOME or S3
     known = all_video_ids()
     videos = args.video or known
-    missing = [v for v in videos if v not in known]
+    registered = set(known)  # membership per video: a set, not a scan of the pool's list
+    missing = [v for v in videos if v not in registered]
     if missing:
         raise CliError(f"unknown video id(s): {', '.join(missing)} (register files with `codecvdc add PATH`)")
     if not videos:
@@ -175,7 +176,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     def on_done(n: int, outcome) -> None:
         state["assets"] += len(outcome.materialized)
-        status = "ok" if outcome.ok else f"FAILED: {outcome.error}"
+        status = "ok" if outcome.ok else outcome.error if outcome.interrupted else f"FAILED: {outcome.error}"
         print(
             f"{progress_bar(n, len(videos))} videos {n}/{len(videos)}  assets {state['assets']}/{total_assets}"
             f"  {time.perf_counter() - started:6.1f}s  {outcome.video_id} {status}",
@@ -210,13 +211,19 @@ def cmd_run(args: argparse.Namespace) -> int:
         if line is None:
             raise
         print(f"codecvdc: warning: catalog not refreshed: {line}", file=sys.stderr)
-    failed = [o for o in outcomes if not o.ok]
+    stopped = [o for o in outcomes if o.interrupted]
+    failed = [o for o in outcomes if not o.ok and not o.interrupted]
+    ok = len(outcomes) - len(failed) - len(stopped)
     print(
-        f"done: {len(outcomes) - len(failed)} video(s) ok, {len(failed)} failed, "
-        f"{state['assets']} asset materializations in {time.perf_counter() - started:.1f}s"
+        f"{'interrupted' if stopped else 'done'}: {ok} video(s) ok, {len(failed)} failed"
+        + (f", {len(stopped)} interrupted" if stopped else "")
+        + f", {state['assets']} asset materializations in {time.perf_counter() - started:.1f}s"
     )
     if failed:
         print('failures are recorded in the `failures` view: codecvdc sql "select * from failures"')
+    if stopped:
+        print("`codecvdc run --stale` resumes the interrupted videos", flush=True)
+        return 130
     return 1 if failed or dataset_failures else 0
 
 

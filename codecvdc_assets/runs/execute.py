@@ -64,6 +64,10 @@ class VideoOutcome:
     run_id: str | None = None
     checks: int = 0
     own_failure: bool = False  # this video failed (recorded failure or failed check), not just its batch
+    interrupted: bool = False  # not finished because the user interrupted the command (SIGINT): not a failure
+
+
+INTERRUPTED = "interrupted: not finished (`codecvdc run --stale` resumes it)"
 
 
 def _execute(
@@ -133,6 +137,7 @@ def materialize_batch(
     result = _execute(defs, instance, video_ids, keys, executor)
     checks = result.get_asset_check_evaluations()
     seconds = (time.perf_counter() - started) / len(video_ids)
+    interrupted = was_interrupted(result)
     wanted = set(keys)
     materialized: dict[str, set[str]] = {}
     for event in result.get_asset_materialization_events():
@@ -151,9 +156,14 @@ def materialize_batch(
             error = "; ".join(failed_checks)[:500] + (f" ({error})" if error else "")
         ok = error is None and len(done) == len(keys)
         own_failure = error is not None
-        if not ok and error is None:
+        stopped = not ok and error is None and interrupted
+        if stopped:
+            error = INTERRUPTED
+        elif not ok and error is None:
             error = _first_failure(result) or "not materialized: an upstream step failed for its batch"
-        outcomes.append(VideoOutcome(video_id, ok, done, error, seconds, result.run_id, len(checks), own_failure))
+        outcomes.append(
+            VideoOutcome(video_id, ok, done, error, seconds, result.run_id, len(checks), own_failure, stopped)
+        )
     return outcomes
 
 
@@ -167,6 +177,19 @@ def _recorded_failure(lake: Lake, video_id: str, keys: list[dg.AssetKey]) -> str
 def _failing_videos(evaluation) -> list[str]:
     value = (evaluation.metadata or {}).get("failing_videos")
     return list(getattr(value, "value", value) or [])
+
+
+def was_interrupted(result: dg.ExecuteInProcessResult) -> bool:
+    """Whether a step of the run stopped on an interrupt (SIGINT/SIGTERM: Dagster raises
+    DagsterExecutionInterruptedError in the step and fails the run, so the caller never sees the signal)."""
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
+            error = event.step_failure_data.error
+            while error is not None:
+                if error.cls_name in ("DagsterExecutionInterruptedError", "KeyboardInterrupt"):
+                    return True
+                error = error.cause
+    return False
 
 
 def _first_failure(result: dg.ExecuteInProcessResult) -> str | None:
@@ -210,9 +233,31 @@ def materialize_many(
     queue = batch_plan(plan, order, batch_size, sizes=sizes, batch_bytes=batch_bytes)
     outcomes: list[VideoOutcome] = []
     earlier: dict[str, list[str]] = {}  # assets a re-queued video finished in its first batch
+
+    def stop(pending: list[tuple[list[str], list[dg.AssetKey]]]) -> list[VideoOutcome]:
+        """An interrupt: the videos not started are reported interrupted, nothing more is run."""
+        for video_ids, _keys in pending:
+            for video_id in video_ids:
+                outcomes.append(
+                    VideoOutcome(video_id, False, sorted(earlier.get(video_id, [])), INTERRUPTED, interrupted=True)
+                )
+                if on_done:
+                    on_done(len(outcomes), outcomes[-1])
+        return outcomes
+
     while queue:
         video_ids, keys = queue.pop(0)
-        results = materialize_batch(defs, instance, video_ids, keys, lake, executor)
+        try:
+            results = materialize_batch(defs, instance, video_ids, keys, lake, executor)
+        except KeyboardInterrupt:  # between Dagster's steps (its own handler turns those into a failed step)
+            return stop([(video_ids, keys), *queue])
+        if any(o.interrupted for o in results):
+            for o in results:
+                o.materialized = sorted(set(o.materialized) | set(earlier.get(o.video_id, [])))
+                outcomes.append(o)
+                if on_done:
+                    on_done(len(outcomes), o)
+            return stop(queue)
         for o in results:
             o.materialized = sorted(set(o.materialized) | set(earlier.get(o.video_id, [])))
         blocked = {o.video_id: o for o in results if not o.ok and not o.own_failure}

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import dagster as dg
+from dagster import DagsterExecutionInterruptedError
 
 from codecvdc_assets.defs.resources import LakeResource
 from codecvdc_assets.storage.catalog import ensure_catalog
@@ -32,30 +33,23 @@ def run_videos(
     done: dict[str, dict[str, dict[str, Any]]] = {}
     failed: dict[str, str] = {}
     keys = context.partition_keys
-    for i, video_id in enumerate(keys, 1):
-        try:
-            with failures_recorded(lake.lake(), video_id, assets, context.run_id):
-                done[video_id] = work(video_id, lake.registry().get(video_id).path)
-        except RecordedFailure as exc:
-            failed[video_id] = str(exc)
-            context.log.error(str(exc))
-        # Every log line is an event-log write (a SQLite transaction locally): a few per run, not one per video.
-        if len(keys) > 1 and (i * 4 // len(keys)) != ((i - 1) * 4 // len(keys)):
-            context.log.info(f"{'/'.join(assets)}: {i}/{len(keys)} videos ({len(failed)} failed)")
+    try:
+        for i, video_id in enumerate(keys, 1):
+            try:
+                with failures_recorded(lake.lake(), video_id, assets, context.run_id):
+                    done[video_id] = work(video_id, lake.registry().get(video_id).path)
+            except RecordedFailure as exc:
+                failed[video_id] = str(exc)
+                context.log.error(str(exc))
+            # Every log line is an event-log write (a SQLite transaction locally): a few per run, not one per video.
+            if len(keys) > 1 and (i * 4 // len(keys)) != ((i - 1) * 4 // len(keys)):
+                context.log.info(f"{'/'.join(assets)}: {i}/{len(keys)} videos ({len(failed)} failed)")
+    except DagsterExecutionInterruptedError:  # SIGINT: the videos finished so far stay materialized
+        record_done(context, done)
+        raise
     refresh_catalog(context, lake)
     if failed:
-        versions = context.assets_def.code_versions_by_key
-        for video_id, by_asset in done.items():
-            for name, metadata in by_asset.items():
-                key = dg.AssetKey(name)
-                context.log_event(
-                    dg.AssetMaterialization(
-                        asset_key=key,
-                        partition=video_id,
-                        metadata=metadata,
-                        tags={"dagster/code_version": versions.get(key) or ""},
-                    )
-                )
+        record_done(context, done)
         first = next(iter(failed.values()))
         summary = first if len(keys) == 1 else f"{len(failed)} of {len(keys)} videos failed; first: {first}"
         raise dg.Failure(
@@ -64,6 +58,22 @@ def run_videos(
             metadata={"failed": dg.MetadataValue.json(failed), "succeeded": len(done)},
         )
     return done
+
+
+def record_done(context: dg.AssetExecutionContext, done: dict[str, dict[str, dict[str, Any]]]) -> None:
+    """Materializations of the finished videos of a step that is about to fail (with their code version)."""
+    versions = context.assets_def.code_versions_by_key
+    for video_id, by_asset in done.items():
+        for name, metadata in by_asset.items():
+            key = dg.AssetKey(name)
+            context.log_event(
+                dg.AssetMaterialization(
+                    asset_key=key,
+                    partition=video_id,
+                    metadata=metadata,
+                    tags={"dagster/code_version": versions.get(key) or ""},
+                )
+            )
 
 
 def result_metadata(
