@@ -46,6 +46,8 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 LONGEST_FIRST = [  # by the time of each file in a `make test` run of 2026-12-01 (3 workers)
     "scenarios/test_celery.py",
     "scenarios/test_live_daemon.py",
+    "scenarios/test_pool_scale.py",  # (issue #23: two whole-chain runs in its session fixture)
+    "scenarios/test_interrupt.py",
     "scenarios/test_crash_resume.py",
     "scenarios/test_s3_outage.py",
     "scenarios/test_parallel_runs.py",
