@@ -23,6 +23,7 @@ class Counts:
     keys_loaded: int = 0  # keys those loads returned
     key_calls: int = 0  # DagsterInstance.get_dynamic_partitions calls (cached or not)
     by_table: collections.Counter = field(default_factory=collections.Counter)
+    cpu_s: float = 0.0  # set by callers that time the work (bench/pool.py)
 
 
 class QueryCounter:
