@@ -29,6 +29,8 @@ from typing import Any, NoReturn
 import dagster as dg
 import sqlalchemy as db
 
+from codecvdc_assets.runs.sqlite_wal import relax_instance_fsyncs
+
 Stamp = tuple[int | None, str | None]
 STAMP_TTL_S = 0.5  # a stamp read this recently is reused
 RELOAD_S = 60.0  # cached keys older than this are reloaded (deletes made by other processes)
@@ -65,6 +67,13 @@ class PartitionKeys(list):
 class PoolInstance(dg.DagsterInstance):
     """A DagsterInstance whose dynamic partition keys come from a per-instance cache while the partitions
     table is unchanged (see the module docstring)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Every process opening the instance through dagster.yaml (the daemon and the webserver too, not only
+        # the CLI): SQLite in WAL without an fsync per event (runs/sqlite_wal.py). The backfill daemon
+        # writes a planned event per partition of every run it creates: with an fsync each, ~10 s a run.
+        relax_instance_fsyncs()
+        super().__init__(*args, **kwargs)
 
     # What Dagster's `instance_class` loading asks of a DagsterInstance subclass: no settings of its own,
     # the default storages of a local instance.
