@@ -47,7 +47,11 @@ def global_status(defs: dg.Definitions, instance: dg.DagsterInstance, lake: Lake
 
 
 def partition_status(
-    defs: dg.Definitions, instance: dg.DagsterInstance, lake: Lake, video_ids: list[str]
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    lake: Lake,
+    video_ids: list[str],
+    keys: list[dg.AssetKey] | None = None,
 ) -> dict[str, dict[str, str]]:
     """Per video and asset: missing, fresh, stale (its code version changed, an upstream asset of the
     same video was materialized after it, or an upstream asset is not fresh), failed (the latest
@@ -56,9 +60,10 @@ def partition_status(
     Per asset one event-log query for the latest storage id of every partition and one per 1,000
     partitions for their code-version tags, plus one read of the failures table: not one query per
     video and asset (800K at 100K videos). Storage ids order events like their timestamps do.
+    `keys`: only these per-video assets (they must include their per-video parents); default: all.
     """
     graph = defs.resolve_asset_graph()
-    keys = per_video_keys(defs)
+    keys = keys or per_video_keys(defs)
     wanted = set(video_ids)
     # Dataset-level parents (e.g. the question bank): their latest materialization and status count.
     dataset = global_status(defs, instance, lake)
@@ -156,9 +161,20 @@ def stale_selection(
     """Per video, the assets to re-materialize: those not fresh (missing, stale, failed) and everything
     downstream of them, in dependency order. Fresh assets with fresh parents are left alone."""
     graph = defs.resolve_asset_graph()
-    order = per_video_keys(defs)
-    allowed = set(within or order)
-    status = partition_status(defs, instance, lake, video_ids)
+    every = per_video_keys(defs)
+    allowed = set(within or every)
+    # Only the selected assets and what decides them (per-video ancestors, assets sharing their step):
+    # `run --stale --select videos` reads the status of one asset, not of 14.
+    needed, stack = set(), list(allowed)
+    while stack:
+        key = stack.pop()
+        if key in needed or key not in every:
+            continue
+        needed.add(key)
+        stack.extend(graph.get(key).parent_keys)
+        stack.extend(graph.get_execution_set_asset_and_check_keys(key))
+    order = [k for k in every if k in needed]
+    status = partition_status(defs, instance, lake, video_ids, order)
     names = [k.to_user_string() for k in order]
     execution_sets = {k: [e for e in graph.get_execution_set_asset_and_check_keys(k) if e in order] for k in order}
     by_state: dict[tuple[str, ...], list[dg.AssetKey]] = {}  # videos in the same state need the same assets
