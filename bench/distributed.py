@@ -30,9 +30,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _services():
-    """The tests' server starters (tests/services.py): one implementation of "a real server on loopback"."""
+    """The tests' server starters (tests/support/services.py): one implementation of "a real server on loopback"."""
     sys.path.insert(0, str(ROOT / "tests"))
-    import services
+    from support import services
 
     return services
 

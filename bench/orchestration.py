@@ -6,7 +6,7 @@ embedded backend, each its own CODECVDC_HOME (so each makes the same model calls
 shared), assets `videos` .. `video_narratives`. Target: Dagster adds <= 25 %.
 
 Instance storage: the same Dagster runs on a real PostgreSQL server (resources/dagster-postgres.yaml;
-tests/services.py starts it on loopback), interleaved with SQLite rounds on the same clips; on fewer
+tests/support/services.py starts it on loopback), interleaved with SQLite rounds on the same clips; on fewer
 videos (BENCH_ORCH_PG_VIDEOS, default 50: three variants a round would triple the suite's time).
 """
 
@@ -214,11 +214,12 @@ def main(quick: bool = False) -> int:
 
 def postgres_rows(n: int, repeats: int, base: Path) -> None:
     """The same Dagster runs with the instance on a real PostgreSQL server (resources/dagster-postgres.yaml,
-    the server started on loopback by tests/services.py), each round next to a SQLite round and a plain
+    the server started on loopback by tests/support/services.py), each round next to a SQLite round and a plain
     loop on the same clips, so the two overheads are measured side by side."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("services", Path(__file__).parents[1] / "tests" / "services.py")
+    tests = Path(__file__).parents[1] / "tests"
+    spec = importlib.util.spec_from_file_location("services", tests / "support" / "services.py")
     services = importlib.util.module_from_spec(spec)
     sys.modules["services"] = services  # dataclasses look their module up while it executes
     spec.loader.exec_module(services)
