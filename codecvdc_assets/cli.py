@@ -248,6 +248,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", metavar="NAME")
     p.set_defaults(func=cmd_export)
 
+    p = sub.add_parser("quality", help="caption quality gates on a JSONL file of captions made anywhere")
+    p.add_argument(
+        "file", metavar="FILE.jsonl", help='rows {"id", "caption"}, optional "prompt", "finish_reason", "video"'
+    )
+    p.add_argument("--json", action="store_true", help='print [{"id", "flags": [...], "measured": [...]}]')
+    p.add_argument("--profile", metavar="NAME", help="the profile whose quality: thresholds apply")
+    p.set_defaults(func=cmd_quality)
+
     p = sub.add_parser("ui", help="start the Dagster UI (dagster dev) on this home")
     p.add_argument("--port", type=int, default=3000)
     p.add_argument("--host", default="127.0.0.1")
@@ -749,6 +757,23 @@ def cmd_serve_embedded(args: argparse.Namespace) -> int:
     _check_port(args.host, args.port)
     print(f"serving {', '.join(MODELS)} on http://{args.host}:{args.port}/v1", flush=True)
     serve(args.host, args.port, plan)
+    return 0
+
+
+def cmd_quality(args: argparse.Namespace) -> int:
+    from .quality.files import QualityInputError, check_caption_file, format_results
+    from .quality.settings import QualitySettings
+    from .settings import load_profile
+
+    try:
+        settings = QualitySettings.from_profile(load_profile())
+    except (ValueError, TypeError, FileNotFoundError) as exc:
+        raise CliError(f"profile: {exc}") from exc
+    try:
+        results = check_caption_file(args.file, settings)
+    except QualityInputError as exc:
+        raise CliError(str(exc)) from exc
+    print(json.dumps(results, ensure_ascii=False, indent=2) if args.json else format_results(results))
     return 0
 
 
