@@ -62,14 +62,14 @@ _PLACEHOLDER_PART = re.compile(
     r"\[\s*(caption|description|insert[^\]]{0,40}|your [^\]]{0,40}|placeholder|todo|tbd|text here|"
     r"video description|describe[^\]]{0,40})\s*\]|"
     r"<\s*(caption|description|placeholder|insert[^>]{0,40})\s*>|"
-    r"\{\{?\s*[a-z_]+\s*\}?\}",
+    r"\{\{\s*\w+\s*\}\}|\{(caption|description|text|video|frame|answer|output|response)\}",
     re.IGNORECASE,
 )
 
 
 def placeholder(text: str, settings: QualitySettings) -> Flag | None:
     stripped = text.strip().strip("\"'`“”‘’()").strip()
-    if _PLACEHOLDER_WHOLE.fullmatch(stripped.rstrip(".!") or stripped):
+    if any(_PLACEHOLDER_WHOLE.fullmatch(c) for c in (stripped, stripped.rstrip(".!").strip()) if c):
         return Flag("placeholder", 1.0, f"the whole caption is a placeholder: {stripped[:40]!r}")
     match = _PLACEHOLDER_PART.search(text)
     if match:
@@ -140,9 +140,9 @@ def repetition(text: str, settings: QualitySettings) -> Flag | None:
 # Words a finished English sentence does not end on (articles, conjunctions, prepositions that need an
 # object, auxiliaries, possessives); particles that can end one ("up", "on", "in", "over", "out") are not here.
 _DANGLING_WORDS = frozenset(
-    """a an the and or but nor of to with from into onto for at as while whereas although because if whether
+    """a an the and or but nor of to with from into onto for at as whereas although because if whether
     than is are was were be been being has have had will would could should can may might must his their its
-    my your our very which whose who whom between toward towards during including such""".split()
+    my your our very which whose who whom toward towards during including such""".split()
 )
 _DANGLING_MARKS = (",", ":", ";", "-", "–", "—", "(", "[", "{", "/", "&", "+", "=")
 _END_MARKS = tuple(".!?…。！？)]}\"'”’»」』*") + ("etc",)

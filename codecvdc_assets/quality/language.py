@@ -1,8 +1,7 @@
 """Which language a caption is written in: letters by script and the share of each language's stop words.
 
-The stop-word lists are the most frequent function words of each language; words that are also stop
-words of another listed language ("a", "de", "in", "die", "o") are dropped from the lists they share, so a
-word counts for one language only.
+The stop-word lists are frequent function words of each language. A word in two lists ("de", "la", "in",
+"as") counts for both: text in the profile's language still has more of its own.
 """
 
 from __future__ import annotations
@@ -33,13 +32,7 @@ _RAW = {
 }
 
 
-def _lists() -> dict[str, frozenset[str]]:
-    sets = {lang: set(text.split()) for lang, text in _RAW.items()}
-    shared = {w for lang, s in sets.items() for w in s if any(w in o for other, o in sets.items() if other != lang)}
-    return {lang: frozenset(s - shared) for lang, s in sets.items()}
-
-
-STOP_WORDS = _lists()
+STOP_WORDS = {lang: frozenset(text.split()) for lang, text in _RAW.items()}
 
 
 def is_latin(ch: str) -> bool:

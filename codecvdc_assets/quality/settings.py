@@ -53,7 +53,7 @@ class QualitySettings:
     duplicate_shingle: int = 2
     duplicate_threshold: float = 0.7  # Jaccard similarity of the word-bigram sets (verified exactly)
     duplicate_num_perm: int = 64
-    duplicate_min_words: int = 8  # shorter captions are flagged only when many videos share them
+    duplicate_min_words: int = 12  # shorter captions are flagged only when many videos share them
     duplicate_short_min_videos: int = 25  # ...this many videos with one short caption (e.g. "A black screen.")
     # collapse: one video's residuals / per-second captions nearly all the same sentence.
     collapse_min_rows: int = 6

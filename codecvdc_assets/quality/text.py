@@ -8,7 +8,7 @@ _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
 # Quoted spans: a sign, a title, words someone says. Straight single quotes only when they are not
 # apostrophes (a letter on the outside of either quote mark means an apostrophe: "the man's hat").
 _QUOTED = re.compile(
-    r"\"[^\"\n]*\"|“[^”\n]*”|„[^“”\n]*[“”]|«[^»\n]*»|「[^」\n]*」|『[^』\n]*』|‘[^’\n]*’(?!\w)|(?<!\w)'[^'\n]*'(?!\w)"
+    r"\"[^\"\n]*\"|“[^”\n]*”|„[^“”\n]*[“”]|«[^»\n]*»|「[^」\n]*」|『[^』\n]*』|‘[^’\n]*’(?!\w)|(?<!\w)'(?:[^'\n]|(?<=\w)'(?=\w))*'(?!\w)"
 )
 
 
