@@ -6,7 +6,12 @@ Backends only turn messages into text; everything a caller relies on happens her
   the reason; a second failure is recorded (`invalid` / `truncated`) and reported, never dropped;
 - transport failures (after the backend's own retries) are recorded as `error`;
 - a failed call is never cached, so a later run asks again; a successful one is cached, so it is never
-  asked twice.
+  asked twice;
+- with an `answer_check` (the caption quality gates, quality/answers.py), a valid answer the check flags
+  is recorded with `error` "flagged: <flags>" and asked again with each of `reask_sampling` in turn (another
+  seed / temperature: another cache key, cached like any call) until one passes; the last answer is kept
+  with its flags (ModelResult.flags) and the number of asks (ModelResult.asks), and `outcomes` keeps
+  every re-asked or still flagged answer for the caption_quality table.
 
 A failed call's message names the task and the fault; ModelCallError adds the video and the asset,
 e.g. "clip-0123456789/anchors: 1 of 1 anchor call(s) failed; first: anchor: HTTP 503 (...) after 3 attempts".
@@ -15,8 +20,10 @@ e.g. "clip-0123456789/anchors: 1 of 1 anchor call(s) failed; first: anchor: HTTP
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from .cache import CallCache, cache_key
@@ -37,6 +44,22 @@ class Backend(Protocol):
     async def close(self) -> None: ...
 
 
+# The flags of a valid answer (an empty list: accepted); see quality/answers.py.
+AnswerCheck = Callable[[ModelRequest, dict[str, Any]], list[str]]
+
+
+@dataclass(frozen=True)
+class AnswerOutcome:
+    """A final answer that was re-asked or is still flagged: what the caption_quality table records."""
+
+    video_id: str | None
+    asset: str | None
+    task: str
+    data: dict[str, Any]
+    flags: tuple[str, ...]
+    asks: int  # 1 for the first ask; 1 + re-asks made for the flags
+
+
 class ModelClient:
     def __init__(
         self,
@@ -44,12 +67,17 @@ class ModelClient:
         sampling: Sampling | None = None,
         cache: CallCache | None = None,
         concurrency: int = 8,
+        answer_check: AnswerCheck | None = None,
+        reask_sampling: Sequence[Sampling] = (),
     ) -> None:
         self.backend = backend
         self.sampling = sampling or Sampling()
         self.cache = cache
         self.concurrency = max(1, concurrency)
         self.records: list[CallRecord] = []
+        self.answer_check = answer_check
+        self.reask_sampling = list(reask_sampling)
+        self.outcomes: list[AnswerOutcome] = []
 
     # ------------------------------------------------------------------ public, synchronous
     def complete(self, request: ModelRequest) -> dict[str, Any]:
@@ -84,7 +112,40 @@ class ModelClient:
             await self.backend.close()
 
     async def _complete(self, request: ModelRequest) -> ModelResult:
-        sampling = self.sampling
+        result = await self._ask(request, self.sampling)
+        if self.answer_check is None or not result.ok:
+            return result
+        flags = self.answer_check(request, result.data or {})
+        asks = 1
+        prompt, completion, latency = result.prompt_tokens, result.completion_tokens, result.latency_s
+        for sampling in self.reask_sampling:
+            if not flags:
+                break
+            self._mark_flagged(flags)
+            again = await self._ask(request, sampling)
+            prompt, completion = prompt + again.prompt_tokens, completion + again.completion_tokens
+            latency += again.latency_s
+            if not again.ok:  # a re-ask that fails keeps the flagged answer
+                break
+            asks += 1
+            result, flags = again, self.answer_check(request, again.data or {})
+        if flags:
+            self._mark_flagged(flags)
+        if flags or asks > 1:
+            self.outcomes.append(
+                AnswerOutcome(request.video_id, request.asset, request.task, result.data or {}, tuple(flags), asks)
+            )
+        return dataclasses.replace(
+            result, prompt_tokens=prompt, completion_tokens=completion, latency_s=latency, flags=tuple(flags), asks=asks
+        )
+
+    def _mark_flagged(self, flags: list[str]) -> None:
+        """The last record (the answer just checked) says why it is not accepted. It is this request's: no
+        await lies between _ask's record and this call, so no other request can have recorded since."""
+        if self.records and self.records[-1].status == "ok":
+            self.records[-1] = dataclasses.replace(self.records[-1], error=f"flagged: {', '.join(flags)}")
+
+    async def _ask(self, request: ModelRequest, sampling: Sampling) -> ModelResult:
         key = cache_key(self.backend.name, self.backend.model, request.messages, request.schema, sampling.as_dict())
         if self.cache is not None:
             hit = self.cache.get(key)

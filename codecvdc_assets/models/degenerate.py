@@ -1,0 +1,65 @@
+"""Degenerate answers, as real captioning models write them when they go wrong (issue #22), for the
+loopback server's fault plan: valid JSON of the right schema whose caption text is a loop, a refusal, the
+prompt echoed, another language, one sentence for every frame, or one caption for every video.
+
+Only the caption fields change (CAPTION_FIELDS); other tasks (QA, judges) answer normally.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .messages import texts
+from .task_schemas import CAPTION_FIELDS
+
+DEGENERATE = ("loop", "refusal", "echo", "foreign", "same_sentence", "one_caption")
+REFUSAL = "I'm sorry, but I can't help with describing the content of this video."
+FOREIGN = "视频中有一个物体在画面中缓慢移动，镜头基本保持不动，背景没有明显变化。"
+SAME_SENTENCE = "A person stands in a room."
+ONE_CAPTION = (
+    "A person walks through a brightly lit room, picks up a small object from a wooden table, looks at it "
+    "for a moment and then leaves through the open door on the right side of the frame."
+)
+
+
+def _loop(caption: str) -> str:
+    phrase = " ".join(caption.split()[:2]).rstrip(".,;:").lower() or "a butterfly"
+    return ", ".join([phrase] * 16) + "."
+
+
+def _echo(messages: list[dict[str, Any]]) -> str:
+    """The instruction the model was given (the system prompt, else the first user text), whole."""
+    prompts = [t for t in [*texts(messages, "system"), *texts(messages, "user")] if t.strip()]
+    return prompts[0] if prompts else "Describe the frames."
+
+
+def degenerate_text(kind: str, caption: str, messages: list[dict[str, Any]]) -> str:
+    if kind == "loop":
+        return _loop(caption)
+    if kind == "refusal":
+        return REFUSAL
+    if kind == "echo":
+        return _echo(messages)
+    if kind == "foreign":
+        return FOREIGN
+    if kind == "same_sentence":
+        return SAME_SENTENCE
+    if kind == "one_caption":
+        return ONE_CAPTION
+    raise ValueError(f"unknown degenerate answer {kind!r}; known: {', '.join(DEGENERATE)}")
+
+
+def degenerate_answer(kind: str, content: str, task: str, messages: list[dict[str, Any]]) -> str:
+    """`content` (a JSON answer for `task`) with its caption text replaced; unchanged for other tasks."""
+    where = CAPTION_FIELDS.get(task)
+    if where is None:
+        return content
+    data = json.loads(content)
+    field, item_field = where
+    if item_field is None:
+        data[field] = degenerate_text(kind, str(data.get(field) or ""), messages)
+    else:
+        for item in data.get(field) or []:
+            item[item_field] = degenerate_text(kind, str(item.get(item_field) or ""), messages)
+    return json.dumps(data, ensure_ascii=False)
