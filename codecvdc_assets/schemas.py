@@ -7,6 +7,7 @@ import pandera.pandas as pa
 from pandera.typing import Series
 
 from .evaluation.bank import BankSchema
+from .quality.settings import FLAGS as QUALITY_FLAGS
 from .video.segmentation import CONTENT_PRIMARY, IFRAME_PRIMARY
 
 BOUNDARY_SOURCES = ["start", "content", "iframe+content", "max_duration"]
@@ -184,7 +185,9 @@ class EvidenceSchema(pa.DataFrameModel):
     zone_to: Series[str]
     support: Series[int] = pa.Field(ge=1)
     accepted: Series[bool]
-    rule: Series[str] = pa.Field(isin=["continuous", "contradiction", "discrete", "attribute", "attribute_lock"])
+    rule: Series[str] = pa.Field(
+        isin=["continuous", "contradiction", "discrete", "attribute", "attribute_lock", "quality"]
+    )
     reason: Series[str]
 
     class Config:
@@ -383,6 +386,22 @@ class CaptionMetricsSchema(pa.DataFrameModel):
         coerce = True
 
 
+class CaptionQualitySchema(pa.DataFrameModel):
+    """One row per flag of a caption (quality/table.py): the caption is `row` of the asset's table."""
+
+    video_id: Series[str]
+    asset: Series[str]
+    row: Series[str]
+    flag: Series[str] = pa.Field(isin=QUALITY_FLAGS)
+    value: Series[float]
+    detail: Series[str]
+    attempt: Series[int] = pa.Field(ge=1)  # the asks behind the kept caption: 1 + quality re-asks
+
+    class Config:
+        strict = True
+        coerce = True
+
+
 TABLE_SCHEMAS: dict[str, type[pa.DataFrameModel]] = {
     "videos": VideosSchema,
     "segments": SegmentsSchema,
@@ -407,6 +426,7 @@ TABLE_SCHEMAS: dict[str, type[pa.DataFrameModel]] = {
     "vidcapqa_built_bank": BankSchema,
     "vidcapqa_decisions": ConstructionDecisionsSchema,
     "caption_metrics": CaptionMetricsSchema,
+    "caption_quality": CaptionQualitySchema,
 }
 
 
