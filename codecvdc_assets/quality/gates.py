@@ -105,21 +105,27 @@ def max_window_compression(text: str, window: int, min_chars: int) -> float:
 
 def longest_loop(tokens: list[str], max_period: int) -> tuple[int, int]:
     """(copies, period) of the longest run of a word sequence repeated back to back ("a butterfly, a
-    butterfly, a butterfly" -> (3, 2)); (1, 0) when nothing repeats."""
-    if len(tokens) < 2:
+    butterfly, a butterfly" -> (3, 2)); (1, 0) when nothing repeats. All periods at once: column p-1 of
+    `same` says whether a word equals the word p before it; a loop of c copies is a run of (c-1)*p."""
+    n = len(tokens)
+    periods = min(max_period, n // 2)
+    if periods < 1:
         return 1, 0
-    ids = np.unique(np.array(tokens, dtype=object), return_inverse=True)[1]
-    best = (1, 0)
-    for period in range(1, min(max_period, len(tokens) // 2) + 1):
-        same = np.concatenate(([False], ids[:-period] == ids[period:], [False]))
-        edges = np.flatnonzero(np.diff(same.astype(np.int8)))
-        if not len(edges):
-            continue
-        run = int((edges[1::2] - edges[::2]).max())  # words equal to the word `period` before, in a row
-        copies = 1 + run // period
-        if copies >= 2 and copies * period > best[0] * best[1]:
-            best = (copies, period)
-    return best
+    index: dict[str, int] = {}
+    ids = np.fromiter((index.setdefault(t, len(index)) for t in tokens), dtype=np.int64, count=n)
+    if len(index) == n:  # no word twice: no loop
+        return 1, 0
+    padded = np.concatenate([ids, -1 - np.arange(periods)])  # distinct fillers: nothing repeats past the end
+    windows = np.lib.stride_tricks.sliding_window_view(padded, periods + 1)[:n]
+    same = windows[:, 1:] == windows[:, :1]  # (position, period)
+    count = same.cumsum(axis=0)
+    runs = count - np.maximum.accumulate(np.where(same, 0, count), axis=0)  # current run length per cell
+    longest = runs.max(axis=0)
+    lengths = np.arange(1, periods + 1)
+    copies = 1 + longest // lengths
+    covered = np.where(copies >= 2, copies * lengths, 0)
+    best = int(covered.argmax())
+    return (int(copies[best]), best + 1) if covered[best] else (1, 0)
 
 
 def repetition(text: str, settings: QualitySettings) -> Flag | None:

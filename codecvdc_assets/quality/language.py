@@ -41,6 +41,8 @@ def is_latin(ch: str) -> bool:
 
 def foreign_letter_share(text: str) -> float:
     """Share of the letters that are not Latin (Han, Cyrillic, Arabic, ...); 0.0 for a text without letters."""
+    if text.isascii():
+        return 0.0
     letters = [ch for ch in text if ch.isalpha()]
     if not letters:
         return 0.0

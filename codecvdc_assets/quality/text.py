@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
 # Quoted spans: a sign, a title, words someone says. Straight single quotes only when they are not
@@ -14,7 +15,12 @@ _QUOTED = re.compile(
 
 def words(text: str) -> list[str]:
     """Lower-case word tokens (letters and digits of any script; apostrophes inside a word kept)."""
-    return [w.lower().replace("’", "'") for w in _WORD.findall(text)]
+    return list(_words(text))
+
+
+@lru_cache(maxsize=256)  # the gates of one caption tokenize the same text several times
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(_WORD.findall(text.lower().replace("’", "'")))
 
 
 def unquoted(text: str) -> str:
