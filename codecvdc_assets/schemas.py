@@ -7,7 +7,6 @@ import pandera.pandas as pa
 from pandera.typing import Series
 
 from .evaluation.bank import BankSchema
-from .quality.settings import FLAGS as QUALITY_FLAGS
 from .video.segmentation import CONTENT_PRIMARY, IFRAME_PRIMARY
 
 BOUNDARY_SOURCES = ["start", "content", "iframe+content", "max_duration"]
@@ -384,6 +383,20 @@ class CaptionMetricsSchema(pa.DataFrameModel):
     class Config:
         strict = True
         coerce = True
+
+
+# The caption quality flags (codecvdc_assets/quality: one gate each), in report order.
+QUALITY_FLAGS = [
+    "empty",
+    "placeholder",
+    "repetition",
+    "truncated",
+    "refusal",
+    "prompt_echo",
+    "language",
+    "duplicate",
+    "collapse",
+]
 
 
 class CaptionQualitySchema(pa.DataFrameModel):

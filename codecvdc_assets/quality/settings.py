@@ -10,17 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
-FLAGS = (
-    "empty",
-    "placeholder",
-    "repetition",
-    "truncated",
-    "refusal",
-    "prompt_echo",
-    "language",
-    "duplicate",
-    "collapse",
-)
+from ..schemas import QUALITY_FLAGS
+
+FLAGS = tuple(QUALITY_FLAGS)
 
 
 @dataclass(frozen=True)
