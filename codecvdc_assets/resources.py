@@ -15,6 +15,8 @@ from .models.client import ModelClient
 from .models.embedded.backend import TEXT_MODEL, VISION_MODEL
 from .models.factory import ModelSettings, build_client
 from .models.types import Sampling
+from .quality.answers import answer_check, reask_sampling
+from .quality.settings import QualitySettings
 from .storage.blobs import Blobs, LocalBlobs, S3Blobs, is_s3_url, split_s3_url
 from .storage.frame_store import FrameStore
 from .storage.lake import Lake
@@ -189,8 +191,13 @@ class ModelResource(dg.ConfigurableResource):
             sampling=Sampling(self.temperature, self.max_tokens, self.top_p, self.seed),
         )
 
-    def client(self, cache_dir: str | None) -> ModelClient:
-        return build_client(self.settings(), cache_dir)
+    def client(self, cache_dir: str | None, quality: QualitySettings | None = None) -> ModelClient:
+        """The model client; with `quality` every valid caption answer passes the gates, a flagged one is
+        re-asked (quality/answers.py)."""
+        if quality is None:
+            return build_client(self.settings(), cache_dir)
+        settings = self.settings()
+        return build_client(settings, cache_dir, answer_check(quality), reask_sampling(quality, settings.sampling))
 
 
 class VisionModelResource(ModelResource):
@@ -203,6 +210,19 @@ class TextModelResource(ModelResource):
     """The text LLM for narratives and VidCapQA answers."""
 
     model: str = TEXT_MODEL
+
+
+class QualityResource(dg.ConfigurableResource):
+    """The caption quality gates' thresholds and policy: the profile's `quality:` section as given (every
+    key optional; quality/settings.py holds the defaults and checks the keys)."""
+
+    section: dict[str, Any] = {}
+
+    def settings(self) -> QualitySettings:
+        return QualitySettings.from_profile({"quality": self.section})
+
+    def model_post_init(self, __context) -> None:
+        self.settings()  # an unknown key or a bad value fails when the definitions load
 
 
 class CaptioningResource(dg.ConfigurableResource):
