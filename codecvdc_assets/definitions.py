@@ -21,12 +21,14 @@ from .assets.segments import build_segments_assets
 from .assets.vidcapqa import build_vidcapqa_assets
 from .assets.videos import build_videos_asset
 from .checks.captions import CHECKS
+from .checks.quality import build_quality_checks
 from .executors import build_executor
 from .maintenance import build_compaction_schedule, lake_compaction
 from .resources import (
     CaptioningResource,
     CaptionMetricsResource,
     LongCaptionResource,
+    QualityResource,
     SegmentationResource,
     TextModelResource,
     VidCapQAResource,
@@ -67,6 +69,7 @@ def build_resources(profile: dict[str, Any], home: str | None = None) -> dict[st
         "vidcapqa": VidCapQAResource(**(profile.get("vidcapqa") or {})),
         "caption_metrics": CaptionMetricsResource(**(profile.get("caption_metrics") or {})),
         "longcaption": LongCaptionResource(**(profile.get("longcaption") or {})),
+        "quality": QualityResource(section=profile.get("quality") or {}),
     }
 
 
@@ -109,7 +112,7 @@ def build_definitions(profile_name: str | None = None, home: str | None = None) 
     assets += build_export_assets(profile.get("export"), versions)  # only when the profile has `export: {out: ...}`
     defs = dg.Definitions(
         assets=assets,
-        asset_checks=CHECKS,
+        asset_checks=[*CHECKS, *build_quality_checks([k.to_user_string() for a in assets for k in a.keys])],
         jobs=[lake_compaction],
         sensors=[files_sensor, stale_sensor],
         schedules=[backfill, build_compaction_schedule(automation.get("compaction_cron", "30 2 * * *"))],

@@ -17,7 +17,7 @@ import dagster as dg
 from ..captioning.prompts import load_prompt
 from ..export import ExportOptions, export
 from ..export.provenance import provenance
-from ..resources import CaptioningResource, LakeResource
+from ..resources import CaptioningResource, LakeResource, QualityResource
 from ..storage.catalog import connect
 from ..versioning import code_version
 
@@ -37,7 +37,9 @@ def build_export_assets(section: dict[str, Any] | None, code_versions: dict[str,
         kinds={"python", "parquet"},
         description=f"A release of the captions ({', '.join(options.formats)}) in {out_setting}.",
     )
-    def dataset_export(context: dg.AssetExecutionContext, lake: LakeResource, captioning: CaptioningResource):
+    def dataset_export(
+        context: dg.AssetExecutionContext, lake: LakeResource, captioning: CaptioningResource, quality: QualityResource
+    ):
         out = out_setting if os.path.isabs(out_setting) else os.path.join(lake.home, out_setting)
         store = lake.frame_store()
         con = connect(lake.home, lake=lake.lake())
@@ -51,6 +53,7 @@ def build_export_assets(section: dict[str, Any] | None, code_versions: dict[str,
                 store.read,
                 load_prompt("residual"),
                 (captioning.window_size, captioning.window_overlap),
+                quality=quality.settings(),
             )
         finally:
             con.close()
@@ -61,6 +64,7 @@ def build_export_assets(section: dict[str, Any] | None, code_versions: dict[str,
                 "videos": result.videos,
                 "splits": dg.MetadataValue.json(result.splits),
                 "excluded": dg.MetadataValue.json(result.excluded),
+                "flagged_rows": dg.MetadataValue.json(result.flagged),
                 "rows": dg.MetadataValue.json(result.rows),
                 "files": result.files,
                 "files_rewritten": len(result.changed),

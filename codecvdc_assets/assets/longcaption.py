@@ -15,10 +15,11 @@ import dagster as dg
 from ..captioning import longcaption as lc
 from ..captioning.prompts import load_prompt, prompt_hash
 from ..partitions import videos_partitions
-from ..resources import LakeResource, LongCaptionResource, TextModelResource, VisionModelResource
+from ..resources import LakeResource, LongCaptionResource, QualityResource, TextModelResource, VisionModelResource
 from ..versioning import code_version
 from ._shell import DEFAULT_BATCH, backfill_policy, markdown_table, result_metadata, run_videos
 from .captions import recorded, token_metadata
+from .quality import record_quality
 
 LOGIC = {"longcap_frames": "v1", "longcap_clips": "v1", "longcap_video": "v1"}
 
@@ -50,8 +51,14 @@ def build_longcaption_assets(
         description="LongCaption-Agent step 1: a caption of every sampled frame (static fine detail).",
         **common,
     )
-    def longcap_frames(context: dg.AssetExecutionContext, lake: LakeResource, vision_model: VisionModelResource):
-        client = vision_model.client(lake.cache_dir())
+    def longcap_frames(
+        context: dg.AssetExecutionContext,
+        lake: LakeResource,
+        vision_model: VisionModelResource,
+        quality: QualityResource,
+    ):
+        gates = quality.settings()
+        client = vision_model.client(lake.cache_dir(), gates)
 
         def work(vid: str, _path: str) -> dict:
             frames = lake.lake().read("frames", vid)
@@ -59,11 +66,13 @@ def build_longcaption_assets(
                 vid, frames, lake.frame_store().read, client, load_prompt("longcap_frame"), versions["longcap_frames"]
             )
             lake.lake().write("longcap_frames", vid, table)
+            flags = record_quality(lake.lake(), vid, "longcap_frames", table, gates, client.outcomes)
             return {
                 "longcap_frames": {
                     "dagster/row_count": len(table),
                     "words_per_frame": float(table["n_words"].mean()) if len(table) else 0.0,
                     **token_metadata(client, vid),
+                    **flags,
                 }
             }
 
@@ -83,8 +92,10 @@ def build_longcaption_assets(
         lake: LakeResource,
         vision_model: VisionModelResource,
         longcaption: LongCaptionResource,
+        quality: QualityResource,
     ):
-        client = vision_model.client(lake.cache_dir())
+        gates = quality.settings()
+        client = vision_model.client(lake.cache_dir(), gates)
 
         def work(vid: str, _path: str) -> dict:
             store = lake.lake()
@@ -101,11 +112,13 @@ def build_longcaption_assets(
                 longcaption.stride_s,
             )
             store.write("longcap_clips", vid, table)
+            flags = record_quality(store, vid, "longcap_clips", table, gates, client.outcomes)
             preview = table[["clip_idx", "start_s", "end_s", "caption"]].head(6).to_dict("records")
             return {
                 "longcap_clips": {
                     "dagster/row_count": len(table),
                     **token_metadata(client, vid),
+                    **flags,
                     "preview": dg.MetadataValue.md(markdown_table(preview)),
                 }
             }
@@ -120,8 +133,14 @@ def build_longcaption_assets(
         description="LongCaption-Agent step 3: the text model merges timestamped frame groups and clip captions.",
         **common,
     )
-    def longcap_video(context: dg.AssetExecutionContext, lake: LakeResource, text_model: TextModelResource):
-        client = text_model.client(lake.cache_dir())
+    def longcap_video(
+        context: dg.AssetExecutionContext,
+        lake: LakeResource,
+        text_model: TextModelResource,
+        quality: QualityResource,
+    ):
+        gates = quality.settings()
+        client = text_model.client(lake.cache_dir(), gates)
 
         def work(vid: str, _path: str) -> dict:
             store = lake.lake()
@@ -134,10 +153,12 @@ def build_longcaption_assets(
                 versions["longcap_video"],
             )
             store.write("longcap_video", vid, table)
+            flags = record_quality(store, vid, "longcap_video", table, gates, client.outcomes)
             return {
                 "longcap_video": {
                     "words": int(table.iloc[0]["n_words"]),
                     **token_metadata(client, vid),
+                    **flags,
                     "preview": dg.MetadataValue.md(table.iloc[0]["caption"][:3000]),
                 }
             }

@@ -22,11 +22,12 @@ from ..evaluation.scoring import score, scores_table
 from ..evaluation.sources import SOURCE_ASSETS, caption_sources, latest_run_calls, match_questions
 from ..evaluation.tables import comparison_markdown, pairs_markdown
 from ..partitions import videos_partitions
-from ..resources import LakeResource, TextModelResource, VidCapQAResource, VisionModelResource
+from ..resources import LakeResource, QualityResource, TextModelResource, VidCapQAResource, VisionModelResource
 from ..storage.lake import GLOBAL
 from ..versioning import code_version, file_digest
 from ._shell import DEFAULT_BATCH, backfill_policy, result_metadata, run_videos
 from .captions import recorded, token_metadata
+from .quality import record_quality
 
 
 def build_vidcapqa_assets(
@@ -85,8 +86,10 @@ def build_vidcapqa_assets(
         lake: LakeResource,
         vision_model: VisionModelResource,
         vidcapqa: VidCapQAResource,
+        quality: QualityResource,
     ):
-        client = vision_model.client(lake.cache_dir())
+        gates = quality.settings()
+        client = vision_model.client(lake.cache_dir(), gates)
 
         def work(vid: str, _path: str) -> dict:
             table = baselines.caption_direct(
@@ -99,10 +102,12 @@ def build_vidcapqa_assets(
                 vidcapqa.direct_frames,
             )
             lake.lake().write("direct_captions", vid, table)
+            flags = record_quality(lake.lake(), vid, "direct_captions", table, gates, client.outcomes)
             return {
                 "direct_captions": {
                     "words": int(table.iloc[0]["n_words"]),
                     **token_metadata(client, vid),
+                    **flags,
                     "preview": dg.MetadataValue.md(table.iloc[0]["caption"][:2000]),
                 }
             }
@@ -117,8 +122,14 @@ def build_vidcapqa_assets(
         description="Baseline: every one-second window captioned independently.",
         **per_video,
     )
-    def per_second_captions(context: dg.AssetExecutionContext, lake: LakeResource, vision_model: VisionModelResource):
-        client = vision_model.client(lake.cache_dir())
+    def per_second_captions(
+        context: dg.AssetExecutionContext,
+        lake: LakeResource,
+        vision_model: VisionModelResource,
+        quality: QualityResource,
+    ):
+        gates = quality.settings()
+        client = vision_model.client(lake.cache_dir(), gates)
 
         def work(vid: str, _path: str) -> dict:
             table = baselines.caption_per_second(
@@ -130,11 +141,13 @@ def build_vidcapqa_assets(
                 versions["per_second_captions"],
             )
             lake.lake().write("per_second_captions", vid, table)
+            flags = record_quality(lake.lake(), vid, "per_second_captions", table, gates, client.outcomes)
             return {
                 "per_second_captions": {
                     "dagster/row_count": len(table),
                     "words": int(table["n_words"].sum()),
                     **token_metadata(client, vid),
+                    **flags,
                 }
             }
 

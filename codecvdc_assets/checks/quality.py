@@ -2,8 +2,6 @@
 (after the re-asks), failing above the profile's `quality.check_max_rate`. Not blocking: flagged
 captions are kept with their flags and left out of releases; the check makes the rate visible."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from ..assets.quality import read_quality

@@ -59,11 +59,11 @@ def row_keys(frame: pd.DataFrame, asset: CaptionAsset) -> pd.Series:
     return frame.apply(lambda r: row_key(asset, r), axis=1).astype(str)
 
 
-def _asks(outcomes: Iterable[AnswerOutcome], asset: CaptionAsset) -> dict[str, int]:
+def _asks(outcomes: Iterable[AnswerOutcome], video_id: str, asset: CaptionAsset) -> dict[str, int]:
     """Caption text -> asks of the answer that wrote it (re-asked or still flagged answers only)."""
     asks: dict[str, int] = {}
     for outcome in outcomes:
-        if outcome.asset == asset.table:
+        if outcome.asset == asset.table and outcome.video_id == video_id:
             for text in caption_texts(outcome.task, outcome.data):
                 asks[text.strip()] = max(asks.get(text.strip(), 1), outcome.asks)
     return asks
@@ -82,7 +82,7 @@ def quality_rows(
         return empty_quality()
     keys = row_keys(frame, asset)
     texts = frame[asset.text].astype(str).tolist()
-    asks = _asks(outcomes, asset)
+    asks = _asks(outcomes, video_id, asset)
     found: dict[int, list] = {i: caption_flags(t, settings, prompt) for i, t in enumerate(texts)}
     if asset.collapse:
         for i, flag in collapse_flags([Caption(i, video_id, t) for i, t in enumerate(texts)], settings).items():
