@@ -31,13 +31,15 @@ from codecvdc_assets.quality.settings import QualitySettings
 n = int(sys.argv[1])
 texts, planted = synthetic_captions(n)
 captions = [Caption(i, f"v{i}", t) for i, t in enumerate(texts)]
+before = [l.split()[1] for l in open('/proc/self/status') if l.startswith('VmRSS')][0]
 t0 = time.perf_counter()
 flags = duplicate_flags(captions, QualitySettings())
 seconds = time.perf_counter() - t0
 hit = sum(1 for i in planted if i in flags)
 false = sum(1 for i in flags if i not in planted)
 hwm = [l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')][0]
-print(json.dumps({"seconds": seconds, "planted": len(planted), "hit": hit, "false": false, "hwm_kib": int(hwm)}))
+print(json.dumps({"seconds": seconds, "planted": len(planted), "hit": hit, "false": false, "hwm_kib": int(hwm),
+                  "before_kib": int(before)}))
 """
 
 
@@ -122,8 +124,8 @@ def main(quick: bool = False) -> None:
     )
     report.add(
         SUITE,
-        f"near-duplicate captions, {n:,} videos: peak RSS (process)",
-        f"{peak_mb:.0f} MB",
+        f"near-duplicate captions, {n:,} videos: peak RSS (process; before detection)",
+        f"{peak_mb:.0f} MB ({result['before_kib'] / 1024:.0f} MB)",
         f"<= {TARGET_MB} MB",
         f"{peak_mb / TARGET_MB:.2f}",
         ok=peak_mb <= TARGET_MB,

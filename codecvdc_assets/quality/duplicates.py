@@ -54,23 +54,23 @@ class _Clusters:
 
 
 def near_duplicate_pairs(texts: Sequence[str], settings: QualitySettings) -> list[tuple[int, int, float]]:
-    """(i, j, Jaccard) for the pairs of `texts` (distinct normal forms) at or above duplicate_threshold."""
-    shingles = [_shingles(t, settings.duplicate_shingle) for t in texts]
-    perm = settings.duplicate_num_perm
-    hashes = MinHash.bulk(shingles, num_perm=perm)
+    """(j, i, Jaccard) with j < i for the pairs of `texts` (distinct normal forms) at or above
+    duplicate_threshold. One pass: each text's MinHash queries the LSH of the texts before it, then joins
+    it; candidates are verified on their shingle sets, rebuilt for them only (no set is kept per text)."""
+    n, perm = settings.duplicate_shingle, settings.duplicate_num_perm
     lsh = MinHashLSH(threshold=settings.duplicate_threshold, num_perm=perm)
-    with lsh.insertion_session() as session:
-        for i, h in enumerate(hashes):
-            session.insert(i, h, check_duplication=False)
+    empty = MinHash(num_perm=perm)  # its permutations are shared by every copy
     pairs = []
-    for i, h in enumerate(hashes):
+    for i, text in enumerate(texts):
+        mine = _shingles(text, n)
+        h = empty.copy()
+        h.update_batch(list(mine))
         for j in lsh.query(h):
-            if j <= i:
-                continue
-            a, b = shingles[i], shingles[j]
-            jaccard = len(a & b) / len(a | b)
+            other = _shingles(texts[j], n)
+            jaccard = len(mine & other) / len(mine | other)
             if jaccard >= settings.duplicate_threshold:
-                pairs.append((i, j, jaccard))
+                pairs.append((j, i, jaccard))
+        lsh.insert(i, h, check_duplication=False)
     return pairs
 
 
