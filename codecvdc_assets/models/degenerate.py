@@ -8,6 +8,7 @@ Only the caption fields change (CAPTION_FIELDS); other tasks (QA, judges) answer
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from .messages import texts
@@ -15,8 +16,9 @@ from .task_schemas import CAPTION_FIELDS
 
 DEGENERATE = ("loop", "refusal", "echo", "foreign", "same_sentence", "one_caption")
 REFUSAL = "I'm sorry, but I can't help with describing the content of this video."
-FOREIGN = "视频中有一个物体在画面中缓慢移动，镜头基本保持不动，背景没有明显变化。"
-SAME_SENTENCE = "A person stands in a room."
+# Another language with spaces between words (the word-count checks still see a caption): Cyrillic.
+FOREIGN = "В кадре человек медленно идёт по комнате, затем останавливается у окна и долго смотрит на улицу."
+SAME_SENTENCE = "A person stands still in the middle of a small, plainly furnished room."
 ONE_CAPTION = (
     "A person walks through a brightly lit room, picks up a small object from a wooden table, looks at it "
     "for a moment and then leaves through the open door on the right side of the frame."
@@ -28,10 +30,16 @@ def _loop(caption: str) -> str:
     return ", ".join([phrase] * 16) + "."
 
 
-def _echo(messages: list[dict[str, Any]]) -> str:
-    """The instruction the model was given (the system prompt, else the first user text), whole."""
+def _echo(messages: list[dict[str, Any]], words: int = 15) -> str:
+    """The first sentences (at least `words` words) of the instruction the model was given: the system
+    prompt, else the first user text."""
     prompts = [t for t in [*texts(messages, "system"), *texts(messages, "user")] if t.strip()]
-    return prompts[0] if prompts else "Describe the frames."
+    said: list[str] = []
+    for sentence in re.split(r"(?<=[.!?])\s+", prompts[0] if prompts else "Describe the frames."):
+        said.append(" ".join(sentence.split()))
+        if sum(len(s.split()) for s in said) >= words:
+            break
+    return " ".join(said)
 
 
 def degenerate_text(kind: str, caption: str, messages: list[dict[str, Any]]) -> str:
