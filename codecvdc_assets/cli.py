@@ -962,6 +962,9 @@ def cmd_report(args: argparse.Namespace) -> int:
                 raise CliError(f"video {video_id!r} has no segments")
             video = (video_id, *tables)
         sections = _strategy_sections(con, home, video_id, scores)
+        from .quality.report import quality_html, summary_sql
+
+        sections.append(("Caption quality", quality_html(con.execute(summary_sql()).fetchdf())))
     finally:
         con.close()
     out = Path(args.output) if args.output else home / "report.html"

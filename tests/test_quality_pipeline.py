@@ -157,6 +157,14 @@ def test_degenerate_answers_are_flagged_reasked_recorded_and_left_out(project: P
         for asset in assets:
             row = next(line for line in section.splitlines() if line.startswith(f"| `{asset}` |"))
             assert row.split("|")[2].strip() == str(len(Lake(home).read(asset, vid)))
+        # The report's section and the SQL summary count them.
+        export_report = project / f"report-{kind}.html"
+        stdout = io.StringIO()
+        with redirect_stdout(stdout):
+            assert main(["report", "-o", str(export_report)]) == 0
+        section = export_report.read_text().split("<h2>Caption quality</h2>")[1]
+        for asset in assets:
+            assert f"<td>{asset}</td><td>{flag}</td><td>{len(Lake(home).read(asset, vid))}</td>" in section
         # --include-flagged keeps them, and the card says so.
         kept = project / f"release-{kind}-kept"
         export(kept, "--include-flagged")
