@@ -133,7 +133,11 @@ def test_degenerate_answers_are_flagged_reasked_recorded_and_left_out(project: P
             assert set(mine["attempt"]) == {ASKS if reasked else 1}
             flagged_calls = calls[(calls["asset"] == asset) & (calls["error"] == f"flagged: {flag}")]
             if reasked:  # each request asked 3 times, each ask its own cache key, all recorded as flagged
-                assert len(flagged_calls) % ASKS == 0 and flagged_calls["cache_key"].is_unique
+                assert (
+                    len(flagged_calls) > 0 and len(flagged_calls) % ASKS == 0 and flagged_calls["cache_key"].is_unique
+                )
+                if asset in ("anchors", "video_narratives"):  # one request each for this one-scene clip
+                    assert len(flagged_calls) == ASKS
             else:
                 assert flagged_calls.empty
         # Never evidence: every residual flagged -> a rejected `quality` row each, no event from a residual

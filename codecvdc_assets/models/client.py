@@ -115,22 +115,18 @@ class ModelClient:
         result = await self._ask(request, self.sampling)
         if self.answer_check is None or not result.ok:
             return result
-        flags = self.answer_check(request, result.data or {})
-        asks = 1
+        flags, asks = list(result.flags), 1
         prompt, completion, latency = result.prompt_tokens, result.completion_tokens, result.latency_s
         for sampling in self.reask_sampling:
             if not flags:
                 break
-            self._mark_flagged(flags)
             again = await self._ask(request, sampling)
             prompt, completion = prompt + again.prompt_tokens, completion + again.completion_tokens
             latency += again.latency_s
             if not again.ok:  # a re-ask that fails keeps the flagged answer
                 break
             asks += 1
-            result, flags = again, self.answer_check(request, again.data or {})
-        if flags:
-            self._mark_flagged(flags)
+            result, flags = again, list(again.flags)
         if flags or asks > 1:
             self.outcomes.append(
                 AnswerOutcome(request.video_id, request.asset, request.task, result.data or {}, tuple(flags), asks)
@@ -139,17 +135,15 @@ class ModelClient:
             result, prompt_tokens=prompt, completion_tokens=completion, latency_s=latency, flags=tuple(flags), asks=asks
         )
 
-    def _mark_flagged(self, flags: list[str]) -> None:
-        """The last record (the answer just checked) says why it is not accepted. It is this request's: no
-        await lies between _ask's record and this call, so no other request can have recorded since."""
-        if self.records and self.records[-1].status == "ok":
-            self.records[-1] = dataclasses.replace(self.records[-1], error=f"flagged: {', '.join(flags)}")
+    def _flags(self, request: ModelRequest, data: dict[str, Any]) -> list[str]:
+        return self.answer_check(request, data) if self.answer_check is not None else []
 
     async def _ask(self, request: ModelRequest, sampling: Sampling) -> ModelResult:
         key = cache_key(self.backend.name, self.backend.model, request.messages, request.schema, sampling.as_dict())
         if self.cache is not None:
             hit = self.cache.get(key)
             if hit is not None:
+                flags = self._flags(request, hit["data"])
                 # The tokens the cached answer cost when it was made; cache_hit says no new call was paid.
                 self._record(
                     request,
@@ -160,6 +154,7 @@ class ModelClient:
                     0.0,
                     "ok",
                     cache_hit=True,
+                    error=_flagged(flags),
                     http_attempts=0,
                 )
                 return ModelResult(
@@ -169,6 +164,7 @@ class ModelClient:
                     True,
                     hit.get("prompt_tokens", 0),
                     hit.get("completion_tokens", 0),
+                    flags=tuple(flags),
                 )
         messages = list(request.messages)
         total_prompt = total_completion = 0
@@ -216,6 +212,7 @@ class ModelClient:
                 status, reason = "invalid", problem
             else:
                 status = "ok"
+            flags = self._flags(request, data) if status == "ok" else []
             latency = time.perf_counter() - t0
             if status == "ok" and self.cache is not None:
                 # Cached before it is recorded: a process killed in between has a record-less answer
@@ -237,13 +234,20 @@ class ModelClient:
                 raw.completion_tokens,
                 latency,
                 status,
-                error=None if status == "ok" else reason,
+                error=_flagged(flags) if status == "ok" else reason,
                 attempt=attempt,
                 http_attempts=raw.http_attempts,
             )
             if status == "ok":
                 return ModelResult(
-                    request, data, "ok", False, total_prompt, total_completion, time.perf_counter() - started
+                    request,
+                    data,
+                    "ok",
+                    False,
+                    total_prompt,
+                    total_completion,
+                    time.perf_counter() - started,
+                    flags=tuple(flags),
                 )
             # One re-ask, telling the model what was wrong.
             messages = [
@@ -304,3 +308,8 @@ class ModelClient:
     def take_records(self) -> list[CallRecord]:
         records, self.records = self.records, []
         return records
+
+
+def _flagged(flags: list[str]) -> str | None:
+    """The `error` of a valid answer the quality gates flagged (model_calls): "flagged: refusal"."""
+    return f"flagged: {', '.join(flags)}" if flags else None
