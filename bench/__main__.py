@@ -14,6 +14,7 @@ from . import (
     memory,
     models,
     orchestration,
+    quality,
     report,
     segmentation,
     sql_scale,
@@ -30,6 +31,7 @@ SUITES = {
     "export": lambda a: export_scale.main(full=a.full, quick=a.quick),
     "dense": lambda a: dense_eval.main(quick=a.quick),
     "distributed": lambda a: distributed.main(quick=a.quick),
+    "quality": lambda a: quality.main(quick=a.quick),
 }
 RESULTS = Path(__file__).resolve().parent / "results.md"
 
