@@ -15,6 +15,7 @@ from . import (
     models,
     orchestration,
     pool,
+    quality,
     report,
     segmentation,
     sql_scale,
@@ -32,6 +33,7 @@ SUITES = {
     "dense": lambda a: dense_eval.main(quick=a.quick),
     "distributed": lambda a: distributed.main(quick=a.quick),
     "pool": lambda a: pool.main(quick=a.quick),
+    "quality": lambda a: quality.main(quick=a.quick),
 }
 RESULTS = Path(__file__).resolve().parent / "results.md"
 

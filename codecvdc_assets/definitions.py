@@ -15,6 +15,7 @@ import dagster as dg
 from codecvdc_assets.defs.assets import build_assets
 from codecvdc_assets.defs.assets.export import build_export_assets
 from codecvdc_assets.defs.checks.captions import CHECKS
+from codecvdc_assets.defs.checks.quality import build_quality_checks
 from codecvdc_assets.defs.compaction import build_compaction_schedule, lake_compaction
 from codecvdc_assets.defs.executors import build_executor
 from codecvdc_assets.defs.resources import build_resources
@@ -48,7 +49,7 @@ def build_definitions(profile_name: str | None = None, home: str | None = None) 
     assets += build_export_assets(profile.get("export"), versions)  # only when the profile has `export: {out: ...}`
     defs = dg.Definitions(
         assets=assets,
-        asset_checks=CHECKS,
+        asset_checks=[*CHECKS, *build_quality_checks([k.to_user_string() for a in assets for k in a.keys])],
         jobs=[lake_compaction],
         sensors=[files_sensor, stale_sensor],
         schedules=[backfill, build_compaction_schedule(automation.get("compaction_cron", "30 2 * * *"))],

@@ -197,7 +197,9 @@ class EvidenceSchema(Table):
     zone_to: Series[str]
     support: Series[int] = pa.Field(ge=1)
     accepted: Series[bool]
-    rule: Series[str] = pa.Field(isin=["continuous", "contradiction", "discrete", "attribute", "attribute_lock"])
+    rule: Series[str] = pa.Field(
+        isin=["continuous", "contradiction", "discrete", "attribute", "attribute_lock", "quality"]
+    )
     reason: Series[str]
 
 
@@ -367,6 +369,36 @@ def is_options(value: object) -> bool:
     return not isinstance(value, str) and hasattr(value, "__len__") and 2 <= len(value) <= 26
 
 
+# The caption quality flags (codecvdc_assets/quality: one gate each), in report order.
+QUALITY_FLAGS = [
+    "empty",
+    "placeholder",
+    "repetition",
+    "truncated",
+    "refusal",
+    "prompt_echo",
+    "language",
+    "duplicate",
+    "collapse",
+]
+
+
+class CaptionQualitySchema(pa.DataFrameModel):
+    """One row per flag of a caption (quality/table.py): the caption is `row` of the asset's table."""
+
+    video_id: Series[str]
+    asset: Series[str]
+    row: Series[str]
+    flag: Series[str] = pa.Field(isin=QUALITY_FLAGS)
+    value: Series[float]
+    detail: Series[str]
+    attempt: Series[int] = pa.Field(ge=1)  # the asks behind the kept caption: 1 + quality re-asks
+
+    class Config:
+        strict = True
+        coerce = True
+
+
 TABLE_SCHEMAS: dict[str, type[pa.DataFrameModel]] = {
     "videos": VideosSchema,
     "segments": SegmentsSchema,
@@ -391,6 +423,7 @@ TABLE_SCHEMAS: dict[str, type[pa.DataFrameModel]] = {
     "vidcapqa_built_bank": BankSchema,
     "vidcapqa_decisions": ConstructionDecisionsSchema,
     "caption_metrics": CaptionMetricsSchema,
+    "caption_quality": CaptionQualitySchema,
 }
 
 

@@ -55,6 +55,7 @@ LONGEST_FIRST = [  # by the time of each file in a `make test` run of 2026-12-01
     "storage/test_integrity.py",
     "defs/test_caption_metrics.py",
     "scenarios/test_endpoint_faults.py",
+    "scenarios/test_quality_gates.py",
     "evaluation/test_report.py",
     "export/test_export.py",
     "scenarios/test_s3.py",

@@ -201,8 +201,16 @@ def caption_residuals(
 # ------------------------------------------------------------------------------------------ evidence
 
 
-def build_evidence(video_id: str, anchors: pd.DataFrame, residuals: pd.DataFrame) -> pd.DataFrame:
+def build_evidence(
+    video_id: str,
+    anchors: pd.DataFrame,
+    residuals: pd.DataFrame,
+    flagged: dict[tuple[int, int], str] | None = None,
+) -> pd.DataFrame:
+    """The accepted and rejected events of a video; `flagged`: (segment_idx, pair_idx) -> the quality flags
+    of a residual, which is never accepted (captioning/evidence.py rule 5)."""
     entities = {int(r.segment_idx): json.loads(r.entities_json) for r in anchors.itertuples()}
+    flagged = flagged or {}
     rows = []
     for segment_idx in sorted(entities):
         seg = residuals[residuals["segment_idx"] == segment_idx]
@@ -220,7 +228,8 @@ def build_evidence(video_id: str, anchors: pd.DataFrame, residuals: pd.DataFrame
             )
             for r in seg.itertuples()
         ]
-        for event in accept(segment_idx, claims, entities[segment_idx]):
+        mine = {pair: flags for (seg, pair), flags in flagged.items() if seg == segment_idx}
+        for event in accept(segment_idx, claims, entities[segment_idx], mine):
             row = event.as_row()
             row.pop("first_pair")
             rows.append({"video_id": video_id, **row})

@@ -13,6 +13,8 @@ Per segment:
    type `attribute` changes them (accepted, like a discrete event); a residual of another type that
    states a different value for a locked attribute is rejected.
 4. `none` residuals produce no event.
+5. A residual the caption quality gates flagged (caption_quality: a loop, a refusal, another language...)
+   is never evidence: it is a rejected `quality` row naming its flags, and it supports no other claim.
 """
 
 from __future__ import annotations
@@ -75,10 +77,22 @@ class Event:
         return asdict(self)
 
 
-def accept(segment_idx: int, residuals: list[Residual], anchor_entities: list[dict] | None = None) -> list[Event]:
-    """All candidate events of one segment, accepted or not, in time order."""
+def accept(
+    segment_idx: int,
+    residuals: list[Residual],
+    anchor_entities: list[dict] | None = None,
+    flagged: dict[int, str] | None = None,
+) -> list[Event]:
+    """All candidate events of one segment, accepted or not, in time order. `flagged`: pair_idx -> the
+    quality flags of that residual (rule 5)."""
     residuals = sorted(residuals, key=lambda r: r.pair_idx)
-    events: list[Event] = []
+    flagged = flagged or {}
+    events: list[Event] = [
+        _event(segment_idx, [r], False, "quality", f"flagged residual: {flagged[r.pair_idx]}")
+        for r in residuals
+        if r.pair_idx in flagged
+    ]
+    residuals = [r for r in residuals if r.pair_idx not in flagged]
     events += _motion(segment_idx, [r for r in residuals if r.change_type in ("continuous", "camera")])
     events += _discrete(segment_idx, [r for r in residuals if r.change_type == "discrete"])
     events += _attributes(segment_idx, residuals, anchor_entities or [])

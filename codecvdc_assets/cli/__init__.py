@@ -13,7 +13,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 
-from codecvdc_assets.cli import demo, evaluate, export, lake, pipeline, report, segment, servers, vidcapqa
+from codecvdc_assets.cli import demo, evaluate, export, lake, pipeline, quality, report, segment, servers, vidcapqa
 from codecvdc_assets.cli.common import EXIT_ERROR, CliError, absolute_profile_path, expected_error
 
 
@@ -60,5 +60,6 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_evaluate_parser(sub)
     report.add_parser(sub)
     export.add_parser(sub)
+    quality.add_parser(sub)
     servers.add_ui_parser(sub)
     return parser

@@ -28,6 +28,11 @@ def add_parser(sub) -> None:
     p.add_argument("--min-duration", type=float, metavar="S", help="only videos at least S seconds long")
     p.add_argument("--max-duration", type=float, metavar="S", help="only videos at most S seconds long")
     p.add_argument(
+        "--include-flagged",
+        action="store_true",
+        help="keep captions the quality gates flagged (left out by default; the card counts them)",
+    )
+    p.add_argument(
         "--shard-mb",
         type=float,
         default=128.0,
@@ -56,6 +61,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             min_duration_s=args.min_duration,
             max_duration_s=args.max_duration,
             shard_mb=args.shard_mb,
+            include_flagged=args.include_flagged,
         )
         check_out(Path(args.out).absolute())
     except ExportError as exc:
@@ -65,6 +71,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     graph = defs.resolve_asset_graph()
     versions = {k.to_user_string(): graph.get(k).code_version or "" for k in graph.toposorted_asset_keys}
     lake_res, captioning = defs.resources["lake"], defs.resources["captioning"]
+    gates = defs.resources["quality"].settings()
     store = lake_res.frame_store()
     started = time.perf_counter()
     last = {"t": 0.0}
@@ -92,6 +99,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             load_prompt("residual"),
             (captioning.window_size, captioning.window_overlap),
             progress,
+            gates,
         )
     except ExportError as exc:
         raise CliError(str(exc)) from exc
@@ -103,6 +111,10 @@ def cmd_export(args: argparse.Namespace) -> int:
         print(f"  {name}: {n:,} rows")
     for reason, n in result.excluded.items():
         print(f"  left out: {n} video(s): {reason}")
+    for config, per_flag in result.flagged.items():
+        flags = ", ".join(f"{f} {n}" for f, n in per_flag.items() if f != "rows")
+        kept = "kept" if options.include_flagged or not gates.export_exclude_flagged else "left out"
+        print(f"  {kept}: {per_flag['rows']:,} flagged {config} row(s) ({flags})")
     print(
         f"{result.files} files, {len(result.changed)} written, {len(result.removed)} removed, "
         f"unchanged kept as they were; {result.seconds:.1f}s"

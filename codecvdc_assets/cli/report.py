@@ -22,6 +22,7 @@ def add_parser(sub) -> None:
 def cmd_report(args: argparse.Namespace) -> int:
     from codecvdc_assets.defs.resources import open_lake
     from codecvdc_assets.evaluation.report import render
+    from codecvdc_assets.quality.report import quality_html, summary_sql
     from codecvdc_assets.storage.catalog import connect
 
     home = cli_home()
@@ -48,6 +49,7 @@ def cmd_report(args: argparse.Namespace) -> int:
                 raise CliError(f"video {video_id!r} has no segments")
             video = (video_id, *tables)
         sections = _strategy_sections(con, home, video_id, scores)
+        sections.append(("Caption quality", quality_html(con.execute(summary_sql()).fetchdf())))
     finally:
         con.close()
     out = Path(args.output) if args.output else home / "report.html"

@@ -22,7 +22,12 @@ def add_serve_parser(sub) -> None:
     )
     p.add_argument("--latency-ms", type=float, default=0.0, help="added to every request")
     p.add_argument("--fault-rate", type=float, default=0.0, help="share of requests that get a fault")
-    p.add_argument("--faults", default="429,500,malformed,truncated", help="faults to draw from")
+    p.add_argument(
+        "--faults",
+        default="429,500,malformed,truncated",
+        help="faults to draw from (transport/schema faults, or degenerate answers: loop, refusal, echo, foreign, "
+        "same_sentence, one_caption)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_serve_embedded)
 
@@ -35,13 +40,13 @@ def add_ui_parser(sub) -> None:
 
 
 def cmd_serve_embedded(args: argparse.Namespace) -> int:
-    from codecvdc_assets.models.server import FAULTS, MODELS, FaultPlan, serve
+    from codecvdc_assets.models.server import MODELS, FaultPlan, serve
 
     faults = tuple(f for f in args.faults.split(",") if f)
     try:
         plan = FaultPlan(latency_s=args.latency_ms / 1000, fault_rate=args.fault_rate, faults=faults, seed=args.seed)
     except ValueError as exc:
-        raise CliError(f"{exc} ({', '.join(FAULTS)})") from exc
+        raise CliError(str(exc)) from exc
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         if not args.allow_remote:
             raise CliError(f"serve-embedded: --host {args.host} is not loopback; add --allow-remote to bind it")

@@ -15,6 +15,8 @@ from codecvdc_assets.models.client import ModelClient
 from codecvdc_assets.models.embedded.backend import TEXT_MODEL, VISION_MODEL
 from codecvdc_assets.models.factory import ModelSettings, build_client
 from codecvdc_assets.models.types import Sampling
+from codecvdc_assets.quality.answers import answer_check, reask_sampling
+from codecvdc_assets.quality.settings import QualitySettings
 from codecvdc_assets.settings import codecvdc_home, load_profile
 from codecvdc_assets.storage.blobs import Blobs, LocalBlobs, S3Blobs, is_s3_url, split_s3_url
 from codecvdc_assets.storage.frame_store import FrameStore
@@ -188,8 +190,13 @@ class ModelResource(dg.ConfigurableResource):
             sampling=Sampling(self.temperature, self.max_tokens, self.top_p, self.seed),
         )
 
-    def client(self, cache_dir: str | None) -> ModelClient:
-        return build_client(self.settings(), cache_dir)
+    def client(self, cache_dir: str | None, quality: QualitySettings | None = None) -> ModelClient:
+        """The model client; with `quality` every valid caption answer passes the gates, a flagged one is
+        re-asked (quality/answers.py)."""
+        if quality is None:
+            return build_client(self.settings(), cache_dir)
+        settings = self.settings()
+        return build_client(settings, cache_dir, answer_check(quality), reask_sampling(quality, settings.sampling))
 
 
 class VisionModelResource(ModelResource):
@@ -202,6 +209,19 @@ class TextModelResource(ModelResource):
     """The text LLM for narratives and VidCapQA answers."""
 
     model: str = TEXT_MODEL
+
+
+class QualityResource(dg.ConfigurableResource):
+    """The caption quality gates' thresholds and policy: the profile's `quality:` section as given (every
+    key optional; quality/settings.py holds the defaults and checks the keys)."""
+
+    section: dict[str, Any] = {}
+
+    def settings(self) -> QualitySettings:
+        return QualitySettings.from_profile({"quality": self.section})
+
+    def model_post_init(self, __context) -> None:
+        self.settings()  # an unknown key or a bad value fails when the definitions load
 
 
 class CaptioningResource(dg.ConfigurableResource):
@@ -359,6 +379,7 @@ def build_resources(profile: dict[str, Any], home: str | None = None) -> dict[st
         "vidcapqa": VidCapQAResource(**(profile.get("vidcapqa") or {})),
         "caption_metrics": CaptionMetricsResource(**(profile.get("caption_metrics") or {})),
         "longcaption": LongCaptionResource(**(profile.get("longcaption") or {})),
+        "quality": QualityResource(section=profile.get("quality") or {}),
     }
 
 

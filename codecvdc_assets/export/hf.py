@@ -56,6 +56,8 @@ def write_hf(
         for k, (shard, path) in enumerate(zip(plan, spilled, strict=True), 1):
             rel = f"{config}/{shard.split}-{shard.index:05d}-of-{shard.count:05d}.parquet"
             table = read_spilled(path)
+            if not table.num_rows:  # every row of the shard's videos left out (flagged captions): no file
+                continue
             tmp = files.temp_path(rel)
             rows += write_parquet(tmp, table, source.order(config, table))
             del table

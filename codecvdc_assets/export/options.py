@@ -34,6 +34,7 @@ class ExportOptions:
     min_duration_s: float | None = None
     max_duration_s: float | None = None
     shard_mb: float = DEFAULT_SHARD_MB  # target size of a shard's rows in memory (its file is ~10x smaller)
+    include_flagged: bool = False  # keep captions the quality gates flagged (left out by default)
 
     def __post_init__(self) -> None:
         bad = [f for f in self.formats if f not in FORMATS]
@@ -68,13 +69,14 @@ class ExportOptions:
             "min_duration_s": self.min_duration_s,
             "max_duration_s": self.max_duration_s,
             "shard_mb": self.shard_mb,
+            **({"include_flagged": True} if self.include_flagged else {}),
         }
 
     @classmethod
     def from_mapping(cls, section: Mapping[str, Any], where: str = "export") -> ExportOptions:
         """From a profile's `export:` section (keys as the CLI flags; lists or comma-separated strings)."""
         known = {"out", "format", "formats", "levels", "splits", "video", "videos", "include_frames"}
-        known |= {"min_duration", "max_duration", "shard_mb"}
+        known |= {"min_duration", "max_duration", "shard_mb", "include_flagged"}
         unknown = sorted(set(section) - known)
         if unknown:
             raise ExportError(f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
@@ -89,6 +91,7 @@ class ExportOptions:
                 min_duration_s=_float(section.get("min_duration")),
                 max_duration_s=_float(section.get("max_duration")),
                 shard_mb=float(section.get("shard_mb", DEFAULT_SHARD_MB)),
+                include_flagged=bool(section.get("include_flagged", False)),
             )
         except ExportError as exc:
             raise ExportError(f"{where}: {exc}") from exc

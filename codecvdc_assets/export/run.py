@@ -15,9 +15,12 @@ from codecvdc_assets.export.card import Provenance
 from codecvdc_assets.export.hf import Progress, write_hf
 from codecvdc_assets.export.options import ExportError, ExportOptions
 from codecvdc_assets.export.outdir import FormatFiles, check_out, locked, write_manifest
+from codecvdc_assets.export.quality import card_lines, flagged_rows
+from codecvdc_assets.export.quality import counts as quality_counts
 from codecvdc_assets.export.source import Source, select_videos
 from codecvdc_assets.export.swift import write_swift
 from codecvdc_assets.export.webdataset import write_webdataset
+from codecvdc_assets.quality.settings import QualitySettings
 
 # DuckDB's buffer pool would otherwise grow to most of the RAM while the shards' scans run; past this it
 # evicts and spills, so the export's memory stays flat however large the lake is.
@@ -32,6 +35,7 @@ class ExportResult:
     splits: dict[str, int]
     excluded: dict[str, int]
     rows: dict[str, int] = field(default_factory=dict)  # config or file -> rows written
+    flagged: dict[str, dict[str, int]] = field(default_factory=dict)  # config -> flag -> rows (quality gates)
     files: int = 0
     changed: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
@@ -52,6 +56,7 @@ def export(
     residual_prompt: str = "",
     window: tuple[int, int] = (8, 1),
     progress: Progress = _quiet,
+    quality: QualitySettings | None = None,
 ) -> ExportResult:
     """Export the lake behind `con` (a catalog connection) into `out`; ExportError before anything is
     written when an option, the selection or the folder is wrong."""
@@ -68,6 +73,9 @@ def export(
     if selection.videos.empty:
         why = "; ".join(f"{reason}: {n}" for reason, n in selection.excluded.items()) or "no videos probed yet"
         raise ExportError(f"nothing to export: no video qualifies ({why})")
+    quality = quality or QualitySettings()
+    selection.flagged = flagged_rows(con, list(selection.videos["video_id"]), options.configs, quality)
+    selection.include_flagged = options.include_flagged or not quality.export_exclude_flagged
     source = Source(con, selection)
     configs = options.configs
     target = options.shard_mb * 1e6
@@ -77,6 +85,7 @@ def export(
         len(selection.videos),
         {s: int(counts[s]) for s in selection.split_names()},
         selection.excluded,
+        flagged=quality_counts(selection.flagged),
     )
     done: dict[str, dict] = {}
     with locked(out):
@@ -89,6 +98,7 @@ def export(
                 stats = card.statistics(out, layout)
                 evidence = source.evidence_by_rule()
                 text = card.render(layout, stats, selection, evidence, options, provenance, list(options.formats))
+                text += "\n".join(["", *card_lines(selection.flagged, not selection.include_flagged, quality)])
                 with files.write("README.md", "w") as fh:
                     fh.write(text)
                 result.rows.update({c: sum(by_split.values()) for c, by_split in stats["rows"].items()})

@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from codecvdc_assets.export.options import ExportError, ExportOptions
+from codecvdc_assets.export.quality import row_sql
 from codecvdc_assets.export.splits import assign_splits
 
 
@@ -167,6 +168,9 @@ class Selection:
     videos: pd.DataFrame
     excluded: dict[str, int] = field(default_factory=dict)  # reason -> videos
     failed_by_asset: dict[str, int] = field(default_factory=dict)
+    # caption_quality rows of the exported levels (export/quality.py); left out unless include_flagged
+    flagged: pd.DataFrame | None = None
+    include_flagged: bool = False
 
     def split_names(self) -> list[str]:
         return [s for s in dict.fromkeys(self.videos["split"]) if s]
@@ -232,6 +236,25 @@ class Source:
         self.con = con
         self.selection = selection
         con.register("export_sel", selection.videos)
+        flagged = selection.flagged
+        self.leave_out = (
+            set()
+            if flagged is None or flagged.empty or selection.include_flagged
+            else set(flagged["asset"].astype(str))
+        )
+        if self.leave_out:
+            assert flagged is not None
+            con.register("export_flagged", flagged[["video_id", "asset", "row"]].drop_duplicates())
+
+    def _without_flagged(self, config: str) -> str:
+        """A WHERE clause leaving out the config's flagged rows (an anti-join with the small flagged set)."""
+        table = CONFIGS[config].table
+        if table not in self.leave_out:
+            return ""
+        return (
+            " WHERE NOT EXISTS (SELECT 1 FROM export_flagged q WHERE q.video_id = t.video_id "
+            f"AND q.asset = '{table}' AND q.row = {row_sql(table)})"
+        )
 
     def _own(self, config: str) -> list[tuple[str, pa.DataType, str]]:
         """The columns read from the config's table (the others come from the selection, `p.`)."""
@@ -292,7 +315,9 @@ class Source:
         own = self._own(config)
         looked_up = {expr[2:]: pa.array(videos[expr[2:]], typ) for _, typ, expr in cfg.columns if expr.startswith("p.")}
         select = ", ".join(f"{expr} AS {name}" for name, _, expr in own)
-        reader = self.con.sql(f"SELECT {select} FROM {cfg.table} t").to_arrow_reader(rows)
+        reader = self.con.sql(f"SELECT {select} FROM {cfg.table} t{self._without_flagged(config)}").to_arrow_reader(
+            rows
+        )
         for b in reader:
             idx = pc.index_in(b.column("video_id"), value_set=keys)
             keep = pc.is_valid(idx)

@@ -6,7 +6,12 @@ Backends only turn messages into text; everything a caller relies on happens her
   the reason; a second failure is recorded (`invalid` / `truncated`) and reported, never dropped;
 - transport failures (after the backend's own retries) are recorded as `error`;
 - a failed call is never cached, so a later run asks again; a successful one is cached, so it is never
-  asked twice.
+  asked twice;
+- with an `answer_check` (the caption quality gates, quality/answers.py), a valid answer the check flags
+  is recorded with `error` "flagged: <flags>" and asked again with each of `reask_sampling` in turn (another
+  seed / temperature: another cache key, cached like any call) until one passes; the last answer is kept
+  with its flags (ModelResult.flags) and the number of asks (ModelResult.asks), and `outcomes` keeps
+  every re-asked or still flagged answer for the caption_quality table.
 
 A failed call's message names the task and the fault; ModelCallError adds the video and the asset,
 e.g. "clip-0123456789/anchors: 1 of 1 anchor call(s) failed; first: anchor: HTTP 503 (...) after 3 attempts".
@@ -15,8 +20,10 @@ e.g. "clip-0123456789/anchors: 1 of 1 anchor call(s) failed; first: anchor: HTTP
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from codecvdc_assets.models.cache import CallCache, cache_key
@@ -45,6 +52,22 @@ class Backend(Protocol):
     async def close(self) -> None: ...
 
 
+# The flags of a valid answer (an empty list: accepted); see quality/answers.py.
+AnswerCheck = Callable[[ModelRequest, dict[str, Any]], list[str]]
+
+
+@dataclass(frozen=True)
+class AnswerOutcome:
+    """A final answer that was re-asked or is still flagged: what the caption_quality table records."""
+
+    video_id: str | None
+    asset: str | None
+    task: str
+    data: dict[str, Any]
+    flags: tuple[str, ...]
+    asks: int  # 1 for the first ask; 1 + re-asks made for the flags
+
+
 class ModelClient:
     def __init__(
         self,
@@ -52,12 +75,17 @@ class ModelClient:
         sampling: Sampling | None = None,
         cache: CallCache | None = None,
         concurrency: int = 8,
+        answer_check: AnswerCheck | None = None,
+        reask_sampling: Sequence[Sampling] = (),
     ) -> None:
         self.backend = backend
         self.sampling = sampling or Sampling()
         self.cache = cache
         self.concurrency = max(1, concurrency)
         self.records: list[CallRecord] = []
+        self.answer_check = answer_check
+        self.reask_sampling = list(reask_sampling)
+        self.outcomes: list[AnswerOutcome] = []
 
     # ------------------------------------------------------------------ public, synchronous
     def complete(self, request: ModelRequest) -> dict[str, Any]:
@@ -92,11 +120,38 @@ class ModelClient:
             await self.backend.close()
 
     async def _complete(self, request: ModelRequest) -> ModelResult:
-        sampling = self.sampling
+        result = await self._ask(request, self.sampling)
+        if self.answer_check is None or not result.ok:
+            return result
+        flags, asks = list(result.flags), 1
+        prompt, completion, latency = result.prompt_tokens, result.completion_tokens, result.latency_s
+        for sampling in self.reask_sampling:
+            if not flags:
+                break
+            again = await self._ask(request, sampling)
+            prompt, completion = prompt + again.prompt_tokens, completion + again.completion_tokens
+            latency += again.latency_s
+            if not again.ok:  # a re-ask that fails keeps the flagged answer
+                break
+            asks += 1
+            result, flags = again, list(again.flags)
+        if flags or asks > 1:
+            self.outcomes.append(
+                AnswerOutcome(request.video_id, request.asset, request.task, result.data or {}, tuple(flags), asks)
+            )
+        return dataclasses.replace(
+            result, prompt_tokens=prompt, completion_tokens=completion, latency_s=latency, flags=tuple(flags), asks=asks
+        )
+
+    def _flags(self, request: ModelRequest, data: dict[str, Any]) -> list[str]:
+        return self.answer_check(request, data) if self.answer_check is not None else []
+
+    async def _ask(self, request: ModelRequest, sampling: Sampling) -> ModelResult:
         key = cache_key(self.backend.name, self.backend.model, request.messages, request.schema, sampling.as_dict())
         if self.cache is not None:
             hit = self.cache.get(key)
             if hit is not None:
+                flags = self._flags(request, hit["data"])
                 # The tokens the cached answer cost when it was made; cache_hit says no new call was paid.
                 self._record(
                     request,
@@ -107,6 +162,7 @@ class ModelClient:
                     0.0,
                     "ok",
                     cache_hit=True,
+                    error=_flagged(flags),
                     http_attempts=0,
                 )
                 return ModelResult(
@@ -116,6 +172,7 @@ class ModelClient:
                     True,
                     hit.get("prompt_tokens", 0),
                     hit.get("completion_tokens", 0),
+                    flags=tuple(flags),
                 )
         messages = list(request.messages)
         total_prompt = total_completion = 0
@@ -163,6 +220,7 @@ class ModelClient:
                 status, reason = "invalid", problem
             else:
                 status = "ok"
+            flags = self._flags(request, data) if status == "ok" else []
             latency = time.perf_counter() - t0
             if status == "ok" and self.cache is not None:
                 # Cached before it is recorded: a process killed in between has a record-less answer
@@ -184,13 +242,20 @@ class ModelClient:
                 raw.completion_tokens,
                 latency,
                 status,
-                error=None if status == "ok" else reason,
+                error=_flagged(flags) if status == "ok" else reason,
                 attempt=attempt,
                 http_attempts=raw.http_attempts,
             )
             if status == "ok":
                 return ModelResult(
-                    request, data, "ok", False, total_prompt, total_completion, time.perf_counter() - started
+                    request,
+                    data,
+                    "ok",
+                    False,
+                    total_prompt,
+                    total_completion,
+                    time.perf_counter() - started,
+                    flags=tuple(flags),
                 )
             # One re-ask, telling the model what was wrong.
             messages = [
@@ -251,3 +316,8 @@ class ModelClient:
     def take_records(self) -> list[CallRecord]:
         records, self.records = self.records, []
         return records
+
+
+def _flagged(flags: list[str]) -> str | None:
+    """The `error` of a valid answer the quality gates flagged (model_calls): "flagged: refusal"."""
+    return f"flagged: {', '.join(flags)}" if flags else None

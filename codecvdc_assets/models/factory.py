@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from codecvdc_assets.models.cache import CallCache
-from codecvdc_assets.models.client import ModelClient
+from codecvdc_assets.models.client import AnswerCheck, ModelClient
 from codecvdc_assets.models.embedded.backend import EmbeddedBackend
 from codecvdc_assets.models.types import Sampling
 
@@ -35,7 +35,13 @@ class ModelSettings:
         return {"backend": self.backend, "model": self.model, **self.sampling.as_dict()}
 
 
-def build_client(settings: ModelSettings, cache_dir: str | None) -> ModelClient:
+def build_client(
+    settings: ModelSettings,
+    cache_dir: str | None,
+    answer_check: AnswerCheck | None = None,
+    reask_sampling: list[Sampling] | None = None,
+) -> ModelClient:
+    """A client for `settings`; with `answer_check` flagged answers are re-asked with `reask_sampling`."""
     if settings.backend == "embedded":
         backend = EmbeddedBackend(settings.model)
     else:
@@ -53,4 +59,4 @@ def build_client(settings: ModelSettings, cache_dir: str | None) -> ModelClient:
         )
     cache = CallCache(cache_dir) if cache_dir else None
     concurrency = settings.concurrency * (len(settings.base_urls) or 1)
-    return ModelClient(backend, settings.sampling, cache, concurrency)
+    return ModelClient(backend, settings.sampling, cache, concurrency, answer_check, reask_sampling or ())

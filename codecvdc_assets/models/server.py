@@ -15,6 +15,10 @@ is closed mid-response: headers and part of the body, then nothing), malformed (
 (valid JSON, wrong shape), empty (no content), truncated (cut in half, finish_reason "length"), timeout
 (no answer for `hang_s`, or until the client gives up).
 
+Degenerate answers (models/degenerate.py, DEGENERATE; not in FAULTS, which are transport and schema
+faults): valid JSON whose caption text is a loop, a refusal, the prompt echoed, another language, one
+sentence for every frame (same_sentence) or one caption for every video (one_caption).
+
 `plan.log` keeps what the server saw of each request (arrival time, outcome, task, the cache key the
 client computes for it, the Authorization header, the last user message's text), so tests can assert
 on attempts, delays between them, re-ask messages and keys actually sent.
@@ -40,6 +44,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from codecvdc_assets.models.cache import cache_key
+from codecvdc_assets.models.degenerate import DEGENERATE, degenerate_answer
 from codecvdc_assets.models.embedded.backend import TEXT_MODEL, VISION_MODEL, EmbeddedError, answer, plain_reply
 from codecvdc_assets.models.messages import texts
 
@@ -80,9 +85,9 @@ class FaultPlan:
 
     @staticmethod
     def _check(faults: tuple[str, ...], script: list[str]) -> None:
-        unknown = [f for f in [*faults, *script] if f not in FAULTS and f != "ok"]
+        unknown = [f for f in [*faults, *script] if f not in FAULTS and f not in DEGENERATE and f != "ok"]
         if unknown:
-            raise ValueError(f"unknown fault(s) {unknown}; known: {', '.join(FAULTS)}")
+            raise ValueError(f"unknown fault(s) {unknown}; known: {', '.join([*FAULTS, *DEGENERATE])}")
 
     def update(self, fault_rate: float | None = None, faults: tuple[str, ...] | None = None) -> None:
         """Change the random faults while the server runs (e.g. "the endpoint recovered")."""
@@ -158,6 +163,8 @@ def create_app(plan: FaultPlan | None = None) -> Starlette:
             content = json.dumps({"unexpected": True})
         elif outcome == "empty":
             content = ""
+        elif outcome in DEGENERATE:
+            content = degenerate_answer(outcome, content, task, body.get("messages") or [])
         return _completion(model, content, finish, raw.prompt_tokens, completion)
 
     app = Starlette(routes=[Route("/v1/chat/completions", chat, methods=["POST"]), Route("/v1/models", models)])

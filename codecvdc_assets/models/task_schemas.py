@@ -80,3 +80,28 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "longcap_clip": CAPTION,
     "longcap_video": CAPTION,
 }
+
+# Where each captioning task's answer holds its caption text: a top-level field, or a field of every item
+# of a list (the quality gates check these; the loopback server's degenerate answers replace them).
+CAPTION_FIELDS: dict[str, tuple[str, str | None]] = {
+    "anchor": ("caption", None),
+    "direct": ("caption", None),
+    "per_second": ("caption", None),
+    "longcap_frame": ("caption", None),
+    "longcap_clip": ("caption", None),
+    "longcap_video": ("caption", None),
+    "scene": ("narrative", None),
+    "video": ("narrative", None),
+    "residual": ("residuals", "delta_caption"),
+}
+
+
+def caption_texts(task: str, data: dict[str, Any]) -> list[str]:
+    """The caption texts of an answer to `task` (none for tasks that write no caption)."""
+    where = CAPTION_FIELDS.get(task)
+    if where is None:
+        return []
+    field, item_field = where
+    if item_field is None:
+        return [str(data.get(field) or "")]
+    return [str(item.get(item_field) or "") for item in data.get(field) or []]

@@ -59,6 +59,8 @@ class ModelResult:
     completion_tokens: int = 0
     latency_s: float = 0.0
     error: str | None = None
+    flags: tuple[str, ...] = ()  # quality flags of the kept answer (ModelClient answer_check)
+    asks: int = 1  # asks behind the kept answer: 1 + quality re-asks
 
     @property
     def ok(self) -> bool:

@@ -53,7 +53,8 @@ def calls(home: Path, sql: str) -> list[tuple]:
 def test_prompt_change_rematerializes_exactly_the_affected_assets(home: Path, project: Path) -> None:
     defs, instance, ids = setup_videos(home, "bikes.mp4", "cityCC0.mpg")
     outcomes = materialize_many(defs, instance, {v: expand_selection(defs, None) for v in ids}, Lake(home))
-    assert all(o.ok and o.checks == 4 for o in outcomes), [o.error for o in outcomes]
+    # 4 GX suites and 9 caption quality checks (one per caption asset), each once for the batched run
+    assert all(o.ok and o.checks == 13 for o in outcomes), [(o.error, o.checks) for o in outcomes]
     assert outcomes[0].run_id == outcomes[1].run_id  # both videos in one batched run
     before = {
         name: count

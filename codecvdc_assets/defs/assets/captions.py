@@ -19,8 +19,15 @@ import dagster as dg
 from codecvdc_assets.captioning import chain
 from codecvdc_assets.captioning.prompts import load_prompt, prompt_hash
 from codecvdc_assets.defs.assets.per_video import backfill_policy, markdown_table, result_metadata, run_videos
+from codecvdc_assets.defs.assets.quality import flagged_residuals, record_quality
 from codecvdc_assets.defs.partitions import videos_partitions
-from codecvdc_assets.defs.resources import CaptioningResource, LakeResource, TextModelResource, VisionModelResource
+from codecvdc_assets.defs.resources import (
+    CaptioningResource,
+    LakeResource,
+    QualityResource,
+    TextModelResource,
+    VisionModelResource,
+)
 from codecvdc_assets.models.calls import CallJournal
 from codecvdc_assets.models.client import ModelClient
 from codecvdc_assets.runs.batching import DEFAULT_BATCH
@@ -89,8 +96,14 @@ def build_caption_assets(
         description="Keyframe anchor caption per segment.",
         **common,
     )
-    def anchors(context: dg.AssetExecutionContext, lake: LakeResource, vision_model: VisionModelResource):
-        client = vision_model.client(lake.cache_dir())
+    def anchors(
+        context: dg.AssetExecutionContext,
+        lake: LakeResource,
+        vision_model: VisionModelResource,
+        quality: QualityResource,
+    ):
+        gates = quality.settings()
+        client = vision_model.client(lake.cache_dir(), gates)
 
         def work(vid: str, _path: str) -> dict:
             frames = lake.lake().read("frames", vid)
@@ -98,6 +111,7 @@ def build_caption_assets(
                 vid, frames, lake.frame_store().read, client, load_prompt("anchor"), versions["anchors"]
             )
             lake.lake().write("anchors", vid, table)
+            flags = record_quality(lake.lake(), vid, "anchors", table, gates, client.outcomes)
             first = table.iloc[0]["caption"] if len(table) else ""
             return {
                 "anchors": {
@@ -105,6 +119,7 @@ def build_caption_assets(
                     "words_total": int(table["n_words"].sum()),
                     "words_per_anchor": float(table["n_words"].mean()) if len(table) else 0.0,
                     **token_metadata(client, vid),
+                    **flags,
                     "preview": dg.MetadataValue.md(f"**Segment 0 anchor**\n\n{first[:1500]}"),
                 }
             }
@@ -128,8 +143,10 @@ def build_caption_assets(
         lake: LakeResource,
         vision_model: VisionModelResource,
         captioning: CaptioningResource,
+        quality: QualityResource,
     ):
-        client = vision_model.client(lake.cache_dir())
+        gates = quality.settings()
+        client = vision_model.client(lake.cache_dir(), gates)
         settings = chain.ChainSettings(captioning.window_size, captioning.window_overlap, captioning.residual_context)
 
         def work(vid: str, _path: str) -> dict:
@@ -146,6 +163,7 @@ def build_caption_assets(
                 anchors_t,
             )
             lake.lake().write("residuals", vid, table)
+            flags = record_quality(lake.lake(), vid, "residuals", table, gates, client.outcomes)
             none_share = float((table["change_type"] == "none").mean()) if len(table) else 0.0
             preview = table.head(8)[["segment_idx", "t_s", "change_type", "delta_caption"]].to_dict("records")
             return {
@@ -155,6 +173,7 @@ def build_caption_assets(
                     "words_per_residual": float(table["n_words"].mean()) if len(table) else 0.0,
                     "change_types": dg.MetadataValue.json(table["change_type"].value_counts().to_dict()),
                     **token_metadata(client, vid),
+                    **flags,
                     "preview": dg.MetadataValue.md(markdown_table(preview)),
                 }
             }
@@ -171,7 +190,9 @@ def build_caption_assets(
     )
     def evidence(context: dg.AssetExecutionContext, lake: LakeResource):
         def work(vid: str, _path: str) -> dict:
-            table = chain.build_evidence(vid, lake.lake().read("anchors", vid), lake.lake().read("residuals", vid))
+            store = lake.lake()
+            flagged = flagged_residuals(store, vid)  # never evidence (captioning/evidence.py rule 5)
+            table = chain.build_evidence(vid, store.read("anchors", vid), store.read("residuals", vid), flagged)
             lake.lake().write("evidence", vid, table)
             by_rule = table.groupby(["rule", "accepted"]).size().reset_index(name="n").to_dict("records")
             return {
@@ -179,6 +200,7 @@ def build_caption_assets(
                     "dagster/row_count": len(table),
                     "accepted": int(table["accepted"].sum()),
                     "rejected": int((~table["accepted"]).sum()),
+                    "flagged_residuals": len(flagged),
                     "by_rule": dg.MetadataValue.md(markdown_table(by_rule)),
                 }
             }
@@ -192,8 +214,14 @@ def build_caption_assets(
         description="One paragraph per scene: anchor + accepted evidence.",
         **common,
     )
-    def scene_narratives(context: dg.AssetExecutionContext, lake: LakeResource, text_model: TextModelResource):
-        client = text_model.client(lake.cache_dir())
+    def scene_narratives(
+        context: dg.AssetExecutionContext,
+        lake: LakeResource,
+        text_model: TextModelResource,
+        quality: QualityResource,
+    ):
+        gates = quality.settings()
+        client = text_model.client(lake.cache_dir(), gates)
 
         def work(vid: str, _path: str) -> dict:
             store = lake.lake()
@@ -208,6 +236,7 @@ def build_caption_assets(
                 versions["scene_narratives"],
             )
             store.write("scene_narratives", vid, table)
+            flags = record_quality(store, vid, "scene_narratives", table, gates, client.outcomes)
             first_res = residuals_t[residuals_t["segment_idx"] == 0].head(5)
             lines = "\n".join(f"- {r.t_s:.1f} s [{r.change_type}] {r.delta_caption}" for r in first_res.itertuples())
             preview = (
@@ -219,6 +248,7 @@ def build_caption_assets(
                     "dagster/row_count": len(table),
                     "words_per_scene": float(table["n_words"].mean()),
                     **token_metadata(client, vid),
+                    **flags,
                     "preview": dg.MetadataValue.md(preview),
                 }
             }
@@ -233,8 +263,14 @@ def build_caption_assets(
         description="The whole-video narrative from the scene narratives in order.",
         **common,
     )
-    def video_narratives(context: dg.AssetExecutionContext, lake: LakeResource, text_model: TextModelResource):
-        client = text_model.client(lake.cache_dir())
+    def video_narratives(
+        context: dg.AssetExecutionContext,
+        lake: LakeResource,
+        text_model: TextModelResource,
+        quality: QualityResource,
+    ):
+        gates = quality.settings()
+        client = text_model.client(lake.cache_dir(), gates)
 
         def work(vid: str, _path: str) -> dict:
             table = chain.narrate_video(
@@ -245,11 +281,13 @@ def build_caption_assets(
                 versions["video_narratives"],
             )
             lake.lake().write("video_narratives", vid, table)
+            flags = record_quality(lake.lake(), vid, "video_narratives", table, gates, client.outcomes)
             return {
                 "video_narratives": {
                     "dagster/row_count": 1,
                     "words": int(table.iloc[0]["n_words"]),
                     **token_metadata(client, vid),
+                    **flags,
                     "preview": dg.MetadataValue.md(table.iloc[0]["narrative"][:3000]),
                 }
             }

@@ -15,7 +15,7 @@ from typing import Any
 import dagster as dg
 
 from codecvdc_assets.captioning.prompts import load_prompt
-from codecvdc_assets.defs.resources import CaptioningResource, LakeResource
+from codecvdc_assets.defs.resources import CaptioningResource, LakeResource, QualityResource
 from codecvdc_assets.export import ExportOptions, export
 from codecvdc_assets.export.provenance import provenance
 from codecvdc_assets.storage.catalog import connect
@@ -37,7 +37,9 @@ def build_export_assets(section: dict[str, Any] | None, code_versions: dict[str,
         kinds={"python", "parquet"},
         description=f"A release of the captions ({', '.join(options.formats)}) in {out_setting}.",
     )
-    def dataset_export(context: dg.AssetExecutionContext, lake: LakeResource, captioning: CaptioningResource):
+    def dataset_export(
+        context: dg.AssetExecutionContext, lake: LakeResource, captioning: CaptioningResource, quality: QualityResource
+    ):
         out = out_setting if os.path.isabs(out_setting) else os.path.join(lake.home, out_setting)
         store = lake.frame_store()
         con = connect(lake.home, lake=lake.lake())
@@ -51,6 +53,7 @@ def build_export_assets(section: dict[str, Any] | None, code_versions: dict[str,
                 store.read,
                 load_prompt("residual"),
                 (captioning.window_size, captioning.window_overlap),
+                quality=quality.settings(),
             )
         finally:
             con.close()
@@ -61,6 +64,7 @@ def build_export_assets(section: dict[str, Any] | None, code_versions: dict[str,
                 "videos": result.videos,
                 "splits": dg.MetadataValue.json(result.splits),
                 "excluded": dg.MetadataValue.json(result.excluded),
+                "flagged_rows": dg.MetadataValue.json(result.flagged),
                 "rows": dg.MetadataValue.json(result.rows),
                 "files": result.files,
                 "files_rewritten": len(result.changed),

@@ -16,8 +16,15 @@ from codecvdc_assets.captioning import longcaption_agent as lc
 from codecvdc_assets.captioning.prompts import load_prompt, prompt_hash
 from codecvdc_assets.defs.assets.captions import recorded, token_metadata
 from codecvdc_assets.defs.assets.per_video import backfill_policy, markdown_table, result_metadata, run_videos
+from codecvdc_assets.defs.assets.quality import record_quality
 from codecvdc_assets.defs.partitions import videos_partitions
-from codecvdc_assets.defs.resources import LakeResource, LongCaptionResource, TextModelResource, VisionModelResource
+from codecvdc_assets.defs.resources import (
+    LakeResource,
+    LongCaptionResource,
+    QualityResource,
+    TextModelResource,
+    VisionModelResource,
+)
 from codecvdc_assets.runs.batching import DEFAULT_BATCH
 from codecvdc_assets.versioning import code_version
 
@@ -51,8 +58,14 @@ def build_longcaption_assets(
         description="LongCaption-Agent step 1: a caption of every sampled frame (static fine detail).",
         **common,
     )
-    def longcap_frames(context: dg.AssetExecutionContext, lake: LakeResource, vision_model: VisionModelResource):
-        client = vision_model.client(lake.cache_dir())
+    def longcap_frames(
+        context: dg.AssetExecutionContext,
+        lake: LakeResource,
+        vision_model: VisionModelResource,
+        quality: QualityResource,
+    ):
+        gates = quality.settings()
+        client = vision_model.client(lake.cache_dir(), gates)
 
         def work(vid: str, _path: str) -> dict:
             frames = lake.lake().read("frames", vid)
@@ -60,11 +73,13 @@ def build_longcaption_assets(
                 vid, frames, lake.frame_store().read, client, load_prompt("longcap_frame"), versions["longcap_frames"]
             )
             lake.lake().write("longcap_frames", vid, table)
+            flags = record_quality(lake.lake(), vid, "longcap_frames", table, gates, client.outcomes)
             return {
                 "longcap_frames": {
                     "dagster/row_count": len(table),
                     "words_per_frame": float(table["n_words"].mean()) if len(table) else 0.0,
                     **token_metadata(client, vid),
+                    **flags,
                 }
             }
 
@@ -84,8 +99,10 @@ def build_longcaption_assets(
         lake: LakeResource,
         vision_model: VisionModelResource,
         longcaption: LongCaptionResource,
+        quality: QualityResource,
     ):
-        client = vision_model.client(lake.cache_dir())
+        gates = quality.settings()
+        client = vision_model.client(lake.cache_dir(), gates)
 
         def work(vid: str, _path: str) -> dict:
             store = lake.lake()
@@ -102,11 +119,13 @@ def build_longcaption_assets(
                 longcaption.stride_s,
             )
             store.write("longcap_clips", vid, table)
+            flags = record_quality(store, vid, "longcap_clips", table, gates, client.outcomes)
             preview = table[["clip_idx", "start_s", "end_s", "caption"]].head(6).to_dict("records")
             return {
                 "longcap_clips": {
                     "dagster/row_count": len(table),
                     **token_metadata(client, vid),
+                    **flags,
                     "preview": dg.MetadataValue.md(markdown_table(preview)),
                 }
             }
@@ -121,8 +140,14 @@ def build_longcaption_assets(
         description="LongCaption-Agent step 3: the text model merges timestamped frame groups and clip captions.",
         **common,
     )
-    def longcap_video(context: dg.AssetExecutionContext, lake: LakeResource, text_model: TextModelResource):
-        client = text_model.client(lake.cache_dir())
+    def longcap_video(
+        context: dg.AssetExecutionContext,
+        lake: LakeResource,
+        text_model: TextModelResource,
+        quality: QualityResource,
+    ):
+        gates = quality.settings()
+        client = text_model.client(lake.cache_dir(), gates)
 
         def work(vid: str, _path: str) -> dict:
             store = lake.lake()
@@ -135,10 +160,12 @@ def build_longcaption_assets(
                 versions["longcap_video"],
             )
             store.write("longcap_video", vid, table)
+            flags = record_quality(store, vid, "longcap_video", table, gates, client.outcomes)
             return {
                 "longcap_video": {
                     "words": int(table.iloc[0]["n_words"]),
                     **token_metadata(client, vid),
+                    **flags,
                     "preview": dg.MetadataValue.md(table.iloc[0]["caption"][:3000]),
                 }
             }

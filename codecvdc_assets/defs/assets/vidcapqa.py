@@ -18,8 +18,15 @@ from codecvdc_assets.captioning import baselines
 from codecvdc_assets.captioning.prompts import load_prompt, prompt_hash
 from codecvdc_assets.defs.assets.captions import recorded, token_metadata
 from codecvdc_assets.defs.assets.per_video import backfill_policy, result_metadata, run_videos
+from codecvdc_assets.defs.assets.quality import record_quality
 from codecvdc_assets.defs.partitions import videos_partitions
-from codecvdc_assets.defs.resources import LakeResource, TextModelResource, VidCapQAResource, VisionModelResource
+from codecvdc_assets.defs.resources import (
+    LakeResource,
+    QualityResource,
+    TextModelResource,
+    VidCapQAResource,
+    VisionModelResource,
+)
 from codecvdc_assets.evaluation import answering, external
 from codecvdc_assets.evaluation.bank import load_bank
 from codecvdc_assets.evaluation.comparison_table import comparison_markdown, pairs_markdown
@@ -87,8 +94,10 @@ def build_vidcapqa_assets(
         lake: LakeResource,
         vision_model: VisionModelResource,
         vidcapqa: VidCapQAResource,
+        quality: QualityResource,
     ):
-        client = vision_model.client(lake.cache_dir())
+        gates = quality.settings()
+        client = vision_model.client(lake.cache_dir(), gates)
 
         def work(vid: str, _path: str) -> dict:
             table = baselines.caption_direct(
@@ -101,10 +110,12 @@ def build_vidcapqa_assets(
                 vidcapqa.direct_frames,
             )
             lake.lake().write("direct_captions", vid, table)
+            flags = record_quality(lake.lake(), vid, "direct_captions", table, gates, client.outcomes)
             return {
                 "direct_captions": {
                     "words": int(table.iloc[0]["n_words"]),
                     **token_metadata(client, vid),
+                    **flags,
                     "preview": dg.MetadataValue.md(table.iloc[0]["caption"][:2000]),
                 }
             }
@@ -119,8 +130,14 @@ def build_vidcapqa_assets(
         description="Baseline: every one-second window captioned independently.",
         **per_video,
     )
-    def per_second_captions(context: dg.AssetExecutionContext, lake: LakeResource, vision_model: VisionModelResource):
-        client = vision_model.client(lake.cache_dir())
+    def per_second_captions(
+        context: dg.AssetExecutionContext,
+        lake: LakeResource,
+        vision_model: VisionModelResource,
+        quality: QualityResource,
+    ):
+        gates = quality.settings()
+        client = vision_model.client(lake.cache_dir(), gates)
 
         def work(vid: str, _path: str) -> dict:
             table = baselines.caption_per_second(
@@ -132,11 +149,13 @@ def build_vidcapqa_assets(
                 versions["per_second_captions"],
             )
             lake.lake().write("per_second_captions", vid, table)
+            flags = record_quality(lake.lake(), vid, "per_second_captions", table, gates, client.outcomes)
             return {
                 "per_second_captions": {
                     "dagster/row_count": len(table),
                     "words": int(table["n_words"].sum()),
                     **token_metadata(client, vid),
+                    **flags,
                 }
             }
 
