@@ -136,7 +136,7 @@ class ModelCallsSchema(Table):
     prompt_tokens: Series[int] = pa.Field(ge=0)
     completion_tokens: Series[int] = pa.Field(ge=0)
     latency_s: Series[float] = pa.Field(ge=0)
-    status: Series[str] = pa.Field(isin=["ok", "truncated", "invalid", "error"])
+    status: Series[str] = pa.Field(isin=["ok", "truncated", "invalid", "error", "refused"])
     cache_hit: Series[bool]
     cache_key: Series[str]
     error: Series[str] = pa.Field(nullable=True)

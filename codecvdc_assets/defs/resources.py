@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 from pydantic import PrivateAttr
 
+from codecvdc_assets.models.budget import DEFAULT_CONTEXT_TOKENS
 from codecvdc_assets.models.client import ModelClient
 from codecvdc_assets.models.embedded.backend import TEXT_MODEL, VISION_MODEL
 from codecvdc_assets.models.factory import ModelSettings, build_client
@@ -174,6 +175,8 @@ class ModelResource(dg.ConfigurableResource):
     max_tokens: int = 1024
     top_p: float = 1.0
     seed: int | None = 0
+    # The served model's window (vLLM: --max-model-len); every request is planned to fit it (models/budget.py).
+    context_tokens: int = DEFAULT_CONTEXT_TOKENS
 
     def settings(self) -> ModelSettings:
         return ModelSettings(
@@ -186,6 +189,7 @@ class ModelResource(dg.ConfigurableResource):
             timeout_s=self.timeout_s,
             max_retries=self.max_retries,
             sampling=Sampling(self.temperature, self.max_tokens, self.top_p, self.seed),
+            context_tokens=self.context_tokens,
         )
 
     def client(self, cache_dir: str | None) -> ModelClient:

@@ -5,6 +5,9 @@ Backends only turn messages into text; everything a caller relies on happens her
 - an answer that is not valid JSON for the schema, or was cut at max_tokens, is re-asked once with
   the reason; a second failure is recorded (`invalid` / `truncated`) and reported, never dropped;
 - transport failures (after the backend's own retries) are recorded as `error`;
+- a request whose estimated prompt cannot fit the model's window (models/budget.py) is not sent: it is
+  recorded as `refused` with one line naming the video, the asset and the sizes; a re-ask that would not
+  fit is not sent either (the first answer's fault is reported);
 - a failed call is never cached, so a later run asks again; a successful one is cached, so it is never
   asked twice.
 
@@ -19,6 +22,7 @@ import time
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from codecvdc_assets.models.budget import Budget, estimate_prompt_tokens, over_budget_message
 from codecvdc_assets.models.cache import CallCache, cache_key
 from codecvdc_assets.models.types import (
     CallRecord,
@@ -30,6 +34,8 @@ from codecvdc_assets.models.types import (
     TransportError,
 )
 from codecvdc_assets.models.validation import parse_answer
+
+DEFAULT_WINDOW = 32768
 
 
 class Backend(Protocol):
@@ -52,12 +58,25 @@ class ModelClient:
         sampling: Sampling | None = None,
         cache: CallCache | None = None,
         concurrency: int = 8,
+        context_tokens: int | None = None,
     ) -> None:
         self.backend = backend
         self.sampling = sampling or Sampling()
         self.cache = cache
         self.concurrency = max(1, concurrency)
         self.records: list[CallRecord] = []
+        # None: no window known (nothing refused); planners then use the default window.
+        self.context_tokens = context_tokens
+
+    @property
+    def budget(self) -> Budget:
+        """The window requests are planned against (the default window when none was configured)."""
+        if self.context_tokens is None:
+            return Budget(max(DEFAULT_WINDOW, self.sampling.max_tokens * 2), self.sampling.max_tokens)
+        return Budget(self.context_tokens, self.sampling.max_tokens)
+
+    def fits(self, request: ModelRequest) -> bool:
+        return self.budget.fits(estimate_prompt_tokens(request.messages))
 
     # ------------------------------------------------------------------ public, synchronous
     def complete(self, request: ModelRequest) -> dict[str, Any]:
@@ -117,6 +136,12 @@ class ModelClient:
                     hit.get("prompt_tokens", 0),
                     hit.get("completion_tokens", 0),
                 )
+        if self.context_tokens is not None:
+            estimate = estimate_prompt_tokens(request.messages)
+            if not self.budget.fits(estimate):
+                reason = over_budget_message(request.video_id, request.asset, request.task, estimate, self.budget)
+                self._record(request, key, "", 0, 0, 0.0, "refused", error=reason, http_attempts=0)
+                return ModelResult(request, None, "refused", False, error=reason)
         messages = list(request.messages)
         total_prompt = total_completion = 0
         started = time.perf_counter()
@@ -193,7 +218,7 @@ class ModelClient:
                     request, data, "ok", False, total_prompt, total_completion, time.perf_counter() - started
                 )
             # One re-ask, telling the model what was wrong.
-            messages = [
+            reask = [
                 *request.messages,
                 {"role": "assistant", "content": raw.text[:4000]},
                 {
@@ -203,6 +228,10 @@ class ModelClient:
                     + (" Be more concise." if status == "truncated" else ""),
                 },
             ]
+            if self.context_tokens is not None and not self.budget.fits(estimate_prompt_tokens(reask)):
+                reason += " (the re-ask would not fit context_tokens, not sent)"
+                break
+            messages = reask
         return ModelResult(
             request,
             None,
@@ -211,7 +240,8 @@ class ModelClient:
             total_prompt,
             total_completion,
             time.perf_counter() - started,
-            f"{request.task}: {status} answer, asked twice (one re-ask): {reason}",
+            f"{request.task}: {status} answer, "
+            f"{'asked twice (one re-ask)' if attempt == 2 else 'asked once'}: {reason}",
         )
 
     def _record(
