@@ -315,34 +315,11 @@ def narrate_scenes(
 
 
 def narrate_video(video_id: str, scenes: pd.DataFrame, client: ModelClient, prompt: str, version: str) -> pd.DataFrame:
-    data = {
-        "scenes": [
-            {
-                "segment_idx": int(s.segment_idx),
-                "start_s": round(float(s.start_s), 3),
-                "end_s": round(float(s.end_s), 3),
-                "narrative": s.narrative,
-            }
-            for s in scenes.sort_values("segment_idx").itertuples()
-        ]
-    }
-    request = ModelRequest(
-        "video",
-        [m.system(prompt), m.user("Write the video narrative.", m.json_block(data))],
-        SCHEMAS["video"],
-        video_id=video_id,
-        asset="video_narratives",
+    """The video narrative alone (through chapters when the scenes do not fit one request: chapters.py)."""
+    from codecvdc_assets.captioning.chapters import narrate_video_levels
+    from codecvdc_assets.captioning.prompts import load_prompt
+
+    video, _, _ = narrate_video_levels(
+        video_id, scenes, client, {"video": prompt, "chapter": load_prompt("chapter")}, version
     )
-    narrative = client.complete_many([request])[0].data["narrative"].strip()
-    return pd.DataFrame(
-        [
-            {
-                "video_id": video_id,
-                "narrative": narrative,
-                "n_words": n_words(narrative),
-                "n_segments": len(scenes),
-                "model": client.backend.model,
-                "version": version,
-            }
-        ]
-    )
+    return video

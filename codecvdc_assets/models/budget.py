@@ -57,9 +57,10 @@ class Budget:
     def fits(self, prompt_tokens: int) -> bool:
         return prompt_tokens <= self.prompt_limit
 
-    def words_fit(self, share: float = 0.6) -> int:
+    def words_fit(self, share: float = 0.5) -> int:
         """Words an answer may ask for so that it (as JSON) stays well under max_tokens (~1.3 tokens a word
-        for English, plus the JSON frame): the cap of every length target in a prompt."""
+        for English prose, ~1.5 with times and numbers, plus the JSON frame): the cap of every length target
+        in a prompt."""
         return max(20, int(self.max_tokens * share))
 
 

@@ -72,6 +72,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "residual": RESIDUAL,
     "scene": NARRATIVE,
     "video": NARRATIVE,
+    "chapter": NARRATIVE,  # an intermediate level between scenes and the video (captioning/hierarchy.py)
     "qa_answer": QA_ANSWER_TEXT,
     "lc_quality": LC_QUALITY,
     "lc_relevance": LC_RELEVANCE,
@@ -79,4 +80,5 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "longcap_frame": CAPTION,
     "longcap_clip": CAPTION,
     "longcap_video": CAPTION,
+    "longcap_section": CAPTION,
 }
