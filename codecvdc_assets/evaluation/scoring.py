@@ -54,6 +54,8 @@ def _stats(group: pd.DataFrame, seed: int, label: str, resamples: int) -> dict[s
         "ci_low": low,
         "ci_high": high,
         "no_evidence_rate": float(group["no_evidence"].mean()) if len(group) else float("nan"),
+        # answers whose caption had to be fitted into the answerer's window (evaluation/caption_fit.py)
+        "n_fitted": int(group["caption_fitted"].fillna(False).astype(bool).sum()) if "caption_fitted" in group else 0,
     }
 
 
@@ -85,7 +87,7 @@ def scores_table(scores: dict[str, dict[str, Any]]) -> pd.DataFrame:
                 **base,
                 "group": "overall",
                 "dimension": "overall",
-                **{k: entry[k] for k in ("n", "accuracy", "ci_low", "ci_high", "no_evidence_rate")},
+                **{k: entry[k] for k in ("n", "accuracy", "ci_low", "ci_high", "no_evidence_rate", "n_fitted")},
             }
         )
         for kind, key in (("dimension", "per_dimension"), ("difficulty", "per_difficulty")):
