@@ -220,8 +220,12 @@ class CaptioningResource(dg.ConfigurableResource):
     anchor_words_max: int = 1500
     residual_words_min: int = 1
     residual_words_max: int = 120
+    # Inputs per merge request at most (the video narrative through chapters, captioning/hierarchy.py).
+    max_fan_in: int = 16
 
     def model_post_init(self, __context) -> None:
+        if self.max_fan_in < 2:
+            raise ValueError(f"captioning: max_fan_in must be at least 2, not {self.max_fan_in}")
         for kind in ("anchor", "residual"):
             low, high = getattr(self, f"{kind}_words_min"), getattr(self, f"{kind}_words_max")
             if low > high:
@@ -237,8 +241,11 @@ class LongCaptionResource(dg.ConfigurableResource):
 
     window_s: float = 10.0
     stride_s: float = 5.0
+    max_fan_in: int = 16  # clips (or sections) per merge request at most (captioning/hierarchy.py)
 
     def model_post_init(self, __context) -> None:
+        if self.max_fan_in < 2:
+            raise ValueError(f"longcaption: max_fan_in must be at least 2, not {self.max_fan_in}")
         if self.window_s <= 0 or self.stride_s <= 0:
             raise ValueError("longcaption: window_s and stride_s must be positive")
 

@@ -41,15 +41,18 @@ def build_vidcapqa_assets(
     bank_file = qa.bank_path()
     bank_version = code_version("v1", bank=file_digest(bank_file))
     versions = {
-        "direct_captions": code_version("v1", prompt=prompt_hash("direct"), model=v_model, frames=qa.direct_frames),
+        "direct_captions": code_version(  # v2: one frame per 5 s up to direct_frames, as many as fit the window
+            "v2", prompt=prompt_hash("direct"), model=v_model, frames=qa.direct_frames, context=vision.context_tokens
+        ),
         "per_second_captions": code_version("v1", prompt=prompt_hash("per_second"), model=v_model),
         "vidcapqa_answers": code_version(
-            "v2",  # v2: answers read by evaluation/choices.py; outside captioners
+            "v3",  # v2: answers read by evaluation/choices.py; outside captioners; v3: captions fitted to the window
             prompt=prompt_hash("qa_answer"),
             model=t_model,
+            context=text.context_tokens,
             external=[(name, file_digest(path)) for name, path in qa.external_paths()],
         ),
-        "vidcapqa_scores": code_version("v2", seed=qa.seed, resamples=qa.resamples),  # v2: paired comparisons
+        "vidcapqa_scores": code_version("v3", seed=qa.seed, resamples=qa.resamples),  # v2: pairs; v3: n_fitted
     }
     per_video = {
         "partitions_def": videos_partitions,
