@@ -19,7 +19,7 @@ import httpx
 import pandas as pd
 import pytest
 import yaml
-from support.cli_helpers import cli, env_for, model_calls
+from support.cli_helpers import CLI, cli, env_for, model_calls
 from support.services import free_port, stop_group, wait_for_port
 
 from codecvdc_assets.captioning.chapters import narrate_video_levels
@@ -233,7 +233,7 @@ def test_twenty_minute_clip_every_strategy_through_levels_with_a_cut_answer(
         )  # fmt: skip
         cli(["add", str(long_clips["long20"])], home)
         run = subprocess.run(
-            [sys.executable, "-m", "codecvdc_assets.cli", "run", "--profile", str(profile)],
+            [*CLI, "run", "--profile", str(profile)],
             env=env_for(home),
             capture_output=True,
             text=True,
@@ -300,7 +300,7 @@ def test_ten_minute_clip_against_serve_embedded_with_an_8192_window(
         home = tmp_path / "home"
         cli(["add", str(long_clips["long10"])], home)
         run = subprocess.run(
-            [sys.executable, "-m", "codecvdc_assets.cli", "run", "--profile", str(profile)],
+            [*CLI, "run", "--profile", str(profile)],
             env=env_for(home),
             capture_output=True,
             text=True,

@@ -236,7 +236,8 @@ def compute_scores(
         from codecvdc_assets.schemas import empty_frame
 
         return empty_frame("vidcapqa_scores")
-    judged = judge(answers[["question_id", "source", "answer"]], bank)
+    fitted = ["caption_fitted"] if "caption_fitted" in answers else []  # answers of older versions lack it
+    judged = judge(answers[["question_id", "source", "answer", *fitted]], bank)
     table = scores_table(score(judged, seed=seed, resamples=resamples))
     # Tokens each source spent per video minute, over the videos that were answered.
     calls = lake.lake().read_all("model_calls")
