@@ -11,6 +11,7 @@ from . import (
     dense_eval,
     distributed,
     export_scale,
+    long,
     memory,
     models,
     orchestration,
@@ -30,6 +31,7 @@ SUITES = {
     "export": lambda a: export_scale.main(full=a.full, quick=a.quick),
     "dense": lambda a: dense_eval.main(quick=a.quick),
     "distributed": lambda a: distributed.main(quick=a.quick),
+    "long": lambda a: long.main(quick=a.quick),
 }
 RESULTS = Path(__file__).resolve().parent / "results.md"
 
