@@ -15,7 +15,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cv2
 import httpx
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -25,11 +27,12 @@ from support.services import free_port, stop_group, wait_for_port
 from codecvdc_assets.captioning.chapters import narrate_video_levels
 from codecvdc_assets.captioning.hierarchy import AggregationError, length_target
 from codecvdc_assets.captioning.prompts import load_prompt
+from codecvdc_assets.evaluation.baselines import direct_frame_count, direct_picks
 from codecvdc_assets.evaluation.caption_fit import fit_caption, spread
 from codecvdc_assets.models import messages as m
 from codecvdc_assets.models.budget import Budget, estimate_prompt_tokens
 from codecvdc_assets.models.client import ModelClient
-from codecvdc_assets.models.embedded.backend import TEXT_MODEL, EmbeddedBackend
+from codecvdc_assets.models.embedded.backend import TEXT_MODEL, EmbeddedBackend, respond
 from codecvdc_assets.models.server import FaultPlan, LoopbackServer
 from codecvdc_assets.models.task_schemas import SCHEMAS
 from codecvdc_assets.models.types import ModelRequest, Sampling
@@ -87,6 +90,16 @@ def _scenes(hours: float, seed: int = 0) -> pd.DataFrame:
         rows.append({"segment_idx": i, "start_s": t, "end_s": t + d, "narrative": text})
         t, i = t + d, i + 1
     return pd.DataFrame(rows)
+
+
+def _json(data: dict) -> str:
+    return "```json\n" + json.dumps(data) + "\n```"
+
+
+def jpeg_of(image: np.ndarray) -> bytes:
+    ok, buf = cv2.imencode(".jpg", image)
+    assert ok
+    return buf.tobytes()
 
 
 def _text_client(context: int, max_tokens: int = 1024) -> ModelClient:
@@ -192,6 +205,29 @@ def test_a_cut_chapter_answer_is_rebuilt_from_halves_over_http() -> None:
     # The cut group of 8 scenes became two chapters of 4; the others kept their groups of 8.
     assert first["n_inputs"].tolist()[:2] == [4, 4] and set(first["n_inputs"].tolist()[2:-1]) == {8}
     assert video.iloc[0]["n_words"] > 0 and statuses[-1] == ("video", "ok", 1)
+
+
+def test_embedded_text_model_condenses_to_the_asked_length() -> None:
+    scenes = _scenes(0.3)
+    items = [{k: r[k] for k in ("segment_idx", "start_s", "end_s", "narrative")} for r in scenes.to_dict("records")]
+    full = respond([m.user(_json({"scenes": items}))], "video")["narrative"]
+    short = respond([m.user(_json({"scenes": items, "target_words": 150}))], "video")["narrative"]
+    chapter = respond([m.user(_json({"scenes": items[:5], "target_words": 60}))], "chapter")["narrative"]
+    assert len(full.split()) > 600 and 100 <= len(short.split()) <= 150 + 12
+    # Condensed, not cut off: the last scene is still there, and every kept sentence is from the input.
+    assert f"Scene {len(items)} (" in short and short.startswith(f"The video has {len(items)} scenes.")
+    assert chapter.startswith("Scenes 1-5.") and len(chapter.split()) <= 60 + 12
+
+
+def test_direct_baseline_asks_the_most_frames_that_fit() -> None:
+    frames = pd.DataFrame({"t_s": [float(t) for t in range(600)], "sha256": [f"f{t}" for t in range(600)]})
+    frames["is_sample"] = True
+    image = jpeg_of(np.zeros((720, 1280, 3), np.uint8))  # 46 x 26 patches = 1,196 tokens
+    client = ModelClient(EmbeddedBackend("embedded-cv-v1"), Sampling(max_tokens=4096), None, 1, context_tokens=8192)
+    assert direct_frame_count(600, cap=64) == 64 and direct_frame_count(20, cap=64) == 8
+    picks = direct_picks("v", frames, lambda _sha: image, client, "Describe.", cap=64)
+    assert len(picks) == 3  # 3 x 1,196 tokens fit the 3,723-token prompt limit, 4 do not
+    assert picks["t_s"].tolist() == [0.0, 300.0, 599.0]  # spread over the whole video
 
 
 # ------------------------------------------------------------------------------------------ QA fitting
