@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import report
+from bench import report
 
 SUITE = "long"
 OUT = Path(tempfile.gettempdir()) / "codecvdc-bench-long"

@@ -24,10 +24,10 @@ import yaml
 from support.cli_helpers import CLI, cli, env_for, model_calls
 from support.services import free_port, stop_group, wait_for_port
 
+from codecvdc_assets.captioning.baselines import direct_frame_count, direct_picks
 from codecvdc_assets.captioning.chapters import narrate_video_levels
 from codecvdc_assets.captioning.hierarchy import AggregationError, length_target
 from codecvdc_assets.captioning.prompts import load_prompt
-from codecvdc_assets.evaluation.baselines import direct_frame_count, direct_picks
 from codecvdc_assets.evaluation.caption_fit import fit_caption, spread
 from codecvdc_assets.models import messages as m
 from codecvdc_assets.models.budget import Budget, estimate_prompt_tokens
