@@ -12,6 +12,7 @@ import warnings
 
 import dagster as dg
 
+from codecvdc_assets.captioning.strategies import profile_strategies
 from codecvdc_assets.defs.assets import build_assets
 from codecvdc_assets.defs.assets.export import build_export_assets
 from codecvdc_assets.defs.checks.captions import CHECKS
@@ -39,7 +40,9 @@ def build_definitions(profile_name: str | None = None, home: str | None = None) 
     stale_sensor = build_stale_sensor(lambda: holder[0], batch_size, int(automation.get("stale_interval_s", 60)))
     files_sensor = build_video_files_sensor(int(automation.get("video_files_interval_s", 30)))
     backfill = build_backfill_schedule(lambda: holder[0], automation.get("backfill_cron", "0 3 * * *"), batch_size)
-    assets = build_assets(resources, batch_size)
+    # The strategies the profile runs (a dataset build: codeccap only); the jobs, sensors and schedule
+    # select AssetSelection.all(), so they follow the graph.
+    assets = build_assets(resources, batch_size, profile_strategies(profile))
     versions = {k.to_user_string(): v for a in assets for k, v in a.code_versions_by_key.items() if v}
     assets += build_export_assets(profile.get("export"), versions)  # only when the profile has `export: {out: ...}`
     defs = dg.Definitions(

@@ -14,8 +14,8 @@ import os
 import dagster as dg
 import pandas as pd
 
-from codecvdc_assets.captioning import baselines
 from codecvdc_assets.captioning.prompts import load_prompt, prompt_hash
+from codecvdc_assets.captioning.strategies import ALL as ALL_STRATEGIES
 from codecvdc_assets.defs.assets.captions import recorded, token_metadata
 from codecvdc_assets.defs.assets.per_video import backfill_policy, result_metadata, run_videos
 from codecvdc_assets.defs.partitions import videos_partitions
@@ -36,7 +36,9 @@ def build_vidcapqa_assets(
     text: TextModelResource,
     qa: VidCapQAResource,
     batch_size: int = DEFAULT_BATCH,
+    strategies: tuple[str, ...] = ALL_STRATEGIES,
 ):
+    """The bank, the baselines the profile's strategies name (captioning/strategies.py), answers and scores."""
     v_model, t_model = vision.settings().version_fields(), text.settings().version_fields()
     bank_file = qa.bank_path()
     bank_version = code_version("v1", bank=file_digest(bank_file))
@@ -51,6 +53,8 @@ def build_vidcapqa_assets(
             model=t_model,
             context=text.context_tokens,
             external=[(name, file_digest(path)) for name, path in qa.external_paths()],
+            # the sources answered: only a profile that leaves strategies out changes the version
+            **({"strategies": list(strategies)} if strategies != ALL_STRATEGIES else {}),
         ),
         "vidcapqa_scores": code_version("v3", seed=qa.seed, resamples=qa.resamples),  # v2: pairs; v3: n_fitted
     }
@@ -155,9 +159,9 @@ def build_vidcapqa_assets(
             "residuals",
             "scene_narratives",
             "video_narratives",
-            "direct_captions",
-            "per_second_captions",
-            "longcap_video",
+            *(["direct_captions"] if "direct" in strategies else []),
+            *(["per_second_captions"] if "per_second" in strategies else []),
+            *(["longcap_video"] if "longcaption" in strategies else []),
         ],
         code_version=versions["vidcapqa_answers"],
         description="Each question of the video answered from each caption source alone.",
@@ -224,7 +228,8 @@ def build_vidcapqa_assets(
             }
         )
 
-    return [vidcapqa_bank, direct_captions, per_second_captions, vidcapqa_answers, vidcapqa_scores]
+    baselines = [a for s, a in (("direct", direct_captions), ("per_second", per_second_captions)) if s in strategies]
+    return [vidcapqa_bank, *baselines, vidcapqa_answers, vidcapqa_scores]
 
 
 def compute_scores(
