@@ -6,7 +6,8 @@ Per clip: wall time per video minute; model calls and prompt/completion tokens p
 the largest request against its model's budget (prompt + max_tokens over context_tokens); the chapter and
 section levels; peak RSS (the largest process of the run: `codecvdc run` and anything it started).
 Targets: tokens per video minute at 120 min <= 1.2x those at 10 min (linear growth), peak RSS <= 500 MB at
-2 hours, no request over budget (and none refused). `--quick`: 1, 10 and 30 minutes only.
+2 hours, no request over budget (and none refused). `--quick`: 1, 10 and 30 minutes only;
+BENCH_LONG_CLIPS=120x160,10x1280 runs the named clips only (minutes x width).
 """
 
 from __future__ import annotations
@@ -96,7 +97,11 @@ def run_clip(path: Path, home: Path) -> dict:
 
 def main(quick: bool = False) -> int:
     results = {}
-    for minutes, width, height in QUICK if quick else CLIPS:
+    clips = QUICK if quick else CLIPS
+    if os.environ.get("BENCH_LONG_CLIPS"):
+        wanted = {tuple(int(x) for x in c.split("x")) for c in os.environ["BENCH_LONG_CLIPS"].split(",")}
+        clips = [c for c in CLIPS if (c[0], c[1]) in wanted]
+    for minutes, width, height in clips:
         label = f"{minutes} min {width}x{height}"
         path = clip(minutes, width, height)
         with tempfile.TemporaryDirectory(prefix="bench-long-", dir=OUT) as tmp:

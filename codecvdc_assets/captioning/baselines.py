@@ -106,25 +106,25 @@ def caption_per_second(
     version: str,
 ) -> pd.DataFrame:
     samples = _samples(frames)
-    requests = []
-    for i in range(len(samples)):
+
+    def request(i: int) -> ModelRequest:
         window = samples.iloc[i : i + 2]
-        requests.append(
-            ModelRequest(
-                "per_second",
-                [
-                    m.system(prompt),
-                    m.user(
-                        f"Second {i} (from {window.iloc[0]['t_s']:.1f} s).",
-                        *[m.image_part(read_image(s)) for s in window["sha256"]],
-                    ),
-                ],
-                SCHEMAS["per_second"],
-                video_id=video_id,
-                asset="per_second_captions",
-            )
+        return ModelRequest(
+            "per_second",
+            [
+                m.system(prompt),
+                m.user(
+                    f"Second {i} (from {window.iloc[0]['t_s']:.1f} s).",
+                    *[m.image_part(read_image(s)) for s in window["sha256"]],
+                ),
+            ],
+            SCHEMAS["per_second"],
+            video_id=video_id,
+            asset="per_second_captions",
         )
-    results = client.complete_many(requests)
+
+    # made as they are sent (complete_chunked): a 2-hour video has 7,200
+    results = client.complete_chunked(request(i) for i in range(len(samples)))
     rows = []
     for i, result in enumerate(results):
         caption = result.data["caption"].strip()

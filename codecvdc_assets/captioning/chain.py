@@ -7,7 +7,7 @@ and returns the rows of its table. `read_image(sha256) -> bytes` reads a stored 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pandas as pd
@@ -115,10 +115,21 @@ def residual_requests(
 ) -> list[tuple[int, list[int], ModelRequest]]:
     """(segment_idx, frame positions of the window, request) for every window of every segment; with
     `residual_context: anchor` each request carries its segment's anchor (caption, entities)."""
+    return list(residual_plan(video_id, frames, read_image, prompt, settings, anchors))
+
+
+def residual_plan(
+    video_id: str,
+    frames: pd.DataFrame,
+    read_image: ImageReader,
+    prompt: str,
+    settings: ChainSettings,
+    anchors: pd.DataFrame | None = None,
+) -> Iterator[tuple[int, list[int], ModelRequest]]:
+    """residual_requests, one window at a time (a long video's requests are made as they are sent)."""
     if settings.residual_context == "anchor" and anchors is None:
         raise ValueError("residuals: residual_context is anchor but no anchors were given")
     context = anchor_context(anchors) if settings.residual_context == "anchor" else {}
-    out = []
     for segment_idx, seg in _frame(frames).groupby("segment_idx", sort=True):
         seg = seg.reset_index(drop=True)
         for window in windows(len(seg), settings.window_size, settings.window_overlap):
@@ -148,8 +159,7 @@ def residual_requests(
                 video_id=video_id,
                 asset="residuals",
             )
-            out.append((int(segment_idx), [p[0] for p in window.pairs], request))
-    return out
+            yield int(segment_idx), [p[0] for p in window.pairs], request
 
 
 def caption_residuals(
@@ -162,11 +172,17 @@ def caption_residuals(
     settings: ChainSettings,
     anchors: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    plan = residual_requests(video_id, frames, read_image, prompt, settings, anchors)
-    results = client.complete_many([request for _, _, request in plan])
+    plan: list[tuple[int, list[int]]] = []  # (segment, first frame of each pair) of every request sent
+
+    def stream() -> Iterator[ModelRequest]:
+        for segment_idx, firsts, request in residual_plan(video_id, frames, read_image, prompt, settings, anchors):
+            plan.append((segment_idx, firsts))
+            yield request
+
+    results = client.complete_chunked(stream())
     by_segment = {k: g.reset_index(drop=True) for k, g in _frame(frames).groupby("segment_idx")}
     rows = []
-    for (segment_idx, firsts, _), result in zip(plan, results, strict=True):
+    for (segment_idx, firsts), result in zip(plan, results, strict=True):
         got = {tuple(item["frame_pair"]): item for item in result.data["residuals"]}
         seg = by_segment[segment_idx]
         for i in firsts:

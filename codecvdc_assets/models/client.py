@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from itertools import islice
 from typing import Any, Protocol
 
 from codecvdc_assets.models.budget import Budget, estimate_prompt_tokens, over_budget_message
@@ -36,6 +38,7 @@ from codecvdc_assets.models.types import (
 from codecvdc_assets.models.validation import parse_answer
 
 DEFAULT_WINDOW = 32768
+CHUNK = 256  # requests in memory at once in complete_chunked
 
 
 class Backend(Protocol):
@@ -94,6 +97,29 @@ class ModelClient:
                 f"failed; first: {first.error}",
                 results,
             )
+        return results
+
+    def complete_chunked(
+        self, requests: Iterable[ModelRequest], chunk: int = CHUNK, raise_on_error: bool = True
+    ) -> list[ModelResult]:
+        """complete_many over a lazily built stream of requests, `chunk` at a time, so a 2-hour video's
+        thousands of image requests are never in memory at once: the results keep their request without
+        its messages (video, asset and task still name a failure). Raises after the chunk holding the
+        first failure (everything finished before it is cached)."""
+        results: list[ModelResult] = []
+        it = iter(requests)
+        while batch := list(islice(it, chunk)):
+            done = self.complete_many(batch, raise_on_error=False)
+            results += [replace(r, request=replace(r.request, messages=[])) for r in done]
+            failed = [r for r in results if not r.ok]
+            if failed and raise_on_error:
+                first = failed[0]
+                where = "/".join(p for p in (first.request.video_id, first.request.asset) if p)
+                raise ModelCallError(
+                    f"{where + ': ' if where else ''}{len(failed)} of {len(results)} {first.request.task} call(s) "
+                    f"failed; first: {first.error}",
+                    results,
+                )
         return results
 
     # ------------------------------------------------------------------ internals
