@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 
 import cv2
 import numpy as np
@@ -138,6 +139,13 @@ def test_embedded_text_model_condenses_to_the_asked_length() -> None:
     # Condensed, not cut off: the last scene is still there, and every kept sentence is from the input.
     assert f"Scene {len(items)} (" in short and short.startswith(f"The video has {len(items)} scenes.")
     assert chapter.startswith("Scenes 1-5.") and len(chapter.split()) <= 60 + 12
+    # Extractive: past its headers, each kept sentence (or the start of a cut one) is in a scene narrative.
+    source = " ".join(i["narrative"] for i in items)
+    kept = re.split(r"Scene \d+ \([^)]*\): ", short)[1:]
+    assert len(kept) > 3
+    for piece in kept:
+        for sentence in re.split(r"(?<=[.!?])\s+", piece.strip()):
+            assert sentence.rstrip("\u2026") in source, sentence
 
 
 def test_direct_baseline_asks_the_most_frames_that_fit() -> None:
