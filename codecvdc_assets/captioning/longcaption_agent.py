@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from codecvdc_assets.captioning.chain import ImageReader, n_words
@@ -138,9 +139,13 @@ def caption_clips(
         inside = samples[[clip.holds(float(t), clip is clips[-1]) for t in samples["t_s"]]]
         if inside.empty:
             continue  # a clip with no sampled frame (a video shorter than a frame interval) says nothing
-        request = clip_request(
-            video_id, clip, list(inside["t_s"]), [read_image(s) for s in inside["sha256"]], previous, prompt
-        )
+        times, images = list(inside["t_s"]), [read_image(s) for s in inside["sha256"]]
+        request = clip_request(video_id, clip, times, images, previous, prompt)
+        # Large frames in a small window: the most of the clip's frames, evenly spread, that fit.
+        while client.context_tokens is not None and len(times) > 1 and not client.fits(request):
+            keep = np.unique(np.linspace(0, len(times) - 1, len(times) - 1).round().astype(int))
+            times, images = [times[i] for i in keep], [images[i] for i in keep]
+            request = clip_request(video_id, clip, times, images, previous, prompt)
         previous = client.complete_many([request])[0].data["caption"].strip()  # the next clip's context
         rows.append(
             _row(
@@ -151,7 +156,7 @@ def caption_clips(
                 clip_idx=clip.idx,
                 start_s=clip.start_s,
                 end_s=clip.end_s,
-                n_frames=len(inside),
+                n_frames=len(times),
             )  # fmt: skip
         )
     columns = ["video_id", "clip_idx", "start_s", "end_s", "n_frames", "caption", "n_words", "model", "version"]
