@@ -228,8 +228,8 @@ def build_vidcapqa_assets(
             }
         )
 
-    baselines = [a for s, a in (("direct", direct_captions), ("per_second", per_second_captions)) if s in strategies]
-    return [vidcapqa_bank, *baselines, vidcapqa_answers, vidcapqa_scores]
+    named = [a for s, a in (("direct", direct_captions), ("per_second", per_second_captions)) if s in strategies]
+    return [vidcapqa_bank, *named, vidcapqa_answers, vidcapqa_scores]
 
 
 def compute_scores(
