@@ -14,6 +14,7 @@ import os
 import dagster as dg
 import pandas as pd
 
+from codecvdc_assets.captioning import baselines
 from codecvdc_assets.captioning.prompts import load_prompt, prompt_hash
 from codecvdc_assets.captioning.strategies import ALL as ALL_STRATEGIES
 from codecvdc_assets.defs.assets.captions import recorded, token_metadata
