@@ -123,8 +123,8 @@ def caption_per_second(
             asset="per_second_captions",
         )
 
-    # made as they are sent (complete_chunked): a 2-hour video has 7,200
-    results = client.complete_chunked(request(i) for i in range(len(samples)))
+    # made as they are sent (complete_stream): a 2-hour video has 7,200
+    results = client.complete_stream(request(i) for i in range(len(samples)))
     rows = []
     for i, result in enumerate(results):
         caption = result.data["caption"].strip()

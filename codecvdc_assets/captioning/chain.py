@@ -208,7 +208,7 @@ def caption_residuals(
             plan.append((segment_idx, firsts))
             yield request
 
-    results = client.complete_chunked(stream())
+    results = client.complete_stream(stream())
     by_segment = {k: g.reset_index(drop=True) for k, g in _frame(frames).groupby("segment_idx")}
     rows = []
     for (segment_idx, firsts), result in zip(plan, results, strict=True):

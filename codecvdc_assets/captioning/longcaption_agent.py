@@ -72,7 +72,7 @@ def caption_frames(
     video_id: str, frames: pd.DataFrame, read_image: ImageReader, client: ModelClient, prompt: str, version: str
 ) -> pd.DataFrame:
     samples = _samples(frames)
-    requests = (  # made as they are sent (complete_chunked): a 2-hour video has 7,200
+    requests = (  # made as they are sent (complete_stream): a 2-hour video has 7,200
         ModelRequest(
             "longcap_frame",
             [m.system(prompt), m.user(f"Frame {i} at {r.t_s:.2f} s.", m.image_part(read_image(r.sha256)))],
@@ -82,7 +82,7 @@ def caption_frames(
         )
         for i, r in enumerate(samples.itertuples())
     )
-    results = client.complete_chunked(requests)
+    results = client.complete_stream(requests)
     rows = [
         _row(video_id, client, version, res.data["caption"].strip(), frame_idx=i, t_s=float(r.t_s))
         for i, (r, res) in enumerate(zip(samples.itertuples(), results, strict=True))

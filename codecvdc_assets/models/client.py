@@ -19,9 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
-from itertools import islice
 from typing import Any, Protocol
 
 from codecvdc_assets.models.budget import Budget, estimate_prompt_tokens, over_budget_message
@@ -38,7 +37,6 @@ from codecvdc_assets.models.types import (
 from codecvdc_assets.models.validation import parse_answer
 
 DEFAULT_WINDOW = 32768
-CHUNK = 256  # requests in memory at once in complete_chunked
 
 
 class Backend(Protocol):
@@ -99,27 +97,22 @@ class ModelClient:
             )
         return results
 
-    def complete_chunked(
-        self, requests: Iterable[ModelRequest], chunk: int = CHUNK, raise_on_error: bool = True
-    ) -> list[ModelResult]:
-        """complete_many over a lazily built stream of requests, `chunk` at a time, so a 2-hour video's
-        thousands of image requests are never in memory at once: the results keep their request without
-        its messages (video, asset and task still name a failure). Raises after the chunk holding the
-        first failure (everything finished before it is cached)."""
-        results: list[ModelResult] = []
-        it = iter(requests)
-        while batch := list(islice(it, chunk)):
-            done = self.complete_many(batch, raise_on_error=False)
-            results += [replace(r, request=replace(r.request, messages=[])) for r in done]
-            failed = [r for r in results if not r.ok]
-            if failed and raise_on_error:
-                first = failed[0]
-                where = "/".join(p for p in (first.request.video_id, first.request.asset) if p)
-                raise ModelCallError(
-                    f"{where + ': ' if where else ''}{len(failed)} of {len(results)} {first.request.task} call(s) "
-                    f"failed; first: {first.error}",
-                    results,
-                )
+    def complete_stream(self, requests: Iterable[ModelRequest], raise_on_error: bool = True) -> list[ModelResult]:
+        """complete_many over a lazily made stream of requests: the next request is made only when a slot of
+        the bounded concurrency frees up, so at most `concurrency` requests (and their images) exist at once,
+        however long the video; the results, in the stream's order, keep their request without its messages
+        (video, asset and task still name a failure). With `raise_on_error`, the first failure stops the
+        stream (what finished is cached) and is raised like complete_many's."""
+        results = asyncio.run(self._run_stream(iter(requests), raise_on_error))
+        failed = [r for r in results if not r.ok]
+        if failed and raise_on_error:
+            first = failed[0]
+            where = "/".join(p for p in (first.request.video_id, first.request.asset) if p)
+            raise ModelCallError(
+                f"{where + ': ' if where else ''}{len(failed)} of {len(results)} {first.request.task} call(s) "
+                f"failed; first: {first.error}",
+                results,
+            )
         return results
 
     # ------------------------------------------------------------------ internals
@@ -135,6 +128,34 @@ class ModelClient:
             return await asyncio.gather(*(one(r) for r in requests))
         finally:
             await self.backend.close()
+
+    async def _run_stream(self, requests: Iterator[ModelRequest], stop_on_error: bool) -> list[ModelResult]:
+        gate = asyncio.Semaphore(self.concurrency)
+        done: dict[int, ModelResult] = {}
+        running: set[asyncio.Task] = set()
+
+        async def one(i: int, request: ModelRequest) -> None:
+            try:
+                result = await self._complete(request)
+                done[i] = replace(result, request=replace(request, messages=[]))
+            finally:
+                gate.release()
+
+        await self.backend.open()
+        try:
+            for i, request in enumerate(requests):
+                await gate.acquire()  # before the next request is made
+                if stop_on_error and any(not r.ok for r in done.values()):
+                    gate.release()
+                    break
+                task = asyncio.create_task(one(i, request))
+                running.add(task)
+                task.add_done_callback(running.discard)
+                del request
+            await asyncio.gather(*running)
+        finally:
+            await self.backend.close()
+        return [done[i] for i in sorted(done)]
 
     async def _complete(self, request: ModelRequest) -> ModelResult:
         sampling = self.sampling

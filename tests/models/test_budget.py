@@ -1,5 +1,5 @@
 """Context budgets (issue 21): a request that cannot fit its model's window is refused before it is
-sent, in one line; long streams of requests are made and sent in chunks."""
+sent, in one line; long streams of requests are made only as they are sent."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def test_a_request_over_the_window_is_refused_before_it_is_sent_in_one_line() ->
         Budget(1024, 1024)
 
 
-def test_complete_chunked_runs_a_lazy_stream_in_order_and_keeps_no_messages() -> None:
+def test_complete_stream_runs_a_lazy_stream_in_order_and_keeps_no_messages() -> None:
     made = []
 
     def stream():
@@ -51,7 +51,7 @@ def test_complete_chunked_runs_a_lazy_stream_in_order_and_keeps_no_messages() ->
             yield ModelRequest("video", [m.user(_json({"scenes": scenes}))], SCHEMAS["video"], video_id="v", asset="a")
 
     client = ModelClient(EmbeddedBackend(TEXT_MODEL), Sampling(max_tokens=256), None, 2, context_tokens=4096)
-    results = client.complete_chunked(stream(), chunk=256)
+    results = client.complete_stream(stream())
     assert len(results) == 600 == len(made)
     assert [r.data["narrative"].split("Scene number ")[1] for r in results[:3]] == ["0.", "1.", "2."]
     assert all(r.ok and r.request.messages == [] and r.request.asset == "a" for r in results)
