@@ -95,7 +95,7 @@ def test_prompt_change_rematerializes_exactly_the_affected_assets(home: Path, pr
     (request,) = result.run_requests
     selection = [k.to_user_string() for k in request.asset_selection]
     assert selection == [
-        "residuals", "evidence", "scene_narratives", "video_narratives", "chapter_narratives", "vidcapqa_answers"
+        "residuals", "evidence", "scene_narratives", "chapter_narratives", "video_narratives", "vidcapqa_answers"
     ]  # fmt: skip
     assert (request.tags[RANGE_START], request.tags[RANGE_END]) == (ids[0], ids[1])
     # Run what the automation asked for, as the daemon would.
