@@ -11,6 +11,7 @@ from . import (
     dense_eval,
     distributed,
     export_scale,
+    long,
     memory,
     models,
     orchestration,
@@ -34,6 +35,7 @@ SUITES = {
     "distributed": lambda a: distributed.main(quick=a.quick),
     "pool": lambda a: pool.main(quick=a.quick),
     "quality": lambda a: quality.main(quick=a.quick),
+    "long": lambda a: long.main(quick=a.quick),
 }
 RESULTS = Path(__file__).resolve().parent / "results.md"
 

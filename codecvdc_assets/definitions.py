@@ -12,6 +12,7 @@ import warnings
 
 import dagster as dg
 
+from codecvdc_assets.captioning.strategies import profile_strategies
 from codecvdc_assets.defs.assets import build_assets
 from codecvdc_assets.defs.assets.export import build_export_assets
 from codecvdc_assets.defs.checks.captions import CHECKS
@@ -43,8 +44,11 @@ def build_definitions(profile_name: str | None = None, home: str | None = None) 
     # UI backfills (BackfillPolicy.multi_run) take bigger runs than the CLI and the sensor: every run the
     # backfill daemon creates costs a run record, planned events and a run worker loading the code location,
     # so 118,257 videos in runs of 100 are 1,183 submissions instead of 4,731 (issue #23); a bad video still
-    # fails alone (defs/assets/per_video.py) and a cancel still stops every run.
-    assets = build_assets(resources, int(automation.get("backfill_batch_size", 4 * batch_size)))
+    # fails alone (defs/assets/per_video.py) and a cancel still stops every run. The strategies are the
+    # profile's (a dataset build: codeccap only); the jobs, sensors and schedule select AssetSelection.all(),
+    # so they follow the graph.
+    backfill_batch = int(automation.get("backfill_batch_size", 4 * batch_size))
+    assets = build_assets(resources, backfill_batch, profile_strategies(profile))
     versions = {k.to_user_string(): v for a in assets for k, v in a.code_versions_by_key.items() if v}
     assets += build_export_assets(profile.get("export"), versions)  # only when the profile has `export: {out: ...}`
     defs = dg.Definitions(

@@ -136,7 +136,7 @@ class ModelCallsSchema(Table):
     prompt_tokens: Series[int] = pa.Field(ge=0)
     completion_tokens: Series[int] = pa.Field(ge=0)
     latency_s: Series[float] = pa.Field(ge=0)
-    status: Series[str] = pa.Field(isin=["ok", "truncated", "invalid", "error"])
+    status: Series[str] = pa.Field(isin=["ok", "truncated", "invalid", "error", "refused"])
     cache_hit: Series[bool]
     cache_key: Series[str]
     error: Series[str] = pa.Field(nullable=True)
@@ -224,6 +224,47 @@ class VideoNarrativesSchema(Table):
     version: Series[str]
 
 
+class ChapterNarrativesSchema(Table):
+    """Intermediate levels between scene narratives and the video narrative (captioning/chapters.py):
+    level 1 merges consecutive scenes, level 2 consecutive level-1 chapters, ...; `called` is False for a
+    single input carried up unchanged."""
+
+    video_id: Series[str]
+    level: Series[int] = pa.Field(ge=1)
+    chapter_idx: Series[int] = pa.Field(ge=0)
+    first_segment_idx: Series[int] = pa.Field(ge=0)
+    last_segment_idx: Series[int] = pa.Field(ge=0)
+    start_s: Series[float] = pa.Field(ge=0)
+    end_s: Series[float]
+    n_inputs: Series[int] = pa.Field(ge=1)
+    narrative: Series[str] = pa.Field(str_length={"min_value": 1})
+    n_words: Series[int] = pa.Field(ge=1)
+    target_words: Series[int] = pa.Field(ge=1)
+    called: Series[bool]
+    model: Series[str]
+    version: Series[str]
+
+
+class LongcapSectionsSchema(Table):
+    """Intermediate levels of the LongCaption-Agent merge (captioning/longcaption.py): sections of
+    consecutive clips (level 1), sections of sections (level 2), ..."""
+
+    video_id: Series[str]
+    level: Series[int] = pa.Field(ge=1)
+    section_idx: Series[int] = pa.Field(ge=0)
+    first_clip_idx: Series[int] = pa.Field(ge=0)
+    last_clip_idx: Series[int] = pa.Field(ge=0)
+    start_s: Series[float] = pa.Field(ge=0)
+    end_s: Series[float]
+    n_inputs: Series[int] = pa.Field(ge=1)
+    caption: Series[str] = pa.Field(str_length={"min_value": 1})
+    n_words: Series[int] = pa.Field(ge=1)
+    target_words: Series[int] = pa.Field(ge=1)
+    called: Series[bool]
+    model: Series[str]
+    version: Series[str]
+
+
 class DirectCaptionsSchema(Table):
     video_id: Series[str]
     caption: Series[str] = pa.Field(str_length={"min_value": 1})
@@ -289,6 +330,7 @@ class VidcapqaAnswersSchema(Table):
     rationale: Series[str]
     observation: Series[str]
     caption_words: Series[int] = pa.Field(ge=0)
+    caption_fitted: Series[bool]  # the caption was fitted into the answerer's window (evaluation/caption_fit.py)
     model: Series[str]
     version: Series[str]
 
@@ -304,6 +346,7 @@ class VidcapqaScoresSchema(Table):
     ci_low: Series[float] = pa.Field(ge=0, le=1, nullable=True)
     ci_high: Series[float] = pa.Field(ge=0, le=1, nullable=True)
     no_evidence_rate: Series[float] = pa.Field(ge=0, le=1, nullable=True)
+    n_fitted: Series[int] = pa.Field(ge=0)  # answers of the row whose caption had to be fitted
     tokens_per_minute: Series[float] = pa.Field(ge=0, nullable=True)
 
 
@@ -410,11 +453,13 @@ TABLE_SCHEMAS: dict[str, type[pa.DataFrameModel]] = {
     "evidence": EvidenceSchema,
     "scene_narratives": SceneNarrativesSchema,
     "video_narratives": VideoNarrativesSchema,
+    "chapter_narratives": ChapterNarrativesSchema,
     "direct_captions": DirectCaptionsSchema,
     "per_second_captions": PerSecondCaptionsSchema,
     "longcap_frames": LongcapFramesSchema,
     "longcap_clips": LongcapClipsSchema,
     "longcap_video": LongcapVideoSchema,
+    "longcap_sections": LongcapSectionsSchema,
     "vidcapqa_bank": BankSchema,
     "vidcapqa_answers": VidcapqaAnswersSchema,
     "vidcapqa_scores": VidcapqaScoresSchema,

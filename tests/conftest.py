@@ -44,6 +44,7 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 # The longest modules first: `make test` spreads whole files over worker processes (pytest-xdist,
 # --dist loadfile) in collection order, so a long file collected last would run alone at the end.
 LONGEST_FIRST = [  # by the time of each file in a `make test` run of 2026-12-01 (3 workers)
+    "scenarios/test_long_videos.py",  # ~4 min on a loaded machine (issue 21), measured alone
     "scenarios/test_celery.py",
     "scenarios/test_live_daemon.py",
     "scenarios/test_pool_scale.py",  # (issue #23: two whole-chain runs in its session fixture)

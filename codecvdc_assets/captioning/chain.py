@@ -7,13 +7,13 @@ and returns the rows of its table. `read_image(sha256) -> bytes` reads a stored 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pandas as pd
 
 from codecvdc_assets.captioning.evidence import Residual, accept
-from codecvdc_assets.captioning.windows import windows
+from codecvdc_assets.captioning.windows import Window, windows
 from codecvdc_assets.models import messages as m
 from codecvdc_assets.models.client import ModelClient
 from codecvdc_assets.models.task_schemas import SCHEMAS
@@ -115,41 +115,78 @@ def residual_requests(
 ) -> list[tuple[int, list[int], ModelRequest]]:
     """(segment_idx, frame positions of the window, request) for every window of every segment; with
     `residual_context: anchor` each request carries its segment's anchor (caption, entities)."""
+    return list(residual_plan(video_id, frames, read_image, prompt, settings, anchors))
+
+
+def residual_plan(
+    video_id: str,
+    frames: pd.DataFrame,
+    read_image: ImageReader,
+    prompt: str,
+    settings: ChainSettings,
+    anchors: pd.DataFrame | None = None,
+    fits: Callable[[ModelRequest], bool] | None = None,
+) -> Iterator[tuple[int, list[int], ModelRequest]]:
+    """residual_requests, one window at a time (a long video's requests are made as they are sent). With
+    `fits` (the vision model's budget, models/budget.py) a segment whose first window of `window_size`
+    frames would not fit the window gets smaller windows (the largest that fits, at least 2 frames;
+    overlap kept below the size): large frames in a small context; every pair is still captioned once."""
     if settings.residual_context == "anchor" and anchors is None:
         raise ValueError("residuals: residual_context is anchor but no anchors were given")
     context = anchor_context(anchors) if settings.residual_context == "anchor" else {}
-    out = []
     for segment_idx, seg in _frame(frames).groupby("segment_idx", sort=True):
         seg = seg.reset_index(drop=True)
-        for window in windows(len(seg), settings.window_size, settings.window_overlap):
-            part = seg.iloc[window.start : window.stop]
-            info = {
-                "segment_idx": int(segment_idx),
-                "first_frame_index": window.start,
-                "frame_times_s": [round(float(t), 3) for t in part["t_s"]],
-                "pairs": [list(p) for p in window.pairs],
-            }
-            if context:
-                if int(segment_idx) not in context:
-                    raise ValueError(f"residuals: segment {int(segment_idx)} has no anchor")
-                info["anchor"] = context[int(segment_idx)]
-            images = [m.image_part(read_image(sha)) for sha in part["sha256"]]
-            request = ModelRequest(
-                "residual",
-                [
-                    m.system(prompt),
-                    m.user(
-                        f"Frames {window.start} to {window.stop - 1} of scene {int(segment_idx)}.",
-                        m.json_block(info),
-                        *images,
-                    ),
-                ],
-                SCHEMAS["residual"],
-                video_id=video_id,
-                asset="residuals",
+        size, overlap = settings.window_size, settings.window_overlap
+        if fits is not None:
+            while size > 2 and len(seg) > 1:
+                first = windows(len(seg), size, min(overlap, size - 1))[0]
+                if fits(_residual_request(video_id, prompt, int(segment_idx), seg, first, context, read_image)):
+                    break
+                size -= 1
+            overlap = min(overlap, size - 1)
+        for window in windows(len(seg), size, overlap):
+            yield (
+                int(segment_idx),
+                [p[0] for p in window.pairs],
+                _residual_request(video_id, prompt, int(segment_idx), seg, window, context, read_image),
             )
-            out.append((int(segment_idx), [p[0] for p in window.pairs], request))
-    return out
+
+
+def _residual_request(
+    video_id: str,
+    prompt: str,
+    segment_idx: int,
+    seg: pd.DataFrame,
+    window: Window,
+    context: dict[int, dict],
+    read_image: ImageReader,
+) -> ModelRequest:
+    part = seg.iloc[window.start : window.stop]
+    info = {
+        "segment_idx": int(segment_idx),
+        "first_frame_index": window.start,
+        "frame_times_s": [round(float(t), 3) for t in part["t_s"]],
+        "pairs": [list(p) for p in window.pairs],
+    }
+    if context:
+        if int(segment_idx) not in context:
+            raise ValueError(f"residuals: segment {int(segment_idx)} has no anchor")
+        info["anchor"] = context[int(segment_idx)]
+    images = [m.image_part(read_image(sha)) for sha in part["sha256"]]
+    return ModelRequest(
+        "residual",
+        [
+            m.system(prompt),
+            m.user(
+                f"Frames {window.start} to {window.stop - 1} of scene {int(segment_idx)}.",
+                m.json_block(info),
+                *images,
+            ),
+        ],
+        SCHEMAS["residual"],
+        video_id=video_id,
+        asset="residuals",
+    )
 
 
 def caption_residuals(
@@ -162,11 +199,19 @@ def caption_residuals(
     settings: ChainSettings,
     anchors: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    plan = residual_requests(video_id, frames, read_image, prompt, settings, anchors)
-    results = client.complete_many([request for _, _, request in plan])
+    plan: list[tuple[int, list[int]]] = []  # (segment, first frame of each pair) of every request sent
+
+    def stream() -> Iterator[ModelRequest]:
+        fits = client.fits if client.context_tokens is not None else None  # no window known: as configured
+        planned = residual_plan(video_id, frames, read_image, prompt, settings, anchors, fits)
+        for segment_idx, firsts, request in planned:
+            plan.append((segment_idx, firsts))
+            yield request
+
+    results = client.complete_stream(stream())
     by_segment = {k: g.reset_index(drop=True) for k, g in _frame(frames).groupby("segment_idx")}
     rows = []
-    for (segment_idx, firsts, _), result in zip(plan, results, strict=True):
+    for (segment_idx, firsts), result in zip(plan, results, strict=True):
         got = {tuple(item["frame_pair"]): item for item in result.data["residuals"]}
         seg = by_segment[segment_idx]
         for i in firsts:
@@ -324,34 +369,11 @@ def narrate_scenes(
 
 
 def narrate_video(video_id: str, scenes: pd.DataFrame, client: ModelClient, prompt: str, version: str) -> pd.DataFrame:
-    data = {
-        "scenes": [
-            {
-                "segment_idx": int(s.segment_idx),
-                "start_s": round(float(s.start_s), 3),
-                "end_s": round(float(s.end_s), 3),
-                "narrative": s.narrative,
-            }
-            for s in scenes.sort_values("segment_idx").itertuples()
-        ]
-    }
-    request = ModelRequest(
-        "video",
-        [m.system(prompt), m.user("Write the video narrative.", m.json_block(data))],
-        SCHEMAS["video"],
-        video_id=video_id,
-        asset="video_narratives",
+    """The video narrative alone (through chapters when the scenes do not fit one request: chapters.py)."""
+    from codecvdc_assets.captioning.chapters import narrate_video_levels
+    from codecvdc_assets.captioning.prompts import load_prompt
+
+    video, _, _ = narrate_video_levels(
+        video_id, scenes, client, {"video": prompt, "chapter": load_prompt("chapter")}, version
     )
-    narrative = client.complete_many([request])[0].data["narrative"].strip()
-    return pd.DataFrame(
-        [
-            {
-                "video_id": video_id,
-                "narrative": narrative,
-                "n_words": n_words(narrative),
-                "n_segments": len(scenes),
-                "model": client.backend.model,
-                "version": version,
-            }
-        ]
-    )
+    return video

@@ -15,9 +15,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from codecvdc_assets.captioning.chain import ImageReader, n_words
+from codecvdc_assets.captioning.hierarchy import DEFAULT_FAN_IN, Aggregator, Part, Tree
 from codecvdc_assets.models import messages as m
 from codecvdc_assets.models.client import ModelClient
 from codecvdc_assets.models.task_schemas import SCHEMAS
@@ -70,7 +72,7 @@ def caption_frames(
     video_id: str, frames: pd.DataFrame, read_image: ImageReader, client: ModelClient, prompt: str, version: str
 ) -> pd.DataFrame:
     samples = _samples(frames)
-    requests = [
+    requests = (  # made as they are sent (complete_stream): a 2-hour video has 7,200
         ModelRequest(
             "longcap_frame",
             [m.system(prompt), m.user(f"Frame {i} at {r.t_s:.2f} s.", m.image_part(read_image(r.sha256)))],
@@ -79,8 +81,8 @@ def caption_frames(
             asset="longcap_frames",
         )
         for i, r in enumerate(samples.itertuples())
-    ]
-    results = client.complete_many(requests)
+    )
+    results = client.complete_stream(requests)
     rows = [
         _row(video_id, client, version, res.data["caption"].strip(), frame_idx=i, t_s=float(r.t_s))
         for i, (r, res) in enumerate(zip(samples.itertuples(), results, strict=True))
@@ -137,9 +139,13 @@ def caption_clips(
         inside = samples[[clip.holds(float(t), clip is clips[-1]) for t in samples["t_s"]]]
         if inside.empty:
             continue  # a clip with no sampled frame (a video shorter than a frame interval) says nothing
-        request = clip_request(
-            video_id, clip, list(inside["t_s"]), [read_image(s) for s in inside["sha256"]], previous, prompt
-        )
+        times, images = list(inside["t_s"]), [read_image(s) for s in inside["sha256"]]
+        request = clip_request(video_id, clip, times, images, previous, prompt)
+        # Large frames in a small window: the most of the clip's frames, evenly spread, that fit.
+        while client.context_tokens is not None and len(times) > 1 and not client.fits(request):
+            keep = np.unique(np.linspace(0, len(times) - 1, len(times) - 1).round().astype(int))
+            times, images = [times[i] for i in keep], [images[i] for i in keep]
+            request = clip_request(video_id, clip, times, images, previous, prompt)
         previous = client.complete_many([request])[0].data["caption"].strip()  # the next clip's context
         rows.append(
             _row(
@@ -150,7 +156,7 @@ def caption_clips(
                 clip_idx=clip.idx,
                 start_s=clip.start_s,
                 end_s=clip.end_s,
-                n_frames=len(inside),
+                n_frames=len(times),
             )  # fmt: skip
         )
     columns = ["video_id", "clip_idx", "start_s", "end_s", "n_frames", "caption", "n_words", "model", "version"]
@@ -178,32 +184,125 @@ def group_frames(frame_caps: pd.DataFrame, clip_caps: pd.DataFrame) -> dict[int,
 
 def merge_input(frame_caps: pd.DataFrame, clip_caps: pd.DataFrame) -> dict:
     """The interleaved, timestamped input of the merge: frames of clip 0, clip 0, frames of clip 1, ..."""
+    parts = clip_parts(frame_caps, clip_caps)
+    return {
+        "num_frames": sum(p.item["n_frames"] for p in parts),
+        "num_clips": len(parts),
+        "timeline": [x for p in parts for x in p.item["timeline"]],
+    }
+
+
+def clip_parts(frame_caps: pd.DataFrame, clip_caps: pd.DataFrame) -> list[Part]:
+    """One part per clip for the hierarchical merge: the clip's frame group and the clip, timestamped."""
     groups = group_frames(frame_caps, clip_caps)
-    timeline: list[dict] = []
+    parts = []
     for c in clip_caps.sort_values("start_s").itertuples():
-        start, end = round(float(c.start_s), 3), round(float(c.end_s), 3)
-        timeline.append({"kind": "frames", "clip_idx": int(c.clip_idx), "frames": groups[int(c.clip_idx)]})
-        timeline.append({"kind": "clip", "clip_idx": int(c.clip_idx), "start_s": start, "end_s": end,
-                         "caption": c.caption})  # fmt: skip
-    return {"num_frames": len(frame_caps), "num_clips": len(clip_caps), "timeline": timeline}
+        idx, start, end = int(c.clip_idx), round(float(c.start_s), 3), round(float(c.end_s), 3)
+        timeline = [
+            {"kind": "frames", "clip_idx": idx, "frames": groups[idx]},
+            {"kind": "clip", "clip_idx": idx, "start_s": start, "end_s": end, "caption": c.caption},
+        ]
+        item = {"timeline": timeline, "n_frames": len(groups[idx])}
+        parts.append(Part(float(c.start_s), float(c.end_s), idx, idx, item, 0, c.caption))
+    return parts
 
 
-def merge_request(video_id: str, frame_caps: pd.DataFrame, clip_caps: pd.DataFrame, prompt: str) -> ModelRequest:
+def section_item(text: str, parts: list[Part], level: int) -> dict:
+    return {
+        "clips": [parts[0].first, parts[-1].last],
+        "n_clips": parts[-1].last - parts[0].first + 1,
+        "start_s": round(parts[0].start_s, 3),
+        "end_s": round(parts[-1].end_s, 3),
+        "caption": text,
+    }
+
+
+def section_request(
+    video_id: str, prompts: dict[str, str], parts: list[Part], level: int, final: bool, target_words: int | None
+) -> ModelRequest:
+    """The merge of `parts`: clips with their frames (the paper's single merge when they are all of them)
+    or, at higher levels, sections; the top request uses prompts/longcap_video.md, the others
+    prompts/longcap_section.md."""
+    data: dict = {} if target_words is None else {"target_words": target_words}
+    if all(p.level == 0 for p in parts):
+        data |= {
+            "num_frames": sum(p.item["n_frames"] for p in parts),
+            "num_clips": len(parts),
+            "timeline": [x for p in parts for x in p.item["timeline"]],
+        }
+    else:
+        data["sections"] = [p.item for p in parts]
+    task = "longcap_video" if final else "longcap_section"
+    ask = "Write the video-level description." if final else "Write the section description."
     return ModelRequest(
-        "longcap_video",
-        [
-            m.system(prompt),
-            m.user("Write the video-level description.", m.json_block(merge_input(frame_caps, clip_caps))),
-        ],
-        SCHEMAS["longcap_video"],
+        task,
+        [m.system(prompts[task]), m.user(ask, m.json_block(data))],
+        SCHEMAS[task],
         video_id=video_id,
         asset="longcap_video",
     )
 
 
+def merge_request(video_id: str, frame_caps: pd.DataFrame, clip_caps: pd.DataFrame, prompt: str) -> ModelRequest:
+    """The single merge over every clip (no length target): what the paper sends for a short video."""
+    return section_request(video_id, {"longcap_video": prompt}, clip_parts(frame_caps, clip_caps), 1, True, None)
+
+
+SECTION_COLUMNS = [
+    "video_id", "level", "section_idx", "first_clip_idx", "last_clip_idx", "start_s", "end_s",
+    "n_inputs", "caption", "n_words", "target_words", "called", "model", "version",
+]  # fmt: skip
+
+
+def merge_video_levels(
+    video_id: str,
+    frame_caps: pd.DataFrame,
+    clip_caps: pd.DataFrame,
+    client: ModelClient,
+    prompts: dict[str, str],
+    version: str,
+    max_fan_in: int = DEFAULT_FAN_IN,
+) -> tuple[pd.DataFrame, pd.DataFrame, Tree]:
+    """(longcap_video row, longcap_sections rows, the tree): the merge through sections of consecutive
+    clips when they do not fit one request (captioning/hierarchy.py); `prompts` has longcap_video and
+    longcap_section."""
+    aggregator = Aggregator(
+        client,
+        lambda parts, level, final, target: section_request(video_id, prompts, parts, level, final, target),
+        section_item,
+        "caption",
+        max_fan_in,
+        "longcap video",
+    )
+    tree = aggregator.run(clip_parts(frame_caps, clip_caps))
+    row = _row(video_id, client, version, tree.text, n_clips=len(clip_caps), n_frames=len(frame_caps))
+    video = pd.DataFrame([row], columns=["video_id", "n_clips", "n_frames", "caption", "n_words", "model", "version"])
+    sections = [
+        {
+            "video_id": video_id,
+            "level": c.level,
+            "section_idx": c.idx,
+            "first_clip_idx": c.part.first,
+            "last_clip_idx": c.part.last,
+            "start_s": c.part.start_s,
+            "end_s": c.part.end_s,
+            "n_inputs": c.n_inputs,
+            "caption": c.part.text,
+            "n_words": n_words(c.part.text),
+            "target_words": c.target_words,
+            "called": c.called,
+            "model": client.backend.model,
+            "version": version,
+        }
+        for c in tree.chapters
+    ]
+    return video, pd.DataFrame(sections, columns=SECTION_COLUMNS), tree
+
+
 def merge_video(
     video_id: str, frame_caps: pd.DataFrame, clip_caps: pd.DataFrame, client: ModelClient, prompt: str, version: str
 ) -> pd.DataFrame:
-    caption = client.complete_many([merge_request(video_id, frame_caps, clip_caps, prompt)])[0].data["caption"].strip()
-    row = _row(video_id, client, version, caption, n_clips=len(clip_caps), n_frames=len(frame_caps))
-    return pd.DataFrame([row], columns=["video_id", "n_clips", "n_frames", "caption", "n_words", "model", "version"])
+    from codecvdc_assets.captioning.prompts import load_prompt
+
+    prompts = {"longcap_video": prompt, "longcap_section": load_prompt("longcap_section")}
+    return merge_video_levels(video_id, frame_caps, clip_caps, client, prompts, version)[0]

@@ -29,6 +29,13 @@ def add_serve_parser(sub) -> None:
         "same_sentence, one_caption)",
     )
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--context-tokens",
+        type=int,
+        default=None,
+        metavar="N",
+        help="serve an N-token window like vLLM's --max-model-len: a longer request gets HTTP 400 (default: none)",
+    )
     p.set_defaults(func=cmd_serve_embedded)
 
 
@@ -44,7 +51,13 @@ def cmd_serve_embedded(args: argparse.Namespace) -> int:
 
     faults = tuple(f for f in args.faults.split(",") if f)
     try:
-        plan = FaultPlan(latency_s=args.latency_ms / 1000, fault_rate=args.fault_rate, faults=faults, seed=args.seed)
+        plan = FaultPlan(
+            latency_s=args.latency_ms / 1000,
+            fault_rate=args.fault_rate,
+            faults=faults,
+            seed=args.seed,
+            context_tokens=args.context_tokens,
+        )
     except ValueError as exc:
         raise CliError(str(exc)) from exc
     if args.host not in ("127.0.0.1", "localhost", "::1"):
@@ -55,7 +68,8 @@ def cmd_serve_embedded(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     check_port(args.host, args.port)
-    print(f"serving {', '.join(MODELS)} on http://{args.host}:{args.port}/v1", flush=True)
+    window = f" (context {args.context_tokens} tokens)" if args.context_tokens else ""
+    print(f"serving {', '.join(MODELS)} on http://{args.host}:{args.port}/v1{window}", flush=True)
     serve(args.host, args.port, plan)
     return 0
 

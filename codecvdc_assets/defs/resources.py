@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 from pydantic import PrivateAttr
 
+from codecvdc_assets.models.budget import DEFAULT_CONTEXT_TOKENS
 from codecvdc_assets.models.client import ModelClient
 from codecvdc_assets.models.embedded.backend import TEXT_MODEL, VISION_MODEL
 from codecvdc_assets.models.factory import ModelSettings, build_client
@@ -176,6 +177,8 @@ class ModelResource(dg.ConfigurableResource):
     max_tokens: int = 1024
     top_p: float = 1.0
     seed: int | None = 0
+    # The served model's window (vLLM: --max-model-len); every request is planned to fit it (models/budget.py).
+    context_tokens: int = DEFAULT_CONTEXT_TOKENS
 
     def settings(self) -> ModelSettings:
         return ModelSettings(
@@ -188,6 +191,7 @@ class ModelResource(dg.ConfigurableResource):
             timeout_s=self.timeout_s,
             max_retries=self.max_retries,
             sampling=Sampling(self.temperature, self.max_tokens, self.top_p, self.seed),
+            context_tokens=self.context_tokens,
         )
 
     def client(self, cache_dir: str | None, quality: QualitySettings | None = None) -> ModelClient:
@@ -236,8 +240,12 @@ class CaptioningResource(dg.ConfigurableResource):
     anchor_words_max: int = 1500
     residual_words_min: int = 1
     residual_words_max: int = 120
+    # Inputs per merge request at most (the video narrative through chapters, captioning/hierarchy.py).
+    max_fan_in: int = 16
 
     def model_post_init(self, __context) -> None:
+        if self.max_fan_in < 2:
+            raise ValueError(f"captioning: max_fan_in must be at least 2, not {self.max_fan_in}")
         for kind in ("anchor", "residual"):
             low, high = getattr(self, f"{kind}_words_min"), getattr(self, f"{kind}_words_max")
             if low > high:
@@ -253,8 +261,11 @@ class LongCaptionResource(dg.ConfigurableResource):
 
     window_s: float = 10.0
     stride_s: float = 5.0
+    max_fan_in: int = 16  # clips (or sections) per merge request at most (captioning/hierarchy.py)
 
     def model_post_init(self, __context) -> None:
+        if self.max_fan_in < 2:
+            raise ValueError(f"longcaption: max_fan_in must be at least 2, not {self.max_fan_in}")
         if self.window_s <= 0 or self.stride_s <= 0:
             raise ValueError("longcaption: window_s and stride_s must be positive")
 

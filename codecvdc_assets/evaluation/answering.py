@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from codecvdc_assets.evaluation.bank import UNKNOWN, option_map
+from codecvdc_assets.evaluation.caption_fit import fit_caption
 from codecvdc_assets.evaluation.choices import parse_choice
 from codecvdc_assets.models import messages as m
 from codecvdc_assets.models.client import ModelClient
@@ -27,6 +28,21 @@ def qa_request(video_id: str, caption: str, question: str, options: list[str], p
     )
 
 
+def fit_sources(
+    video_id: str, questions: pd.DataFrame, sources: dict[str, str], client: ModelClient, prompt: str
+) -> dict[str, tuple[str, bool]]:
+    """{source: (the caption its questions are asked with, whether it was fitted)}: each caption fitted
+    against the video's longest question and options (evaluation/caption_fit.py has the rule)."""
+    if not len(questions):
+        return {source: (caption, False) for source, caption in sources.items()}
+    longest = max(questions.itertuples(), key=lambda q: len(q.question) + sum(len(str(o)) for o in q.options))
+
+    def fits(caption: str) -> bool:
+        return client.fits(qa_request(video_id, caption, longest.question, longest.options, prompt))
+
+    return {source: fit_caption(source, caption, sources, fits) for source, caption in sources.items()}
+
+
 def answer_questions(
     video_id: str,
     questions: pd.DataFrame,
@@ -35,7 +51,10 @@ def answer_questions(
     prompt: str,
     version: str,
 ) -> pd.DataFrame:
-    plan = [(source, caption, q) for source, caption in sorted(sources.items()) for q in questions.itertuples()]
+    fitted = fit_sources(video_id, questions, sources, client, prompt)
+    plan = [
+        (source, fitted[source][0], q) for source, caption in sorted(sources.items()) for q in questions.itertuples()
+    ]
     if not plan:
         return empty_frame("vidcapqa_answers")
     # An empty caption holds no evidence: `unknown` without a call.
@@ -66,6 +85,7 @@ def answer_questions(
                 "rationale": str(data.get("rationale", "")),
                 "observation": str(data.get("observation", "")),
                 "caption_words": len(caption.split()),
+                "caption_fitted": fitted[source][1],
                 "model": client.backend.model,
                 "version": version,
             }

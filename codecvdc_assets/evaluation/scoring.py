@@ -48,7 +48,11 @@ def bootstrap_ci(correct: np.ndarray, seed: int, label: str, resamples: int = RE
 def _stats(group: pd.DataFrame, seed: int, label: str, resamples: int) -> dict[str, Any]:
     correct = group["correct"].to_numpy(dtype=bool)
     low, high = bootstrap_ci(correct, seed, label, resamples)
+    fitted = {}
+    if "caption_fitted" in group:  # answers made here: how many captions had to be fitted (caption_fit.py)
+        fitted["n_fitted"] = int(group["caption_fitted"].fillna(False).astype(bool).sum())
     return {
+        **fitted,
         "n": int(len(group)),
         "accuracy": float(correct.mean()) if len(group) else float("nan"),
         "ci_low": low,
@@ -86,9 +90,10 @@ def scores_table(scores: dict[str, dict[str, Any]]) -> pd.DataFrame:
                 "group": "overall",
                 "dimension": "overall",
                 **{k: entry[k] for k in ("n", "accuracy", "ci_low", "ci_high", "no_evidence_rate")},
+                "n_fitted": entry.get("n_fitted", 0),
             }
         )
         for kind, key in (("dimension", "per_dimension"), ("difficulty", "per_difficulty")):
             for name, stats in entry[key].items():
-                rows.append({**base, "group": kind, "dimension": name, **stats})
+                rows.append({**base, "group": kind, "dimension": name, "n_fitted": 0, **stats})
     return pd.DataFrame(rows)

@@ -14,7 +14,9 @@ LEVELS = {
     "residuals": "residuals",
     "scenes": "scene_narratives",
     "videos": "video_narratives",
+    "chapters": "chapter_narratives",  # long videos' intermediate levels; asked for with --levels
 }
+DEFAULT_LEVELS = ("anchors", "residuals", "scenes", "videos")
 SPLIT_NAMES = ("train", "val", "validation", "test")
 DEFAULT_SPLITS = {"train": 0.98, "val": 0.01, "test": 0.01}
 DEFAULT_SHARD_MB = 128.0
@@ -27,7 +29,7 @@ class ExportError(ValueError):
 @dataclass(frozen=True)
 class ExportOptions:
     formats: tuple[str, ...] = ("hf",)
-    levels: tuple[str, ...] = tuple(LEVELS)
+    levels: tuple[str, ...] = DEFAULT_LEVELS
     splits: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_SPLITS))
     videos: tuple[str, ...] = ()  # empty: every video
     include_frames: bool = False
@@ -84,7 +86,7 @@ class ExportOptions:
         try:
             return cls(
                 formats=_names(section.get("formats", section.get("format", "hf"))),
-                levels=_names(section.get("levels", ",".join(LEVELS))),
+                levels=_names(section.get("levels", ",".join(DEFAULT_LEVELS))),
                 splits=parse_splits(splits) if isinstance(splits, str) else dict(splits or DEFAULT_SPLITS),
                 videos=_names(section.get("videos", section.get("video", ()))),
                 include_frames=bool(section.get("include_frames", False)),

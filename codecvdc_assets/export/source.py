@@ -149,6 +149,30 @@ CONFIGS: dict[str, Config] = {
         (*_CHAIN, "anchors", "residuals", "evidence", "scene_narratives", "video_narratives"),
         "the whole-video narrative, from the scene narratives in order",
     ),
+    "chapter_narratives": Config(
+        "chapter_narratives",
+        _cols(
+            *_KEY,
+            "level:i",
+            "chapter_idx:i",
+            "first_segment_idx:i",
+            "last_segment_idx:i",
+            "start_s:f",
+            "end_s:f",
+            "n_inputs:i",
+            "narrative:s",
+            "n_words:i",
+            "target_words:i",
+            "called:b",
+            "model:s",
+            "version:s",
+        ),
+        ("video_id", "level", "chapter_idx"),
+        ("narrative",),
+        (*_CHAIN, "anchors", "residuals", "evidence", "scene_narratives", "video_narratives"),
+        "the levels between scene and video narratives of a long video (consecutive scenes merged, then "
+        "chapters merged); none when every scene narrative fit the video narrative's request",
+    ),
     # Not a level: the sampled frames that the swift residual windows are made of.
     "frames": Config(
         "frames",
@@ -214,6 +238,8 @@ def select_videos(con: duckdb.DuckDBPyConnection, options: ExportOptions, videos
             have |= set(table["video_id"]) - _ids(
                 con, "SELECT DISTINCT video_id FROM frames GROUP BY video_id, segment_idx HAVING count(*) >= 2"
             )
+        if config.table == "chapter_narratives":  # no chapter is right when the scenes fit one request
+            have |= _ids(con, "SELECT DISTINCT video_id FROM video_narratives")
         missing |= set(table["video_id"]) - have
     if missing:
         excluded["not captioned yet in an exported level"] = len(missing)

@@ -5,6 +5,9 @@ Backends only turn messages into text; everything a caller relies on happens her
 - an answer that is not valid JSON for the schema, or was cut at max_tokens, is re-asked once with
   the reason; a second failure is recorded (`invalid` / `truncated`) and reported, never dropped;
 - transport failures (after the backend's own retries) are recorded as `error`;
+- a request whose estimated prompt cannot fit the model's window (models/budget.py) is not sent: it is
+  recorded as `refused` with one line naming the video, the asset and the sizes; a re-ask that would not
+  fit is not sent either (the first answer's fault is reported);
 - a failed call is never cached, so a later run asks again; a successful one is cached, so it is never
   asked twice;
 - with an `answer_check` (the caption quality gates, quality/answers.py), a valid answer the check flags
@@ -22,10 +25,11 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
+from codecvdc_assets.models.budget import Budget, estimate_prompt_tokens, over_budget_message
 from codecvdc_assets.models.cache import CallCache, cache_key
 from codecvdc_assets.models.types import (
     CallRecord,
@@ -37,6 +41,8 @@ from codecvdc_assets.models.types import (
     TransportError,
 )
 from codecvdc_assets.models.validation import parse_answer
+
+DEFAULT_WINDOW = 32768
 
 
 class Backend(Protocol):
@@ -77,6 +83,7 @@ class ModelClient:
         concurrency: int = 8,
         answer_check: AnswerCheck | None = None,
         reask_sampling: Sequence[Sampling] = (),
+        context_tokens: int | None = None,
     ) -> None:
         self.backend = backend
         self.sampling = sampling or Sampling()
@@ -86,6 +93,18 @@ class ModelClient:
         self.answer_check = answer_check
         self.reask_sampling = list(reask_sampling)
         self.outcomes: list[AnswerOutcome] = []
+        # None: no window known (nothing refused); planners then use the default window.
+        self.context_tokens = context_tokens
+
+    @property
+    def budget(self) -> Budget:
+        """The window requests are planned against (the default window when none was configured)."""
+        if self.context_tokens is None:
+            return Budget(max(DEFAULT_WINDOW, self.sampling.max_tokens * 2), self.sampling.max_tokens)
+        return Budget(self.context_tokens, self.sampling.max_tokens)
+
+    def fits(self, request: ModelRequest) -> bool:
+        return self.budget.fits(estimate_prompt_tokens(request.messages))
 
     # ------------------------------------------------------------------ public, synchronous
     def complete(self, request: ModelRequest) -> dict[str, Any]:
@@ -94,6 +113,24 @@ class ModelClient:
     def complete_many(self, requests: Sequence[ModelRequest], raise_on_error: bool = True) -> list[ModelResult]:
         """Run all requests (bounded concurrency); every finished call is cached even if others fail."""
         results = asyncio.run(self._run_all(list(requests)))
+        failed = [r for r in results if not r.ok]
+        if failed and raise_on_error:
+            first = failed[0]
+            where = "/".join(p for p in (first.request.video_id, first.request.asset) if p)
+            raise ModelCallError(
+                f"{where + ': ' if where else ''}{len(failed)} of {len(results)} {first.request.task} call(s) "
+                f"failed; first: {first.error}",
+                results,
+            )
+        return results
+
+    def complete_stream(self, requests: Iterable[ModelRequest], raise_on_error: bool = True) -> list[ModelResult]:
+        """complete_many over a lazily made stream of requests: the next request is made only when a slot of
+        the bounded concurrency frees up, so at most `concurrency` requests (and their images) exist at once,
+        however long the video; the results, in the stream's order, keep their request without its messages
+        (video, asset and task still name a failure). With `raise_on_error`, the first failure stops the
+        stream (what finished is cached) and is raised like complete_many's."""
+        results = asyncio.run(self._run_stream(iter(requests), raise_on_error))
         failed = [r for r in results if not r.ok]
         if failed and raise_on_error:
             first = failed[0]
@@ -118,6 +155,34 @@ class ModelClient:
             return await asyncio.gather(*(one(r) for r in requests))
         finally:
             await self.backend.close()
+
+    async def _run_stream(self, requests: Iterator[ModelRequest], stop_on_error: bool) -> list[ModelResult]:
+        gate = asyncio.Semaphore(self.concurrency)
+        done: dict[int, ModelResult] = {}
+        running: set[asyncio.Task] = set()
+
+        async def one(i: int, request: ModelRequest) -> None:
+            try:
+                result = await self._complete(request)
+                done[i] = replace(result, request=replace(request, messages=[]))
+            finally:
+                gate.release()
+
+        await self.backend.open()
+        try:
+            for i, request in enumerate(requests):
+                await gate.acquire()  # before the next request is made
+                if stop_on_error and any(not r.ok for r in done.values()):
+                    gate.release()
+                    break
+                task = asyncio.create_task(one(i, request))
+                running.add(task)
+                task.add_done_callback(running.discard)
+                del request
+            await asyncio.gather(*running)
+        finally:
+            await self.backend.close()
+        return [done[i] for i in sorted(done)]
 
     async def _complete(self, request: ModelRequest) -> ModelResult:
         result = await self._ask(request, self.sampling)
@@ -174,6 +239,12 @@ class ModelClient:
                     hit.get("completion_tokens", 0),
                     flags=tuple(flags),
                 )
+        if self.context_tokens is not None:
+            estimate = estimate_prompt_tokens(request.messages)
+            if not self.budget.fits(estimate):
+                reason = over_budget_message(request.video_id, request.asset, request.task, estimate, self.budget)
+                self._record(request, key, "", 0, 0, 0.0, "refused", error=reason, http_attempts=0)
+                return ModelResult(request, None, "refused", False, error=reason)
         messages = list(request.messages)
         total_prompt = total_completion = 0
         started = time.perf_counter()
@@ -258,7 +329,7 @@ class ModelClient:
                     flags=tuple(flags),
                 )
             # One re-ask, telling the model what was wrong.
-            messages = [
+            reask = [
                 *request.messages,
                 {"role": "assistant", "content": raw.text[:4000]},
                 {
@@ -268,6 +339,10 @@ class ModelClient:
                     + (" Be more concise." if status == "truncated" else ""),
                 },
             ]
+            if self.context_tokens is not None and not self.budget.fits(estimate_prompt_tokens(reask)):
+                reason += " (the re-ask would not fit context_tokens, not sent)"
+                break
+            messages = reask
         return ModelResult(
             request,
             None,
@@ -276,7 +351,8 @@ class ModelClient:
             total_prompt,
             total_completion,
             time.perf_counter() - started,
-            f"{request.task}: {status} answer, asked twice (one re-ask): {reason}",
+            f"{request.task}: {status} answer, "
+            f"{'asked twice (one re-ask)' if attempt == 2 else 'asked once'}: {reason}",
         )
 
     def _record(

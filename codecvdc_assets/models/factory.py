@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from codecvdc_assets.models.budget import DEFAULT_CONTEXT_TOKENS, Budget
 from codecvdc_assets.models.cache import CallCache
 from codecvdc_assets.models.client import AnswerCheck, ModelClient
 from codecvdc_assets.models.embedded.backend import EmbeddedBackend
@@ -23,8 +24,10 @@ class ModelSettings:
     timeout_s: float = 120.0
     max_retries: int = 4
     sampling: Sampling = Sampling()
+    context_tokens: int = DEFAULT_CONTEXT_TOKENS  # the served model's window (models/budget.py)
 
     def __post_init__(self) -> None:
+        Budget(self.context_tokens, self.sampling.max_tokens)  # raises when max_tokens leaves no room
         if self.backend not in BACKENDS:
             raise ValueError(f"unknown model backend {self.backend!r}; known: {', '.join(BACKENDS)}")
         if self.backend == "openai" and not self.base_urls:
@@ -59,4 +62,6 @@ def build_client(
         )
     cache = CallCache(cache_dir) if cache_dir else None
     concurrency = settings.concurrency * (len(settings.base_urls) or 1)
-    return ModelClient(backend, settings.sampling, cache, concurrency, answer_check, reask_sampling or ())
+    return ModelClient(
+        backend, settings.sampling, cache, concurrency, answer_check, reask_sampling or (), settings.context_tokens
+    )

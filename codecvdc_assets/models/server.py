@@ -8,7 +8,14 @@ openai client, its retries and our schema handling are tested over real HTTP:
 - latency_s: added to every request;
 - script: faults for the first requests in order ("ok" for a clean one), then clean answers;
 - fault_rate + faults: otherwise each request gets a random fault with that probability (seeded);
-  `plan.update(fault_rate=0)` changes them while the server runs.
+  `plan.update(fault_rate=0)` changes them while the server runs;
+- task_script: {task: faults} for the first requests of one task (e.g. a cut answer on `chapter` only),
+  drawn before `script`.
+
+A served window, like vLLM's --max-model-len: with `context_tokens` set, a request whose prompt (counted
+as models/budget.py estimates it) plus its max_tokens exceeds the window gets HTTP 400 with vLLM's
+wording ("This model's maximum context length is N tokens. However, you requested ..."); an empty
+`messages` list gets 400 too.
 
 Faults: 429 (with a `Retry-After` header of `retry_after_s` seconds), 500, 503, reset (the connection
 is closed mid-response: headers and part of the body, then nothing), malformed (invalid JSON), schema
@@ -43,6 +50,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from codecvdc_assets.models.budget import estimate_prompt_tokens
 from codecvdc_assets.models.cache import cache_key
 from codecvdc_assets.models.degenerate import DEGENERATE, degenerate_answer
 from codecvdc_assets.models.embedded.backend import TEXT_MODEL, VISION_MODEL, EmbeddedError, answer, plain_reply
@@ -72,6 +80,8 @@ class FaultPlan:
     fault_rate: float = 0.0
     faults: tuple[str, ...] = ("429", "500", "malformed", "truncated")
     script: list[str] = field(default_factory=list)
+    task_script: dict[str, list[str]] = field(default_factory=dict)
+    context_tokens: int | None = None
     seed: int = 0
     retry_after_s: float = 0.2
     hang_s: float = 30.0
@@ -79,7 +89,7 @@ class FaultPlan:
     log: deque = field(default_factory=lambda: deque(maxlen=LOG_LIMIT))
 
     def __post_init__(self) -> None:
-        self._check(self.faults, self.script)
+        self._check(self.faults, [*self.script, *(f for fs in self.task_script.values() for f in fs)])
         self._rng = random.Random(self.seed)
         self._lock = threading.Lock()
 
@@ -98,9 +108,11 @@ class FaultPlan:
             if faults is not None:
                 self.faults = tuple(faults)
 
-    def draw(self) -> str:
+    def draw(self, task: str = "") -> str:
         with self._lock:
-            if self.script:
+            if self.task_script.get(task):
+                outcome = self.task_script[task].pop(0)
+            elif self.script:
                 outcome = self.script.pop(0)
             elif self.fault_rate and self._rng.random() < self.fault_rate:
                 outcome = self._rng.choice(self.faults)
@@ -130,6 +142,9 @@ def create_app(plan: FaultPlan | None = None) -> Starlette:
         model = body.get("model")
         if model not in MODELS:
             return _error(404, f"The model `{model}` does not exist.")
+        too_long = _over_context(body, plan.context_tokens)
+        if too_long:
+            return _error(400, too_long, kind="BadRequestError")
         response_format = body.get("response_format") or {"type": "text"}
         if response_format.get("type") == "text":  # a plain chat request: a plain text answer
             return await _plain(body, model)
@@ -137,7 +152,7 @@ def create_app(plan: FaultPlan | None = None) -> Starlette:
         task = schema.get("name")
         if not task:
             return _error(400, "response_format.json_schema.name (the task) is required for a JSON answer")
-        outcome = plan.draw()
+        outcome = plan.draw(task)
         plan.log.append(_seen(request, body, arrived, outcome, task, schema.get("schema") or {}))
         if outcome in ("429", "500", "503"):
             # Retry-After in (fractional) seconds; the openai client waits that long (<= 120 s, else no retry).
@@ -197,8 +212,28 @@ def _completion(model: str, content: str, finish: str, prompt: int, completion: 
     )
 
 
-def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": {"message": message, "type": "server_error", "code": status}}, status, headers)
+def _error(
+    status: int, message: str, headers: dict[str, str] | None = None, kind: str = "server_error"
+) -> JSONResponse:
+    return JSONResponse({"error": {"message": message, "type": kind, "code": status}}, status, headers)
+
+
+def _over_context(body: dict, context_tokens: int | None) -> str:
+    """vLLM's refusals of a request that cannot be served: no messages, or prompt + max_tokens over the window."""
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        return "messages: the list of messages must not be empty"
+    if not context_tokens:
+        return ""
+    prompt = estimate_prompt_tokens(messages)
+    completion = int(body.get("max_tokens") or body.get("max_completion_tokens") or 0)
+    if prompt + completion <= context_tokens:
+        return ""
+    return (
+        f"This model's maximum context length is {context_tokens} tokens. However, you requested "
+        f"{prompt + completion} tokens ({prompt} in the messages, {completion} in the completion). "
+        "Please reduce the length of the messages or completion."
+    )
 
 
 def _seen(request: Request, body: dict, arrived: float, outcome: str, task: str, schema: dict) -> Seen:

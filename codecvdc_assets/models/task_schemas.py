@@ -72,6 +72,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "residual": RESIDUAL,
     "scene": NARRATIVE,
     "video": NARRATIVE,
+    "chapter": NARRATIVE,  # an intermediate level between scenes and the video (captioning/hierarchy.py)
     "qa_answer": QA_ANSWER_TEXT,
     "lc_quality": LC_QUALITY,
     "lc_relevance": LC_RELEVANCE,
@@ -79,6 +80,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "longcap_frame": CAPTION,
     "longcap_clip": CAPTION,
     "longcap_video": CAPTION,
+    "longcap_section": CAPTION,
 }
 
 # Where each captioning task's answer holds its caption text: a top-level field, or a field of every item

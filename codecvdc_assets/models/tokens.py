@@ -16,7 +16,8 @@ _TOKEN = re.compile(r"\w+|[^\w\s]")
 
 
 def count_text(text: str) -> int:
-    return len(_TOKEN.findall(text))
+    # Counted without a list of the tokens: a 2-hour video's per-second captions are ~10^6 of them.
+    return sum(1 for _ in _TOKEN.finditer(text))
 
 
 def count_image(jpeg: bytes) -> int:

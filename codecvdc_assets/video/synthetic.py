@@ -60,3 +60,29 @@ def write_clip(
         for packet in stream.encode():
             out.mux(packet)
     return path
+
+
+def cut_times(duration_s: float, min_shot_s: float, max_shot_s: float, seed: int = 0) -> list[float]:
+    """Hard cuts with shots of min_shot_s..max_shot_s seconds (seeded), none in the last min_shot_s."""
+    rng = np.random.default_rng(seed)
+    cuts, t = [], 0.0
+    while (t := t + float(rng.uniform(min_shot_s, max_shot_s))) < duration_s - min_shot_s:
+        cuts.append(round(t, 2))
+    return cuts
+
+
+def write_long_clip(
+    path: str,
+    duration_s: float,
+    width: int = 160,
+    height: int = 90,
+    fps: int = 10,
+    min_shot_s: float = 5.0,
+    max_shot_s: float = 60.0,
+    seed: int = 0,
+) -> list[float]:
+    """A long clip (minutes to hours) made in seconds: low resolution and frame rate, a cut every
+    min_shot_s..max_shot_s seconds; returns the cut times."""
+    cuts = cut_times(duration_s, min_shot_s, max_shot_s, seed)
+    write_clip(path, duration_s, fps=fps, width=width, height=height, cuts_s=cuts, seed=seed)
+    return cuts

@@ -74,7 +74,8 @@ def test_add_run_status_sql(tmp_path) -> None:
     assert out.count("added") == 2
     assert "0 new" in run(["add", shared("bikes.mp4")], home).stdout  # the same file again
     proc = run(["run"], home)
-    assert "videos 2/2  assets 28/28" in proc.stdout and "2 video(s) ok, 0 failed" in proc.stdout
+    # 16 assets per video (chapter_narratives and longcap_sections come with the narratives)
+    assert "videos 2/2  assets 32/32" in proc.stdout and "2 video(s) ok, 0 failed" in proc.stdout
     assert "dataset-level (before the videos): vidcapqa_bank: ok" in proc.stdout
     assert "dataset-level (after the videos): vidcapqa_scores: ok" in proc.stdout
     assert "nothing to do" in run(["run", "--stale"], home).stdout

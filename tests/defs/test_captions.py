@@ -77,11 +77,13 @@ def test_prompt_change_rematerializes_exactly_the_affected_assets(home: Path, pr
             "evidence": "stale",
             "scene_narratives": "stale",
             "video_narratives": "stale",
+            "chapter_narratives": "stale",  # made with the video narrative (long videos)
             "direct_captions": "fresh",  # the baselines do not read residuals
             "per_second_captions": "fresh",
             "longcap_frames": "fresh",  # LongCaption-Agent does not read residuals either
             "longcap_clips": "fresh",
             "longcap_video": "fresh",
+            "longcap_sections": "fresh",
             "vidcapqa_answers": "stale",  # reads the narratives
         }
 
@@ -93,13 +95,16 @@ def test_prompt_change_rematerializes_exactly_the_affected_assets(home: Path, pr
     # One request for both videos: they need the same assets and are contiguous partitions.
     (request,) = result.run_requests
     selection = [k.to_user_string() for k in request.asset_selection]
-    assert selection == ["residuals", "evidence", "scene_narratives", "video_narratives", "vidcapqa_answers"]
+    assert selection == [
+        "residuals", "evidence", "scene_narratives", "chapter_narratives", "video_narratives", "vidcapqa_answers"
+    ]  # fmt: skip
     assert (request.tags[RANGE_START], request.tags[RANGE_END]) == (ids[0], ids[1])
     # Run what the automation asked for, as the daemon would.
     outcomes = materialize_batch(defs2, instance, ids, list(request.asset_selection), Lake(home))
     assert all(o.ok for o in outcomes) and outcomes[0].run_id == outcomes[1].run_id
     for outcome in outcomes:
         assert sorted(outcome.materialized) == [
+            "chapter_narratives",
             "evidence",
             "residuals",
             "scene_narratives",

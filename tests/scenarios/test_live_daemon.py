@@ -36,7 +36,9 @@ from codecvdc_assets.video.synthetic import write_clip
 pytestmark = pytest.mark.slow
 
 PER_VIDEO_CHAIN = ["videos", "segments", "frames", "anchors", "residuals", "evidence", "scene_narratives"]
-DOWNSTREAM_OF_RESIDUALS = ["residuals", "evidence", "scene_narratives", "video_narratives", "vidcapqa_answers"]
+DOWNSTREAM_OF_RESIDUALS = [
+    "residuals", "evidence", "scene_narratives", "video_narratives", "chapter_narratives", "vidcapqa_answers"
+]  # fmt: skip
 UNTOUCHED_BY_RESIDUALS = ["videos", "segments", "frames", "anchors", "direct_captions", "per_second_captions"]
 RUN_WAIT_S = 300  # one batched run of two short clips takes well under a minute; the machine is shared
 TIMINGS: dict[str, float] = {}

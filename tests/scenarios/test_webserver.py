@@ -74,11 +74,13 @@ def test_webserver_serves_every_asset(tmp_path) -> None:
             "evidence",
             "scene_narratives",
             "video_narratives",
+            "chapter_narratives",
             "direct_captions",
             "per_second_captions",
             "longcap_frames",
             "longcap_clips",
             "longcap_video",
+            "longcap_sections",
             "vidcapqa_answers",
         }
         assert per_video | {"vidcapqa_bank", "vidcapqa_scores"} == keys

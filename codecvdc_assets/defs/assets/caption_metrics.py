@@ -9,6 +9,7 @@ joins the graph when the profile's `caption_metrics` section names reference fil
 import dagster as dg
 
 from codecvdc_assets.captioning.prompts import load_prompt, prompt_hash
+from codecvdc_assets.captioning.strategies import ALL as ALL_STRATEGIES
 from codecvdc_assets.defs.assets.per_video import markdown_table, refresh_catalog
 from codecvdc_assets.defs.resources import CaptionMetricsResource, LakeResource, TextModelResource
 from codecvdc_assets.evaluation.lake_metrics import compute_caption_metrics
@@ -19,7 +20,9 @@ from codecvdc_assets.versioning import code_version, file_digest
 PROMPTS = ("lc_quality", "lc_relevance")
 
 
-def build_caption_metrics_asset(metrics: CaptionMetricsResource, text: TextModelResource):
+def build_caption_metrics_asset(
+    metrics: CaptionMetricsResource, text: TextModelResource, strategies: tuple[str, ...] = ALL_STRATEGIES
+):
     settings = metrics.settings()
     version = code_version(
         "v1",
@@ -35,8 +38,8 @@ def build_caption_metrics_asset(metrics: CaptionMetricsResource, text: TextModel
             "evidence",
             "scene_narratives",
             "video_narratives",
-            "direct_captions",
-            "per_second_captions",
+            *(["direct_captions"] if "direct" in strategies else []),
+            *(["per_second_captions"] if "per_second" in strategies else []),
         ],
         code_version=version,
         group_name="caption_metrics",

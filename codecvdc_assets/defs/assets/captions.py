@@ -6,7 +6,10 @@
 | residuals | frames (windows), anchors (`residual_context: anchor`) | vision, prompts/residual.md | lake/residuals |
 | evidence | anchors, residuals | none: acceptance rules in code | lake/evidence |
 | scene_narratives | segments, anchors, evidence | text, prompts/scene.md | lake/scene_narratives |
-| video_narratives | scene_narratives | text, prompts/video.md | lake/video_narratives |
+| video_narratives, chapter_narratives | scene_narratives | text, prompts/video.md, chapter.md | lake/(same) |
+
+A long video's narrative goes through chapters (consecutive scenes merged, then chapters merged) so that
+every request fits the text model's window (captioning/chapters.py, DESIGN section 16).
 
 Versions hash the prompt file, the model and sampling settings, and a logic version: editing a prompt
 makes that asset and everything downstream stale, nothing upstream.
@@ -17,6 +20,7 @@ from contextlib import contextmanager
 import dagster as dg
 
 from codecvdc_assets.captioning import chain
+from codecvdc_assets.captioning.chapters import narrate_video_levels
 from codecvdc_assets.captioning.prompts import load_prompt, prompt_hash
 from codecvdc_assets.defs.assets.per_video import backfill_policy, markdown_table, result_metadata, run_videos
 from codecvdc_assets.defs.assets.quality import flagged_residuals, record_quality
@@ -38,7 +42,7 @@ LOGIC = {
     "residuals": "v1",
     "evidence": "v1",
     "scene_narratives": "v1",
-    "video_narratives": "v1",
+    "video_narratives": "v2",  # v2: through chapters when the scenes do not fit one request; length targets
 }
 
 
@@ -81,7 +85,14 @@ def build_caption_assets(
         ),
         "evidence": code_version(LOGIC["evidence"]),
         "scene_narratives": code_version(LOGIC["scene_narratives"], prompt=prompt_hash("scene"), model=t_model),
-        "video_narratives": code_version(LOGIC["video_narratives"], prompt=prompt_hash("video"), model=t_model),
+        "video_narratives": code_version(
+            LOGIC["video_narratives"],
+            prompt=prompt_hash("video"),
+            chapter=prompt_hash("chapter"),
+            model=t_model,
+            context=text.context_tokens,
+            fan_in=cap.max_fan_in,
+        ),
     }
     common = {
         "partitions_def": videos_partitions,
@@ -257,43 +268,76 @@ def build_caption_assets(
             done = run_videos(context, lake, ["scene_narratives"], work)
         return dg.MaterializeResult(metadata=result_metadata(context, done, "scene_narratives"))
 
-    @dg.asset(
-        deps=["scene_narratives"],
-        code_version=versions["video_narratives"],
-        description="The whole-video narrative from the scene narratives in order.",
-        **common,
+    video_spec = {"deps": ["scene_narratives"], "code_version": versions["video_narratives"], "group_name": "captions",
+                  "kinds": {"python", "parquet"}}  # fmt: skip
+
+    @dg.multi_asset(
+        name="video_narratives_and_chapters",
+        specs=[
+            dg.AssetSpec(
+                "video_narratives",
+                description="The whole-video narrative from the scene narratives "
+                "in order (through chapters when they do not fit one request).",
+                **video_spec,
+            ),
+            dg.AssetSpec(
+                "chapter_narratives",
+                description="The levels between scene and video narratives of a "
+                "long video: consecutive scenes merged, then chapters merged (none for a short video).",
+                **video_spec,
+            ),
+        ],  # fmt: skip
+        partitions_def=videos_partitions,
+        backfill_policy=backfill_policy(batch_size),
+        can_subset=False,
     )
     def video_narratives(
         context: dg.AssetExecutionContext,
         lake: LakeResource,
         text_model: TextModelResource,
         quality: QualityResource,
+        captioning: CaptioningResource,
     ):
         gates = quality.settings()
         client = text_model.client(lake.cache_dir(), gates)
+        prompts = {"video": load_prompt("video"), "chapter": load_prompt("chapter")}
 
         def work(vid: str, _path: str) -> dict:
-            table = chain.narrate_video(
+            table, chapters, tree = narrate_video_levels(
                 vid,
                 lake.lake().read("scene_narratives", vid),
                 client,
-                load_prompt("video"),
+                prompts,
                 versions["video_narratives"],
+                captioning.max_fan_in,
             )
+            lake.lake().write("chapter_narratives", vid, chapters)
             lake.lake().write("video_narratives", vid, table)
             flags = record_quality(lake.lake(), vid, "video_narratives", table, gates, client.outcomes)
+            levels = {"levels": tree.levels, "model_requests": tree.n_calls, "split_after_cut": tree.n_splits}
             return {
                 "video_narratives": {
                     "dagster/row_count": 1,
                     "words": int(table.iloc[0]["n_words"]),
+                    **levels,
                     **token_metadata(client, vid),
                     **flags,
                     "preview": dg.MetadataValue.md(table.iloc[0]["narrative"][:3000]),
-                }
+                },
+                "chapter_narratives": {
+                    "dagster/row_count": len(chapters),
+                    **levels,
+                    "by_level": dg.MetadataValue.json(chapters.groupby("level").size().to_dict()),
+                },
             }
 
         with recorded(context, lake, client):
-            done = run_videos(context, lake, ["video_narratives"], work)
-        return dg.MaterializeResult(metadata=result_metadata(context, done, "video_narratives"))
+            done = run_videos(context, lake, ["video_narratives", "chapter_narratives"], work)
+        yield dg.MaterializeResult(
+            asset_key="video_narratives", metadata=result_metadata(context, done, "video_narratives")
+        )
+        yield dg.MaterializeResult(
+            asset_key="chapter_narratives", metadata=result_metadata(context, done, "chapter_narratives")
+        )
 
     return [anchors, residuals, evidence, scene_narratives, video_narratives]

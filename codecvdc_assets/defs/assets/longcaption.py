@@ -4,7 +4,10 @@
 |---|---|---|---|
 | longcap_frames | frames (1 fps samples) | vision, prompts/longcap_frame.md | lake/longcap_frames |
 | longcap_clips | videos (duration), frames | vision, prompts/longcap_clip.md | lake/longcap_clips |
-| longcap_video | longcap_frames, longcap_clips | text, prompts/longcap_video.md | lake/longcap_video |
+| longcap_video, longcap_sections | longcap_frames, longcap_clips | text, longcap_video.md, longcap_section.md | lake |
+
+A long video's merge goes through sections of consecutive clips so that every request fits the text model's
+window (captioning/hierarchy.py, DESIGN section 16); the sections are stored as `longcap_sections`.
 
 Versions hash the prompt, the model and sampling settings, the clip window and a logic version, like
 the caption chain's; calls go through the same cache and accounting.
@@ -28,7 +31,7 @@ from codecvdc_assets.defs.resources import (
 from codecvdc_assets.runs.batching import DEFAULT_BATCH
 from codecvdc_assets.versioning import code_version
 
-LOGIC = {"longcap_frames": "v1", "longcap_clips": "v1", "longcap_video": "v1"}
+LOGIC = {"longcap_frames": "v1", "longcap_clips": "v1", "longcap_video": "v2"}  # v2: through sections
 
 
 def build_longcaption_assets(
@@ -43,7 +46,14 @@ def build_longcaption_assets(
             model=v_model,
             window=[long.window_s, long.stride_s],
         ),
-        "longcap_video": code_version(LOGIC["longcap_video"], prompt=prompt_hash("longcap_video"), model=t_model),
+        "longcap_video": code_version(
+            LOGIC["longcap_video"],
+            prompt=prompt_hash("longcap_video"),
+            section=prompt_hash("longcap_section"),
+            model=t_model,
+            context=text.context_tokens,
+            fan_in=long.max_fan_in,
+        ),
     }
     common = {
         "partitions_def": videos_partitions,
@@ -134,44 +144,71 @@ def build_longcaption_assets(
             done = run_videos(context, lake, ["longcap_clips"], work)
         return dg.MaterializeResult(metadata=result_metadata(context, done, "longcap_clips"))
 
-    @dg.asset(
-        deps=["longcap_frames", "longcap_clips"],
-        code_version=versions["longcap_video"],
-        description="LongCaption-Agent step 3: the text model merges timestamped frame groups and clip captions.",
-        **common,
+    video_spec = {"deps": ["longcap_frames", "longcap_clips"], "code_version": versions["longcap_video"],
+                  "group_name": "longcaption", "kinds": {"python", "parquet"}}  # fmt: skip
+
+    @dg.multi_asset(
+        name="longcap_video_and_sections",
+        specs=[
+            dg.AssetSpec(
+                "longcap_video",
+                description="LongCaption-Agent step 3: the text model merges "
+                "timestamped frame groups and clip captions (through sections for a long video).",
+                **video_spec,
+            ),
+            dg.AssetSpec(
+                "longcap_sections",
+                description="The levels of the LongCaption-Agent merge of a long "
+                "video: consecutive clips merged, then sections merged (none for a short video).",
+                **video_spec,
+            ),
+        ],  # fmt: skip
+        partitions_def=videos_partitions,
+        backfill_policy=backfill_policy(batch_size),
+        can_subset=False,
     )
     def longcap_video(
         context: dg.AssetExecutionContext,
         lake: LakeResource,
         text_model: TextModelResource,
         quality: QualityResource,
+        longcaption: LongCaptionResource,
     ):
         gates = quality.settings()
         client = text_model.client(lake.cache_dir(), gates)
+        prompts = {"longcap_video": load_prompt("longcap_video"), "longcap_section": load_prompt("longcap_section")}
 
         def work(vid: str, _path: str) -> dict:
             store = lake.lake()
-            table = lc.merge_video(
+            table, sections, tree = lc.merge_video_levels(
                 vid,
                 store.read("longcap_frames", vid),
                 store.read("longcap_clips", vid),
                 client,
-                load_prompt("longcap_video"),
+                prompts,
                 versions["longcap_video"],
+                longcaption.max_fan_in,
             )
+            store.write("longcap_sections", vid, sections)
             store.write("longcap_video", vid, table)
             flags = record_quality(store, vid, "longcap_video", table, gates, client.outcomes)
+            levels = {"levels": tree.levels, "model_requests": tree.n_calls, "split_after_cut": tree.n_splits}
             return {
                 "longcap_video": {
                     "words": int(table.iloc[0]["n_words"]),
+                    **levels,
                     **token_metadata(client, vid),
                     **flags,
                     "preview": dg.MetadataValue.md(table.iloc[0]["caption"][:3000]),
-                }
+                },
+                "longcap_sections": {"dagster/row_count": len(sections), **levels},
             }
 
         with recorded(context, lake, client):
-            done = run_videos(context, lake, ["longcap_video"], work)
-        return dg.MaterializeResult(metadata=result_metadata(context, done, "longcap_video"))
+            done = run_videos(context, lake, ["longcap_video", "longcap_sections"], work)
+        yield dg.MaterializeResult(asset_key="longcap_video", metadata=result_metadata(context, done, "longcap_video"))
+        yield dg.MaterializeResult(
+            asset_key="longcap_sections", metadata=result_metadata(context, done, "longcap_sections")
+        )
 
     return [longcap_frames, longcap_clips, longcap_video]

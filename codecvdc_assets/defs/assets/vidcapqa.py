@@ -16,6 +16,7 @@ import pandas as pd
 
 from codecvdc_assets.captioning import baselines
 from codecvdc_assets.captioning.prompts import load_prompt, prompt_hash
+from codecvdc_assets.captioning.strategies import ALL as ALL_STRATEGIES
 from codecvdc_assets.defs.assets.captions import recorded, token_metadata
 from codecvdc_assets.defs.assets.per_video import backfill_policy, result_metadata, run_videos
 from codecvdc_assets.defs.assets.quality import record_quality
@@ -43,20 +44,27 @@ def build_vidcapqa_assets(
     text: TextModelResource,
     qa: VidCapQAResource,
     batch_size: int = DEFAULT_BATCH,
+    strategies: tuple[str, ...] = ALL_STRATEGIES,
 ):
+    """The bank, the baselines the profile's strategies name (captioning/strategies.py), answers and scores."""
     v_model, t_model = vision.settings().version_fields(), text.settings().version_fields()
     bank_file = qa.bank_path()
     bank_version = code_version("v1", bank=file_digest(bank_file))
     versions = {
-        "direct_captions": code_version("v1", prompt=prompt_hash("direct"), model=v_model, frames=qa.direct_frames),
+        "direct_captions": code_version(  # v2: one frame per 5 s up to direct_frames, as many as fit the window
+            "v2", prompt=prompt_hash("direct"), model=v_model, frames=qa.direct_frames, context=vision.context_tokens
+        ),
         "per_second_captions": code_version("v1", prompt=prompt_hash("per_second"), model=v_model),
         "vidcapqa_answers": code_version(
-            "v2",  # v2: answers read by evaluation/choices.py; outside captioners
+            "v3",  # v2: answers read by evaluation/choices.py; outside captioners; v3: captions fitted to the window
             prompt=prompt_hash("qa_answer"),
             model=t_model,
+            context=text.context_tokens,
             external=[(name, file_digest(path)) for name, path in qa.external_paths()],
+            # the sources answered: only a profile that leaves strategies out changes the version
+            **({"strategies": list(strategies)} if strategies != ALL_STRATEGIES else {}),
         ),
-        "vidcapqa_scores": code_version("v2", seed=qa.seed, resamples=qa.resamples),  # v2: paired comparisons
+        "vidcapqa_scores": code_version("v3", seed=qa.seed, resamples=qa.resamples),  # v2: pairs; v3: n_fitted
     }
     per_video = {
         "partitions_def": videos_partitions,
@@ -171,9 +179,9 @@ def build_vidcapqa_assets(
             "residuals",
             "scene_narratives",
             "video_narratives",
-            "direct_captions",
-            "per_second_captions",
-            "longcap_video",
+            *(["direct_captions"] if "direct" in strategies else []),
+            *(["per_second_captions"] if "per_second" in strategies else []),
+            *(["longcap_video"] if "longcaption" in strategies else []),
         ],
         code_version=versions["vidcapqa_answers"],
         description="Each question of the video answered from each caption source alone.",
@@ -240,7 +248,8 @@ def build_vidcapqa_assets(
             }
         )
 
-    return [vidcapqa_bank, direct_captions, per_second_captions, vidcapqa_answers, vidcapqa_scores]
+    named = [a for s, a in (("direct", direct_captions), ("per_second", per_second_captions)) if s in strategies]
+    return [vidcapqa_bank, *named, vidcapqa_answers, vidcapqa_scores]
 
 
 def compute_scores(
@@ -252,7 +261,8 @@ def compute_scores(
         from codecvdc_assets.schemas import empty_frame
 
         return empty_frame("vidcapqa_scores")
-    judged = judge(answers[["question_id", "source", "answer"]], bank)
+    fitted = ["caption_fitted"] if "caption_fitted" in answers else []  # answers of older versions lack it
+    judged = judge(answers[["question_id", "source", "answer", *fitted]], bank)
     table = scores_table(score(judged, seed=seed, resamples=resamples))
     # Tokens each source spent per video minute, over the videos that were answered.
     calls = lake.lake().read_all("model_calls")

@@ -28,6 +28,7 @@ TASKS = (
     "residual",
     "scene",
     "video",
+    "chapter",
     "qa_answer",
     "direct",
     "per_second",
@@ -39,6 +40,7 @@ TASKS = (
     "longcap_frame",
     "longcap_clip",
     "longcap_video",
+    "longcap_section",
 )
 
 
@@ -97,6 +99,8 @@ def respond(messages: list[dict[str, Any]], task: str) -> dict[str, Any]:
         return {"narrative": text.scene_narrative(data)}
     if task == "video":
         return {"narrative": text.video_narrative(data)}
+    if task == "chapter":  # an intermediate level of the video narrative (captioning/hierarchy.py)
+        return {"narrative": text.video_narrative({**data, "part": "chapter"})}
     if task == "qa_answer":
         return text.answer_question(data)
     if task == "lc_quality":
@@ -105,6 +109,8 @@ def respond(messages: list[dict[str, Any]], task: str) -> dict[str, Any]:
         return judge.relevance(data)
     if task == "longcap_video":
         return {"caption": text.long_caption(data)}
+    if task == "longcap_section":
+        return {"caption": text.long_caption({**data, "part": "section"})}
     raise EmbeddedError(f"the embedded backend has no task {task!r} (known: {', '.join(TASKS)})")
 
 
@@ -140,7 +146,7 @@ def _plain_text(messages: list[dict[str, Any]]) -> str:
         return f"Answer: {found['answer']}. {found['rationale']}"
     if "anchor" in data or "evidence" in data:
         return text.scene_narrative(data)
-    if "scenes" in data:
+    if "scenes" in data or "chapters" in data:
         return text.video_narrative(data)
     return (
         f"{TEXT_MODEL} is a rule-based text model: it answers a multiple-choice question about a caption "

@@ -76,37 +76,113 @@ def scene_narrative(data: dict[str, Any]) -> str:
 
 
 def video_narrative(data: dict[str, Any]) -> str:
-    scenes = sorted(data.get("scenes") or [], key=lambda s: s.get("start_s", 0))
-    out = []
-    for i, scene in enumerate(scenes, 1):
-        span = f"{scene.get('start_s', 0):.0f}-{scene.get('end_s', 0):.0f} s"
-        out.append(f"Scene {i} ({span}): {scene.get('narrative', '').strip()}")
-    if not out:
+    """The video narrative (or a chapter of it) from scene narratives (`scenes`) or from chapter narratives
+    (`chapters`, each with `n_scenes`), condensed to `target_words` when the input says more."""
+    chapters = data.get("chapters")
+    if chapters:
+        items = sorted(chapters, key=lambda c: c.get("start_s", 0))
+        pieces = [p for c in items for p in _split_marked(str(c.get("narrative", "")), _SCENE_MARK)]
+        n_scenes = sum(int(c.get("n_scenes") or 1) for c in items)
+        span = [int((c.get("segments") or [0, 0])[k]) + 1 for c in (items[0], items[-1]) for k in (0, 1)][::3]
+    else:
+        items = sorted(data.get("scenes") or [], key=lambda s: s.get("start_s", 0))
+        pieces = []
+        for i, scene in enumerate(items, 1):
+            number = int(scene["segment_idx"]) + 1 if "segment_idx" in scene else i
+            span = f"{scene.get('start_s', 0):.0f}-{scene.get('end_s', 0):.0f} s"
+            pieces.append((f"Scene {number} ({span}):", str(scene.get("narrative", "")).strip()))
+        n_scenes = len(items)
+        span = [int(s.get("segment_idx", 0)) + 1 for s in (items[0], items[-1])] if items else [0, 0]
+    if not pieces:
         return "The video has no scenes."
-    return f"The video has {len(scenes)} scene{'s' if len(scenes) != 1 else ''}. " + " ".join(out)
+    if data.get("part") == "chapter":  # an intermediate level: its scene range, then its scenes
+        intro = f"Scenes {span[0]}-{span[1]}."
+    else:
+        intro = f"The video has {n_scenes} scene{'s' if n_scenes != 1 else ''}."
+    return _condense(intro, pieces, data.get("target_words"))
 
 
 def long_caption(data: dict[str, Any]) -> str:
     """LongCaption-Agent's merge, as rules: the clips in time order, each with its caption, followed by
-    the details of its frames that the clip caption does not already state."""
-    items = data.get("timeline") or []
-    frames_of = {i.get("clip_idx"): i.get("frames") or [] for i in items if i.get("kind") == "frames"}
-    clips = sorted((i for i in items if i.get("kind") == "clip"), key=lambda c: c.get("start_s", 0))
-    out = []
-    for clip in clips:
-        text = str(clip.get("caption", "")).strip()
-        out.append(f"From {clip.get('start_s', 0):.0f} s to {clip.get('end_s', 0):.0f} s: {text}")
-        said = {s.strip() for s in re.split(r"(?<=[.!?])\s+", text)}
-        extra = []
-        for frame in frames_of.get(clip.get("clip_idx"), []):
-            first = re.split(r"(?<=[.!?])\s+", str(frame.get("caption", "")).strip())[0]
-            if first and first not in said and first not in extra:
-                extra.append(first)
-        if extra:
-            out.append("Frame details: " + " ".join(extra[:3]))
-    if not out:
+    the details of its frames that the clip caption does not already state; from `sections` (an earlier
+    level's merges) their clip passages; condensed to `target_words` when the input says more."""
+    sections = data.get("sections")
+    if sections:
+        items = sorted(sections, key=lambda c: c.get("start_s", 0))
+        pieces = [p for c in items for p in _split_marked(str(c.get("caption", "")), _CLIP_MARK)]
+        n_clips = sum(int(c.get("n_clips") or 1) for c in items)
+    else:
+        timeline = data.get("timeline") or []
+        frames_of = {i.get("clip_idx"): i.get("frames") or [] for i in timeline if i.get("kind") == "frames"}
+        clips = sorted((i for i in timeline if i.get("kind") == "clip"), key=lambda c: c.get("start_s", 0))
+        pieces = []
+        for clip in clips:
+            text = str(clip.get("caption", "")).strip()
+            said = {s.strip() for s in re.split(r"(?<=[.!?])\s+", text)}
+            extra = []
+            for frame in frames_of.get(clip.get("clip_idx"), []):
+                first = re.split(r"(?<=[.!?])\s+", str(frame.get("caption", "")).strip())[0]
+                if first and first not in said and first not in extra:
+                    extra.append(first)
+            body = text + (" Frame details: " + " ".join(extra[:3]) if extra else "")
+            pieces.append((f"From {clip.get('start_s', 0):.0f} s to {clip.get('end_s', 0):.0f} s:", body))
+        n_clips = len(clips)
+    if not pieces:
         return "The video has no captioned clips."
-    return f"The video runs in {len(clips)} overlapping clip{'s' if len(clips) != 1 else ''}. " + " ".join(out)
+    if data.get("part") == "section":
+        intro = f"{n_clips} clip{'s' if n_clips != 1 else ''}."
+    else:
+        intro = f"The video runs in {n_clips} overlapping clip{'s' if n_clips != 1 else ''}."
+    return _condense(intro, pieces, data.get("target_words"))
+
+
+_SCENE_MARK = re.compile(r"Scene \d+ \([^)]*\):")
+_CLIP_MARK = re.compile(r"From \d+ s to \d+ s:")
+MIN_PIECE_WORDS = 12  # a header and a few words: below this a piece says nothing
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+
+
+def _split_marked(text: str, mark: re.Pattern[str]) -> list[tuple[str, str]]:
+    """An earlier merge's text back into its (header, body) pieces (the intro before the first header goes)."""
+    found = list(mark.finditer(text))
+    if not found:
+        return [("", text.strip())] if text.strip() else []
+    ends = [f.start() for f in found[1:]] + [len(text)]
+    return [(f.group(0), text[f.end() : end].strip()) for f, end in zip(found, ends, strict=True)]
+
+
+def _condense(intro: str, pieces: list[tuple[str, str]], target_words: Any) -> str:
+    """Intro + every piece in order; over `target_words` words, each piece keeps its first sentences up to
+    an equal share of the target (the last kept sentence cut at a word, marked with an ellipsis): a
+    condensed text that says less of everything, never a cut-off list. Extractive: nothing is added."""
+    full = " ".join([intro, *(f"{h} {b}".strip() for h, b in pieces)])
+    target = int(target_words) if isinstance(target_words, int | float) and target_words > 0 else 0
+    if not target or len(full.split()) <= target:
+        return full
+    room_words = max(10, target - len(intro.split()))
+    if len(pieces) * MIN_PIECE_WORDS > room_words:  # too many to say each: evenly spread ones, the count said
+        keep = max(1, room_words // MIN_PIECE_WORDS - 1)
+        chosen = sorted({round(i * (len(pieces) - 1) / max(1, keep - 1)) for i in range(keep)})
+        intro += f" {len(pieces) - len(chosen)} of its {len(pieces)} parts are not detailed here."
+        pieces = [pieces[i] for i in chosen]
+    share = max(4, room_words // len(pieces))
+    out = [intro]
+    for header, body in pieces:
+        room = share - len(header.split())
+        kept: list[str] = []
+        for sentence in _SENTENCE.split(body):
+            words = sentence.split()
+            if not words:
+                continue
+            if len(words) <= room:
+                kept.append(sentence)
+                room -= len(words)
+                continue
+            if not kept:
+                kept.append(" ".join(words[: max(3, room)]).rstrip(".,;:") + "\u2026")
+            break
+        out.append(" ".join([header, *kept]).strip())
+    return " ".join(x for x in out if x)
 
 
 def answer_question(data: dict[str, Any]) -> dict[str, str]:
