@@ -177,6 +177,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     def on_done(n: int, outcome) -> None:
         state["assets"] += len(outcome.materialized)
         status = "ok" if outcome.ok else outcome.error if outcome.interrupted else f"FAILED: {outcome.error}"
+        if outcome.warnings:  # a non-blocking check failed (caption quality): the assets are written
+            status += f" (check failed: {'; '.join(outcome.warnings)[:400]})"
         print(
             f"{progress_bar(n, len(videos))} videos {n}/{len(videos)}  assets {state['assets']}/{total_assets}"
             f"  {time.perf_counter() - started:6.1f}s  {outcome.video_id} {status}",

@@ -65,6 +65,8 @@ class VideoOutcome:
     checks: int = 0
     own_failure: bool = False  # this video failed (recorded failure or failed check), not just its batch
     interrupted: bool = False  # not finished because the user interrupted the command (SIGINT): not a failure
+    # Non-blocking checks that failed (the caption quality gates): said, but the video's assets are written.
+    warnings: list[str] = field(default_factory=list)
 
 
 INTERRUPTED = "interrupted: not finished (`codecvdc run --stale` resumes it)"
@@ -147,11 +149,9 @@ def materialize_batch(
     for video_id in video_ids:
         done = sorted(materialized.get(video_id, ()))
         error = _recorded_failure(lake, video_id, keys)
-        failed_checks = [
-            f"{c.asset_key.to_user_string()}/{c.check_name}: {c.description}"
-            for c in checks
-            if not c.passed and (len(video_ids) == 1 or video_id in _failing_videos(c))
-        ]
+        failed = [c for c in checks if not c.passed and (len(video_ids) == 1 or video_id in _failing_videos(c))]
+        failed_checks = [_check_line(c) for c in failed if c.blocking is not False]
+        warnings = [_check_line(c) for c in failed if c.blocking is False]
         if failed_checks:  # a blocking check stops downstream assets; say which and why
             error = "; ".join(failed_checks)[:500] + (f" ({error})" if error else "")
         ok = error is None and len(done) == len(keys)
@@ -162,9 +162,13 @@ def materialize_batch(
         elif not ok and error is None:
             error = _first_failure(result) or "not materialized: an upstream step failed for its batch"
         outcomes.append(
-            VideoOutcome(video_id, ok, done, error, seconds, result.run_id, len(checks), own_failure, stopped)
+            VideoOutcome(video_id, ok, done, error, seconds, result.run_id, len(checks), own_failure, stopped, warnings)
         )
     return outcomes
+
+
+def _check_line(evaluation) -> str:
+    return f"{evaluation.asset_key.to_user_string()}/{evaluation.check_name}: {evaluation.description}"
 
 
 def _recorded_failure(lake: Lake, video_id: str, keys: list[dg.AssetKey]) -> str | None:

@@ -121,11 +121,11 @@ def test_degenerate_answers_are_flagged_reasked_recorded_and_left_out(project: P
     with pytest.MonkeyPatch.context() as mp:
         (vid,), (outcome,) = run(project, home, kind, [str(project / "eight.mp4")], mp)
         # The per-asset check fails where the flagged share passes the threshold (5 %): here every caption.
-        assert not outcome.ok
+        # It does not block: the video's assets are written and `codecvdc run` says so beside "ok".
+        assert outcome.ok, outcome.error
+        said = "; ".join(outcome.warnings)
         for asset in assets:
-            assert f"{asset}/{asset}_quality: flagged share 100.0% > 5.0% (flags: {flag}" in outcome.error, (
-                outcome.error
-            )
+            assert f"{asset}/{asset}_quality: flagged share 100.0% > 5.0% (flags: {flag}" in said, said
         assert set(CHAIN) <= set(outcome.materialized)  # flagged captions are kept: nothing downstream waits
 
         quality = query(home, "select * from caption_quality where video_id = ?", [vid])
@@ -186,7 +186,8 @@ def test_one_caption_for_every_video_is_left_out_as_a_duplicate(project: Path) -
     with pytest.MonkeyPatch.context() as mp:
         ids, outcomes = run(project, home, "one_caption", clips, mp)
         # No caption alone is flagged; the 8-second clip's residuals are all that caption: a collapse.
-        errors = [o.error for o in outcomes if not o.ok]
+        assert all(o.ok for o in outcomes), [o.error for o in outcomes]
+        errors = [w for o in outcomes for w in o.warnings]
         assert errors == [
             f"residuals/residuals_quality: flagged share 100.0% > 5.0% (flags: collapse 7); failing videos: {ids[1]}"
         ], errors

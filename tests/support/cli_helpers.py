@@ -14,7 +14,16 @@ from support.paths import PROJECT
 
 CLI = [sys.executable, "-m", "codecvdc_assets.cli"]
 # The per-video caption chain (frames come with segments); the VidCapQA assets are not needed here.
-CHAIN = ["videos", "segments", "anchors", "residuals", "evidence", "scene_narratives", "video_narratives"]
+CHAIN = [
+    "videos",
+    "segments",
+    "anchors",
+    "residuals",
+    "evidence",
+    "scene_narratives",
+    "chapter_narratives",
+    "video_narratives",
+]
 SELECT_CHAIN = [arg for name in CHAIN for arg in ("--select", name)]
 TABLES = ["videos", "segments", "frames", "anchors", "residuals", "evidence", "scene_narratives", "video_narratives"]
 RUN_SPECIFIC = {"path", "uri"}  # where the file or JPEG sits: differs between homes, not content
