@@ -36,7 +36,7 @@ debian:
 # one-test files (S3 outage, PostgreSQL, disk full) for the end.
 TEST_WORKERS ?= 3
 test: $(STAMP) debian lint
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=15
 
 # The inner loop: everything but the tests marked slow (live processes, whole chains).
 test-fast: $(STAMP) debian
