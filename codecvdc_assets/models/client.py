@@ -113,15 +113,8 @@ class ModelClient:
     def complete_many(self, requests: Sequence[ModelRequest], raise_on_error: bool = True) -> list[ModelResult]:
         """Run all requests (bounded concurrency); every finished call is cached even if others fail."""
         results = asyncio.run(self._run_all(list(requests)))
-        failed = [r for r in results if not r.ok]
-        if failed and raise_on_error:
-            first = failed[0]
-            where = "/".join(p for p in (first.request.video_id, first.request.asset) if p)
-            raise ModelCallError(
-                f"{where + ': ' if where else ''}{len(failed)} of {len(results)} {first.request.task} call(s) "
-                f"failed; first: {first.error}",
-                results,
-            )
+        if raise_on_error:
+            _raise_failures(results)
         return results
 
     def complete_stream(self, requests: Iterable[ModelRequest], raise_on_error: bool = True) -> list[ModelResult]:
@@ -131,15 +124,8 @@ class ModelClient:
         (video, asset and task still name a failure). With `raise_on_error`, the first failure stops the
         stream (what finished is cached) and is raised like complete_many's."""
         results = asyncio.run(self._run_stream(iter(requests), raise_on_error))
-        failed = [r for r in results if not r.ok]
-        if failed and raise_on_error:
-            first = failed[0]
-            where = "/".join(p for p in (first.request.video_id, first.request.asset) if p)
-            raise ModelCallError(
-                f"{where + ': ' if where else ''}{len(failed)} of {len(results)} {first.request.task} call(s) "
-                f"failed; first: {first.error}",
-                results,
-            )
+        if raise_on_error:
+            _raise_failures(results)
         return results
 
     # ------------------------------------------------------------------ internals
@@ -397,3 +383,16 @@ class ModelClient:
 def _flagged(flags: list[str]) -> str | None:
     """The `error` of a valid answer the quality gates flagged (model_calls): "flagged: refusal"."""
     return f"flagged: {', '.join(flags)}" if flags else None
+
+
+def _raise_failures(results: list[ModelResult]) -> None:
+    """ModelCallError naming the video, the asset and the first fault, when any call failed."""
+    failed = [r for r in results if not r.ok]
+    if failed:
+        first = failed[0]
+        where = "/".join(p for p in (first.request.video_id, first.request.asset) if p)
+        raise ModelCallError(
+            f"{where + ': ' if where else ''}{len(failed)} of {len(results)} {first.request.task} call(s) "
+            f"failed; first: {first.error}",
+            results,
+        )
