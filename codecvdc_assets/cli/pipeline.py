@@ -119,10 +119,10 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from codecvdc_assets.runs.batching import run_batching
-    from codecvdc_assets.runs.execute import materialize_global, materialize_many
+    from codecvdc_assets.runs.execute import materialize_plans
     from codecvdc_assets.runs.instance import get_instance, recover_after_crash
     from codecvdc_assets.runs.selection import expand_selection, split_keys
-    from codecvdc_assets.runs.status import stale_plan
+    from codecvdc_assets.runs.status import StalePlan, stale_plan_slices
     from codecvdc_assets.settings import load_profile
     from codecvdc_assets.storage.catalog import ensure_catalog
 
@@ -146,66 +146,69 @@ def cmd_run(args: argparse.Namespace) -> int:
     dead, recovered = recover_after_crash(instance, lake)
     if dead or recovered:
         print(f"recovered from a killed run: {len(dead)} run(s) marked failed, {recovered} model call record(s) kept")
-    if args.stale:
-        stale = stale_plan(defs, instance, lake, videos, keys)
-        pre, plan, post = stale.pre, stale.videos, stale.post
-        if stale.empty():
-            print(f"nothing to do: {len(videos)} video(s) and the dataset-level assets are fresh")
-            return 0
-    else:
-        plan = {video_id: per_video for video_id in videos} if per_video else {}
     started = time.perf_counter()
     dataset_failures: list[str] = []
+    order = [k.to_user_string() for k in keys]
+    state = {"assets": 0, "planned": 0, "total_assets": 0, "more": False, "dataset": 0, "slices": 0}
 
     def on_dataset(when: str, outcome) -> None:
+        state["dataset"] += 1
         names = ", ".join(outcome.materialized) or "(nothing materialized)"
         print(f"dataset-level ({when} the videos): {names}: " + ("ok" if outcome.ok else f"FAILED: {outcome.error}"))
         if not outcome.ok:
             dataset_failures.append(outcome.error or "failed")
 
-    if not plan:  # only dataset-level assets to run
-        for keys, when in ((pre, "before"), (post, "after")):
-            if keys:
-                on_dataset(when, materialize_global(defs, instance, keys, args.executor or profile_executor()))
-    videos = list(plan)
-    total_assets = sum(len(v) for v in plan.values())
-    names = sorted({k.to_user_string() for v in plan.values() for k in v}, key=[k.to_user_string() for k in keys].index)
-    if plan:
-        print(f"materializing {', '.join(names)} for {len(videos)} video(s); home {home}")
-    state = {"assets": 0}
+    def announced(plans):
+        """Says what each plan (a slice of a stale pool) materializes as it is planned."""
+        for part in plans:
+            state["planned"] += len(part.videos)
+            state["total_assets"] += sum(len(k) for k in part.videos.values())
+            state["more"] = part.checked < part.total
+            state["slices"] += 1
+            if part.videos:
+                names = sorted({k.to_user_string() for v in part.videos.values() for k in v}, key=order.index)
+                sliced = part.checked < part.total or state["slices"] > 1
+                where = f" (planned {part.checked:,} of {part.total:,} videos so far)" if sliced else ""
+                print(
+                    f"materializing {', '.join(names)} for {len(part.videos)} video(s){where}; home {home}", flush=True
+                )
+            yield part
+
+    if args.stale:  # planned a slice at a time: the first run starts after the first slice, not the pool
+        plans = stale_plan_slices(defs, instance, lake, videos, keys)
+    else:
+        plans = [StalePlan(pre, {video_id: per_video for video_id in videos} if per_video else {}, post)]
 
     def on_done(n: int, outcome) -> None:
         state["assets"] += len(outcome.materialized)
         status = "ok" if outcome.ok else outcome.error if outcome.interrupted else f"FAILED: {outcome.error}"
         if outcome.warnings:  # a non-blocking check failed (caption quality): the assets are written
             status += f" (check failed: {'; '.join(outcome.warnings)[:400]})"
+        more = "+" if state["more"] else ""  # more slices of the pool to plan
         print(
-            f"{progress_bar(n, len(videos))} videos {n}/{len(videos)}  assets {state['assets']}/{total_assets}"
+            f"{progress_bar(n, state['planned'])} videos {n}/{state['planned']}{more}"
+            f"  assets {state['assets']}/{state['total_assets']}{more}"
             f"  {time.perf_counter() - started:6.1f}s  {outcome.video_id} {status}",
             flush=True,
         )
 
     # Runs of up to batch_size videos, or more small files (the profile's batch_mib), unless --batch-size says.
     batching = run_batching(defs.resources["lake"].registry(), load_profile().get("automation") or {}, args.batch_size)
-    executor = args.executor or profile_executor()
-    if plan:
-        plan = {vid: [*pre, *keys, *post] for vid, keys in plan.items()}
-    outcomes = (
-        materialize_many(
-            defs,
-            instance,
-            plan,
-            lake,
-            on_done,
-            batching.batch_size,
-            on_dataset,
-            executor,
-            batching.sizes,
-            batching.batch_bytes,
-        )
-        if plan
-        else []
+    outcomes = materialize_plans(
+        defs,
+        instance,
+        announced(plans),
+        lake,
+        on_done,
+        batching.batch_size,
+        on_dataset,
+        args.executor or profile_executor(),
+        batching.sizes,
+        batching.batch_bytes,
     )
+    if args.stale and not outcomes and not state["dataset"]:
+        print(f"nothing to do: {len(videos)} video(s) and the dataset-level assets are fresh")
+        return 0
     try:
         ensure_catalog(home, lake)
     except Exception as exc:  # the lake is unreachable now (an S3 outage): the summary still counts

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import dagster as dg
@@ -12,6 +12,7 @@ import dagster as dg
 from codecvdc_assets.runs.batching import DEFAULT_BATCH, batch_plan, range_tags
 from codecvdc_assets.runs.instance import VIDEOS_PARTITIONS, cli_tags
 from codecvdc_assets.runs.selection import split_keys
+from codecvdc_assets.runs.status import StalePlan
 from codecvdc_assets.storage.failures import current_failure
 from codecvdc_assets.storage.lake import Lake
 
@@ -216,29 +217,75 @@ def materialize_many(
     sizes: Mapping[str, int] | None = None,
     batch_bytes: int = 0,
 ) -> list[VideoOutcome]:
-    """Dataset-level assets of the plan that per-video ones need run first, then runs of up to
-    `batch_size` videos (more small ones: `sizes`, `batch_bytes`, see batch_plan), then the dataset-level
-    assets that sum up the videos (e.g. the scores). Failures are reported per video, never raised.
+    """Per video the assets to materialize (dataset-level ones among them run once, before or after the
+    videos as the graph says): materialize_plans over one plan."""
+    every = list(dict.fromkeys(k for keys in plan.values() for k in keys))
+    pre, per_video, post = split_keys(defs, every)
+    videos = {vid: [k for k in keys if k in per_video] for vid, keys in plan.items()}
+    one = StalePlan(pre, {vid: keys for vid, keys in videos.items() if keys}, post)
+    return materialize_plans(defs, instance, [one], lake, on_done, batch_size, on_dataset, executor, sizes, batch_bytes)
+
+
+def materialize_plans(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    plans: Iterable[StalePlan],
+    lake: Lake,
+    on_done: Callable[[int, VideoOutcome], None] | None = None,
+    batch_size: int = DEFAULT_BATCH,
+    on_dataset: Callable[[str, GlobalOutcome], None] | None = None,
+    executor: str = "in_process",
+    sizes: Mapping[str, int] | None = None,
+    batch_bytes: int = 0,
+) -> list[VideoOutcome]:
+    """Each plan in turn (a sliced `run --stale` plans the next slice only after this one ran): its
+    dataset-level assets that per-video ones need first, then runs of up to `batch_size` videos (more small
+    ones: `sizes`, `batch_bytes`, see batch_plan), then its dataset-level assets that sum up the videos
+    (e.g. the scores). Failures are reported per video, never raised; an interrupt stops at once, and the
+    videos not finished are reported interrupted.
 
     A failing video fails its batch's step, and Dagster then skips the downstream steps for the whole
     batch. Videos that did not fail themselves are re-queued (their unfinished assets only) in a new,
     smaller batch, so a bad video never stops the others. Each re-queue drops at least one failed video.
     """
-    every = list(dict.fromkeys(k for keys in plan.values() for k in keys))
-    pre, per_video, post = split_keys(defs, every)
-    for keys in (pre,):
-        if keys:
-            outcome = materialize_global(defs, instance, keys, executor)
+    outcomes: list[VideoOutcome] = []
+    order: list[str] | None = None  # the pool's partition order, loaded once
+    for plan in plans:
+        if plan.pre:
+            outcome = materialize_global(defs, instance, plan.pre, executor)
             if on_dataset:
                 on_dataset("before", outcome)
-    plan = {vid: [k for k in keys if k in per_video] for vid, keys in plan.items()}
-    plan = {vid: keys for vid, keys in plan.items() if keys}
-    order = instance.get_dynamic_partitions(VIDEOS_PARTITIONS)
-    queue = batch_plan(plan, order, batch_size, sizes=sizes, batch_bytes=batch_bytes)
-    outcomes: list[VideoOutcome] = []
+        if plan.videos:
+            order = order if order is not None else instance.get_dynamic_partitions(VIDEOS_PARTITIONS)
+            queue = batch_plan(plan.videos, order, batch_size, sizes=sizes, batch_bytes=batch_bytes)
+            if not _run_queue(
+                defs, instance, queue, order, lake, outcomes, on_done, executor, batch_size, sizes, batch_bytes
+            ):
+                return outcomes  # interrupted
+        if plan.post:
+            outcome = materialize_global(defs, instance, plan.post, executor)
+            if on_dataset:
+                on_dataset("after", outcome)
+    return outcomes
+
+
+def _run_queue(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    queue: list[tuple[list[str], list[dg.AssetKey]]],
+    order: list[str],
+    lake: Lake,
+    outcomes: list[VideoOutcome],
+    on_done: Callable[[int, VideoOutcome], None] | None,
+    executor: str,
+    batch_size: int,
+    sizes: Mapping[str, int] | None,
+    batch_bytes: int,
+) -> bool:
+    """Runs the batches of `queue`, appending an outcome per video to `outcomes`; False when interrupted."""
     earlier: dict[str, list[str]] = {}  # assets a re-queued video finished in its first batch
 
-    def stop(pending: list[tuple[list[str], list[dg.AssetKey]]]) -> list[VideoOutcome]:
+    def stop(pending: list[tuple[list[str], list[dg.AssetKey]]]) -> bool:
         """An interrupt: the videos not started are reported interrupted, nothing more is run."""
         for video_ids, _keys in pending:
             for video_id in video_ids:
@@ -247,7 +294,7 @@ def materialize_many(
                 )
                 if on_done:
                     on_done(len(outcomes), outcomes[-1])
-        return outcomes
+        return False
 
     while queue:
         video_ids, keys = queue.pop(0)
@@ -276,8 +323,4 @@ def materialize_many(
             outcomes.append(outcome)
             if on_done:
                 on_done(len(outcomes), outcome)
-    if post:
-        outcome = materialize_global(defs, instance, post, executor)
-        if on_dataset:
-            on_dataset("after", outcome)
-    return outcomes
+    return True

@@ -166,3 +166,56 @@ def test_membership_check_of_run_is_a_set(pool, capsys) -> None:
     assert main(["run", "--video", "pool-00001-0123456789", "--video", "nope-0123456789"]) != 0
     assert "unknown video id(s): nope-0123456789" in capsys.readouterr().err
     assert os.environ["CODECVDC_HOME"] == str(pool.root)
+
+
+def test_stale_plan_slices_cover_the_pool_as_one_plan_does(pool) -> None:
+    """Sliced planning (what `run --stale` does) gives the plan of the whole pool, slice by slice in the pool's
+    order; the first slice costs its own videos' queries, not the pool's."""
+    from codecvdc_assets.definitions import build_definitions
+    from codecvdc_assets.runs.instance import get_instance
+    from codecvdc_assets.runs.status import stale_plan, stale_plan_slices
+    from codecvdc_assets.storage.lake import Lake
+
+    defs = build_definitions(home=str(pool.root))
+    instance, lake = get_instance(), Lake(pool.root)
+    videos = sorted(instance.get_dynamic_partitions("videos"))
+    with QueryCounter() as whole_counts:
+        whole = stale_plan(defs, instance, lake, videos)
+    slices = stale_plan_slices(defs, instance, lake, videos, first=500, most=2000)
+    with QueryCounter() as first_counts:
+        first = next(slices)
+    rest = list(slices)
+    assert [s.checked for s in [first, *rest]] == [500, 1500, 3500, POOL + CLIPS]
+    assert all(s.total == POOL + CLIPS for s in [first, *rest])
+    merged = {vid: keys for s in [first, *rest] for vid, keys in s.videos.items()}
+    assert merged == whole.videos and len(merged) == POOL  # the clips are fresh, the synthetic ones missing
+    assert list(first.videos) == [v for v in videos[:500] if v in whole.videos]
+    assert first.pre == whole.pre and all(not s.pre for s in rest)
+    assert rest[-1].post == whole.post and whole.post and all(not s.post for s in [first, *rest[:-1]])
+    # 14 assets: one IN list of 500 each, against six of 1,000 for the pool (and the code versions of the clips).
+    assert first_counts.statements < 0.6 * whole_counts.statements, (first_counts.by_table, whole_counts.by_table)
+
+
+def test_run_stale_starts_its_first_run_after_one_slice(pool, capsys, monkeypatch) -> None:
+    """`codecvdc run --stale` in the 5,000-video pool: the first run starts after the first 1,000 videos are
+    planned; interrupted there (as by Ctrl-C), it says the planned videos are interrupted, not failed."""
+    from codecvdc_assets.cli import main
+    from codecvdc_assets.runs import execute
+    from codecvdc_assets.runs.status import PLAN_FIRST
+
+    batches: list[list[str]] = []
+
+    def first_run(defs, instance, video_ids, keys, lake, executor="in_process"):
+        batches.append(list(video_ids))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(execute, "materialize_batch", first_run)
+    assert main(["run", "--stale", "--select", "videos"]) == 130
+    out = capsys.readouterr().out
+    stale = PLAN_FIRST - CLIPS  # the clips' ids sort first in the pool, and their `videos` is fresh
+    assert (
+        f"materializing videos for {stale} video(s) (planned {PLAN_FIRST:,} of {POOL + CLIPS:,} videos so far)" in out
+    )
+    assert len(batches) == 1 and len(batches[0]) == 25
+    assert f" videos {stale}/{stale}+ " in out  # every planned video reported, more slices to plan
+    assert f"interrupted: 0 video(s) ok, 0 failed, {stale} interrupted" in out
