@@ -1,7 +1,9 @@
 """Orchestration overhead: N short generated videos through Dagster (batched runs, the real
 `materialize_many` path with the default batch size) vs the same pure functions in a plain loop.
 
-The loop also runs the GX suites of the blocking asset checks, as the Dagster runs do. Both use the
+The loop does what the asset shells and checks do besides Dagster's part: the quality-gated clients, the
+caption_quality and chapter_narratives writes, the GX suites of the blocking checks and the reads of the
+caption-quality checks. Both use the
 embedded backend, each its own CODECVDC_HOME (so each makes the same model calls, no cache
 shared), assets `videos` .. `video_narratives`. Target: Dagster adds <= 25 %.
 
@@ -117,10 +119,24 @@ def run_check(asset: str, lake, video_id: str, cap) -> None:
         raise RuntimeError(f"{video_id} {asset}: {outcome.summary()}")
 
 
+def loop_quality_check(asset: str, lake, video_id: str) -> dict[str, int]:
+    """What the asset's non-blocking quality check reads and counts (checks/quality.py) for one video:
+    flagged captions per flag, and the total (a failed check is a warning there: nothing is raised)."""
+    from codecvdc_assets.defs.assets.quality import read_quality
+
+    rows = read_quality(lake, video_id, asset)
+    counts = {str(f): int(n) for f, n in rows.groupby("flag")["row"].nunique().items()} if len(rows) else {}
+    return {"total": len(lake.read(asset, video_id)), **counts}
+
+
 def run_loop(root: Path, paths: list[str]) -> float:
-    """What the asset shells and the asset checks call, video by video, with no Dagster in between."""
+    """What the asset shells and the asset checks call, video by video, with no Dagster in between: the same
+    gated clients, lake writes (chapter_narratives and caption_quality too), blocking GX suites and the
+    caption-quality checks' reads."""
     from codecvdc_assets.captioning import chain
+    from codecvdc_assets.captioning.chapters import narrate_video_levels
     from codecvdc_assets.captioning.prompts import load_prompt
+    from codecvdc_assets.defs.assets.quality import flagged_residuals, record_quality
     from codecvdc_assets.models.calls import write_model_calls
     from codecvdc_assets.storage.catalog import ensure_catalog
     from codecvdc_assets.storage.failures import failures_recorded
@@ -132,8 +148,9 @@ def run_loop(root: Path, paths: list[str]) -> float:
     res = defs.resources
     lake_r, seg = res["lake"], res["segmentation"]
     cap = res["captioning"]
+    gates = res["quality"].settings()
     settings = chain.ChainSettings(cap.window_size, cap.window_overlap, cap.residual_context)
-    prompts = {n: load_prompt(n) for n in ("anchor", "residual", "scene", "video")}
+    prompts = {n: load_prompt(n) for n in ("anchor", "residual", "scene", "video", "chapter")}
     start = time.perf_counter()
     lake, store = lake_r.lake(), lake_r.frame_store()
     for video_id in ids:
@@ -148,9 +165,8 @@ def run_loop(root: Path, paths: list[str]) -> float:
             lake.write("frames", video_id, frames_frame(video_id, scan, lake_r.frame_uri))
         frames = lake.read("frames", video_id)
         for asset in ASSETS[3:]:
-            client = (res["vision_model"] if asset in ("anchors", "residuals") else res["text_model"]).client(
-                lake_r.cache_dir()
-            )
+            model = res["vision_model"] if asset in ("anchors", "residuals") else res["text_model"]
+            client = model.client(lake_r.cache_dir(), gates)
             with failures_recorded(lake, video_id, [asset]):
                 if asset == "anchors":
                     t = chain.caption_anchors(video_id, frames, store.read, client, prompts["anchor"], "b")
@@ -166,7 +182,12 @@ def run_loop(root: Path, paths: list[str]) -> float:
                         lake.read("anchors", video_id) if settings.residual_context == "anchor" else None,
                     )
                 elif asset == "evidence":
-                    t = chain.build_evidence(video_id, lake.read("anchors", video_id), lake.read("residuals", video_id))
+                    t = chain.build_evidence(
+                        video_id,
+                        lake.read("anchors", video_id),
+                        lake.read("residuals", video_id),
+                        flagged_residuals(lake, video_id),
+                    )
                 elif asset == "scene_narratives":
                     t = chain.narrate_scenes(
                         video_id,
@@ -178,12 +199,18 @@ def run_loop(root: Path, paths: list[str]) -> float:
                         "b",
                     )
                 else:
-                    t = chain.narrate_video(
-                        video_id, lake.read("scene_narratives", video_id), client, prompts["video"], "b"
+                    levels = {"video": prompts["video"], "chapter": prompts["chapter"]}
+                    t, chapters, _tree = narrate_video_levels(
+                        video_id, lake.read("scene_narratives", video_id), client, levels, "b", cap.max_fan_in
                     )
+                    lake.write("chapter_narratives", video_id, chapters)
                 lake.write(asset, video_id, t)
+                if asset != "evidence":
+                    record_quality(lake, video_id, asset, t, gates, client.outcomes)
                 write_model_calls(lake, client.records, None)
             run_check(asset, lake, video_id, cap)
+            if asset != "evidence":
+                loop_quality_check(asset, lake, video_id)
     ensure_catalog(root)
     return time.perf_counter() - start
 
