@@ -29,6 +29,7 @@ from typing import Any, NoReturn
 import dagster as dg
 import sqlalchemy as db
 
+from codecvdc_assets.runs.event_batch import PoolSqliteStorage, enable_event_batches
 from codecvdc_assets.runs.sqlite_wal import relax_instance_fsyncs
 
 Stamp = tuple[int | None, str | None]
@@ -73,6 +74,9 @@ class PoolInstance(dg.DagsterInstance):
         # the CLI): SQLite in WAL without an fsync per event (runs/sqlite_wal.py). The backfill daemon
         # writes a planned event per partition of every run it creates: with an fsync each, ~10 s a run.
         relax_instance_fsyncs()
+        # A run's planned events and a step's materializations reach the storage as batches, which the
+        # home's default storage writes in one transaction (runs/event_batch.py).
+        enable_event_batches()
         super().__init__(*args, **kwargs)
 
     # What Dagster's `instance_class` loading asks of a DagsterInstance subclass: no settings of its own,
@@ -83,9 +87,16 @@ class PoolInstance(dg.DagsterInstance):
 
     @staticmethod
     def config_defaults(base_dir: str) -> Any:
+        """Dagster's defaults for a local instance, with SQLite storage that writes event batches at once
+        (a `storage:` key in dagster.yaml, e.g. Postgres, replaces it)."""
+        import yaml
         from dagster._core.instance.ref import InstanceRef
+        from dagster._serdes import ConfigurableClassData
 
-        return InstanceRef.config_defaults(base_dir)
+        defaults = dict(InstanceRef.config_defaults(base_dir))
+        config = yaml.dump({"base_dir": base_dir}, default_flow_style=False)
+        defaults["storage"] = ConfigurableClassData(PoolSqliteStorage.__module__, PoolSqliteStorage.__name__, config)
+        return defaults
 
     def get_dynamic_partitions(self, partitions_def_name: str) -> Sequence[str]:
         cache = self._keys_cache()
