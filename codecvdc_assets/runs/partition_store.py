@@ -17,6 +17,10 @@ daemon and the webserver all use it) keeps the keys of each definition per insta
 The keys come as a `PartitionKeys` list whose `index` and `in` are dictionary lookups, so slicing a 25-key
 range out of 118K keys costs the same as out of 1K. Storages that are not Dagster's SQL event logs (and
 instances of other classes) get Dagster's uncached answers.
+
+It also turns on Dagster's event batches and, for a home without a `storage:` setting, a SQLite storage
+that writes them in one transaction (runs/event_batch.py), and SQLite's WAL without an fsync per event
+(runs/sqlite_wal.py).
 """
 
 from __future__ import annotations
