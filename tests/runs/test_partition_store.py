@@ -61,3 +61,46 @@ def test_cached_keys_cannot_be_changed_in_place() -> None:
         with pytest.raises(TypeError):
             change()
     assert list(keys) == ["a", "b", "c"]
+
+
+def _backfill(instance: dg.DagsterInstance, backfill_id: str):
+    """A UI backfill of every `videos` partition, as launchPartitionBackfill stores it."""
+    from dagster._core.definitions.assets.graph.asset_graph import AssetGraph
+    from dagster._core.execution.backfill import PartitionBackfill
+
+    @dg.asset(partitions_def=dg.DynamicPartitionsDefinition(name="videos"))
+    def videos() -> None: ...
+
+    return PartitionBackfill.from_asset_partitions(
+        backfill_id=backfill_id,
+        asset_graph=AssetGraph.from_assets([videos]),
+        partition_names=None,
+        asset_selection=[videos.key],
+        backfill_timestamp=0.0,
+        tags={},
+        dynamic_partitions_store=instance,
+        all_partitions=True,
+        title=None,
+        description=None,
+        run_config=None,
+    )
+
+
+def test_a_cancel_is_not_lost_to_the_daemons_write_of_what_it_read_before(two) -> None:
+    """The daemon (first) reads the backfill, the UI (second) cancels it, the daemon writes back its progress
+    on what it read: the backfill stays CANCELING (Dagster wrote REQUESTED back and the cancel was lost)."""
+    from dagster._core.execution.backfill import BulkActionStatus
+
+    daemon, ui = two
+    daemon.add_backfill(_backfill(daemon, "bf1"))
+    read = daemon.get_backfill("bf1")
+    assert read.status == BulkActionStatus.REQUESTED
+    ui.update_backfill(ui.get_backfill("bf1").with_status(BulkActionStatus.CANCELING))
+    daemon.update_backfill(read.with_failure_count(3))  # (its progress: any change to the body)
+    stored = ui.get_backfill("bf1")
+    assert stored.status == BulkActionStatus.CANCELING and stored.failure_count == 3
+    # Other writes are Dagster's own: the canceling daemon marks it CANCELED, a resume makes it REQUESTED again.
+    daemon.update_backfill(stored.with_status(BulkActionStatus.CANCELED))
+    assert ui.get_backfill("bf1").status == BulkActionStatus.CANCELED
+    ui.update_backfill(ui.get_backfill("bf1").with_status(BulkActionStatus.REQUESTED))
+    assert daemon.get_backfill("bf1").status == BulkActionStatus.REQUESTED
