@@ -75,11 +75,13 @@ def cmd_serve_embedded(args: argparse.Namespace) -> int:
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
+    from codecvdc_assets.runs.event_batch import event_batch_env
     from codecvdc_assets.runs.process_group import run_forwarding_signals
     from codecvdc_assets.settings import project_dir
 
     home = cli_home()
     print(f"Dagster UI on http://{args.host}:{args.port} (DAGSTER_HOME={os.environ['DAGSTER_HOME']})", flush=True)
-    env = dict(os.environ, CODECVDC_HOME=str(home))
+    # The daemon's backfill submissions and the runs write Dagster's event batches in one transaction each.
+    env = event_batch_env(dict(os.environ, CODECVDC_HOME=str(home)))
     cmd = [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml", "-h", args.host, "-p", str(args.port)]
     return run_forwarding_signals(cmd, cwd=project_dir(), env=env)

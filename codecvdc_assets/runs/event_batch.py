@@ -9,16 +9,17 @@ created, and a step one materialization per partition: the backfill daemon spent
 Dagster already hands such events over in batches when `DAGSTER_EVENT_BATCH_SIZE` is set (the planned
 events of a run, the materializations of a step's output: `DagsterEventBatchMetadata`), but its SQL
 storages implement `store_event_batch` as a loop of `store_event`. `BatchedSqliteEventLogStorage` writes
-the batch with one connection to the run's database and one index transaction; anything else (events of
-several runs, run-status and check events, a failing batch: Dagster then stores the events one by one)
-takes Dagster's own path. `PoolSqliteStorage` is the default SQLite storage with this event log; PoolInstance
-makes it the default storage of a home and turns the batching on (runs/partition_store.py).
+the batch with one connection to the run's database and one index transaction. Batches of several runs or
+of other events take Dagster's own path. A batch whose write fails (a full disk) is stored one event at a
+time (a batch whose run-log write succeeded but whose index write failed is then in the run log twice).
+`PoolSqliteStorage` is the default SQLite
+storage with this event log; PoolInstance makes it the default storage of a home (runs/partition_store.py);
+`codecvdc ui` turns the batching on for the daemon, the webserver and their runs (event_batch_env).
 The proposed upstream change (the same method on SqlEventLogStorage): docs/upstream/dagster-event-batches.md.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 
 from dagster._core.events import ASSET_EVENTS
@@ -31,10 +32,11 @@ BATCH_SIZE_ENV = "DAGSTER_EVENT_BATCH_SIZE"
 EVENT_BATCH_SIZE = 1000  # events Dagster collects before a write (a batch also ends with its run's range)
 
 
-def enable_event_batches() -> None:
-    """Dagster's opt-in to batched event writes, in this process, unless set already (it reads the
-    variable on every event)."""
-    os.environ.setdefault(BATCH_SIZE_ENV, str(EVENT_BATCH_SIZE))
+def event_batch_env(env: dict[str, str]) -> dict[str, str]:
+    """`env` with Dagster's opt-in to batched event writes (unless set already): for `codecvdc ui`'s daemon,
+    webserver and their runs. Not for `codecvdc run`: when a batch cannot be written (a full disk) Dagster
+    prints two lines to stderr before the error, against the CLI's one-line error contract."""
+    return {**env, BATCH_SIZE_ENV: env.get(BATCH_SIZE_ENV) or str(EVENT_BATCH_SIZE)}
 
 
 class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
@@ -44,9 +46,15 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
             event.is_dagster_event and event.dagster_event_type in ASSET_EVENTS and event.get_dagster_event().asset_key
             for event in events
         )
-        if len(events) < 2 or len(runs) != 1 or not assets:
-            super().store_event_batch(events)
-            return
+        if len(events) > 1 and len(runs) == 1 and assets:
+            try:
+                self._store_asset_batch(events)
+                return
+            except Exception:
+                pass
+        super().store_event_batch(events)  # other batches, or this one after a failure: one event at a time
+
+    def _store_asset_batch(self, events: Sequence[EventLogEntry]) -> None:
         statements = [self.prepare_insert_event(event) for event in events]
         with self.run_connection(events[0].run_id) as conn:  # (one transaction: `_connect` begins one)
             for statement in statements:

@@ -18,9 +18,9 @@ The keys come as a `PartitionKeys` list whose `index` and `in` are dictionary lo
 range out of 118K keys costs the same as out of 1K. Storages that are not Dagster's SQL event logs (and
 instances of other classes) get Dagster's uncached answers.
 
-It also turns on Dagster's event batches and, for a home without a `storage:` setting, a SQLite storage
-that writes them in one transaction (runs/event_batch.py), and SQLite's WAL without an fsync per event
-(runs/sqlite_wal.py).
+It also gives a home without a `storage:` setting a SQLite storage that writes Dagster's event batches in
+one transaction (runs/event_batch.py; `codecvdc ui` turns the batches on), and SQLite's WAL without an fsync
+per event (runs/sqlite_wal.py).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from typing import Any, NoReturn
 import dagster as dg
 import sqlalchemy as db
 
-from codecvdc_assets.runs.event_batch import PoolSqliteStorage, enable_event_batches
+from codecvdc_assets.runs.event_batch import PoolSqliteStorage
 from codecvdc_assets.runs.sqlite_wal import relax_instance_fsyncs
 
 Stamp = tuple[int | None, str | None]
@@ -78,9 +78,6 @@ class PoolInstance(dg.DagsterInstance):
         # the CLI): SQLite in WAL without an fsync per event (runs/sqlite_wal.py). The backfill daemon
         # writes a planned event per partition of every run it creates: with an fsync each, ~10 s a run.
         relax_instance_fsyncs()
-        # A run's planned events and a step's materializations reach the storage as batches, which the
-        # home's default storage writes in one transaction (runs/event_batch.py).
-        enable_event_batches()
         super().__init__(*args, **kwargs)
 
     # What Dagster's `instance_class` loading asks of a DagsterInstance subclass: no settings of its own,

@@ -3,7 +3,6 @@ materializations) with one connection per database, and stores exactly what Dags
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from dagster._core.events.log import EventLogEntry
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from codecvdc_assets.runs.event_batch import BATCH_SIZE_ENV, BatchedSqliteEventLogStorage
+from codecvdc_assets.runs.event_batch import BATCH_SIZE_ENV, BatchedSqliteEventLogStorage, event_batch_env
 
 
 def planned(run_id: str, keys: list[str]) -> list[EventLogEntry]:
@@ -52,7 +51,7 @@ def test_a_batch_of_planned_events_is_one_connection_per_database(home: Path) ->
     instance = dg.DagsterInstance.get()
     storage = instance.event_log_storage
     assert isinstance(storage, BatchedSqliteEventLogStorage)  # PoolInstance's default storage
-    assert int(os.environ[BATCH_SIZE_ENV]) > 1  # Dagster's opt-in, set by PoolInstance
+    assert int(event_batch_env({})[BATCH_SIZE_ENV]) > 1  # Dagster's opt-in, as `codecvdc ui` sets it
     keys = [f"v{i:03d}" for i in range(100)]
     storage.store_event_batch(planned("batched", keys[:1]))  # (creates the run's database first)
     with Connects() as batched:
@@ -79,3 +78,18 @@ def test_other_batches_take_dagsters_own_path(home: Path, monkeypatch: pytest.Mo
     monkeypatch.setattr(type(storage).__mro__[1], "store_event_batch", lambda self, events: calls.append(len(events)))
     storage.store_event_batch(planned("a", ["x"]) + planned("b", ["y"]))  # two runs
     assert calls == [2]
+
+
+def test_a_failing_batch_write_falls_back_quietly(home: Path, monkeypatch: pytest.MonkeyPatch, capfd) -> None:
+    """A batch that cannot be written at once is stored one event at a time, as Dagster does, without Dagster's
+    two lines on stderr."""
+    storage = dg.DagsterInstance.get().event_log_storage
+
+    def full(*_args, **_kwargs):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(storage, "_store_asset_batch", full)
+    storage.store_event_batch(planned("r", ["a", "b", "c"]))
+    records = storage.get_records_for_run("r", of_type=DagsterEventType.ASSET_MATERIALIZATION_PLANNED).records
+    assert len(records) == 3
+    assert capfd.readouterr().err == ""
